@@ -1,0 +1,114 @@
+/* The resolved configuration of one run: model shape, loss, optimiser,
+ * training schedule and data. Loaded from YAML (libyaml) with `--set
+ * key=value` overrides on top; every key is described once in a table in
+ * config.c, which drives parsing, overrides, type errors and the writing of
+ * the resolved config into the run directory. */
+#ifndef RESECG_CONFIG_H
+#define RESECG_CONFIG_H
+
+#include <stdint.h>
+
+#include "util.h"
+
+#define RESECG_MAX_CLASSES 8
+#define RESECG_MAX_BLOCKS 64
+
+typedef enum loss_kind {
+    LOSS_CE = 0,       /* plain cross-entropy */
+    LOSS_WEIGHTED = 1, /* class-weighted cross-entropy */
+    LOSS_FOCAL = 2,    /* focal loss, Lin et al. 2017 */
+} loss_kind;
+
+typedef struct model_config {
+    int in_channels;          /* model.in_channels, 1 */
+    int num_classes;          /* model.classes, 4 (N, A, O, ~) */
+    int filters_start;        /* model.filters, 32 */
+    int num_blocks;           /* model.blocks, 16 */
+    int kernel;               /* model.kernel, 16 */
+    int increase_channels_at; /* model.increase_channels_at, 4: width doubles every 4 blocks */
+    int subsample_every;      /* model.subsample_every, 2: blocks 1, 3, 5, ... have stride 2 */
+    float dropout;            /* model.dropout, 0.2 */
+    float bn_momentum;        /* model.bn_momentum, 0.99 (Keras: running = m*running + (1-m)*batch) */
+    float bn_eps;             /* model.bn_eps, 1e-3 (Keras default) */
+} model_config;
+
+typedef struct loss_config {
+    loss_kind kind;                        /* loss.kind: ce | weighted | focal */
+    int balanced;                          /* loss.class_weights: balanced -> 1 */
+    float class_weights[RESECG_MAX_CLASSES]; /* loss.class_weights: [w0, w1, ...] (weighted) */
+    float gamma;                           /* loss.gamma, 2 (focal) */
+    float alpha[RESECG_MAX_CLASSES];       /* loss.alpha, all 1 (focal) */
+} loss_config;
+
+typedef struct optim_config {
+    float lr;              /* optim.lr, 1e-3 */
+    float beta1, beta2;    /* optim.beta1 0.9, optim.beta2 0.999 */
+    float eps;             /* optim.eps, 1e-8 (PyTorch's Adam default) */
+    float clip_norm;       /* optim.clip_norm, 1 (global norm; 0 disables) */
+    float plateau_factor;  /* optim.plateau_factor, 0.1 */
+    int plateau_patience;  /* optim.plateau_patience, 2 epochs */
+    float min_lr;          /* optim.min_lr, 1e-6 */
+} optim_config;
+
+typedef struct train_config {
+    int batch_size;          /* train.batch_size, 32 */
+    int max_epochs;          /* train.max_epochs, 100 */
+    int early_stop_patience; /* train.early_stop_patience, 8 */
+    uint64_t seed;           /* train.seed, 2018 */
+    int threads;             /* train.threads, 0 = all cores */
+    int drop_last;           /* train.drop_last, false: keep the last partial batch */
+} train_config;
+
+typedef struct data_config {
+    char source[32];      /* data.source: synthetic | cinc17 */
+    char dir[1024];       /* data.dir: records directory (cinc17) */
+    int synth_records;    /* data.synth_records, 800 */
+    int synth_length;     /* data.synth_length, 2560 samples (longest record) */
+    int synth_min_length; /* data.synth_min_length, 1280 samples */
+    float synth_noise;    /* data.synth_noise, 1.0 (scale of the generator's noise) */
+    float dev_fraction;   /* data.dev_fraction, 0.1 */
+    int sample_rate;      /* data.sample_rate, 300 Hz */
+    uint64_t seed;        /* data.seed, 2018: synthetic records and the train/dev split, kept
+                             apart from train.seed so every job of a sweep sees the same dev set */
+} data_config;
+
+typedef struct resecg_config {
+    model_config model;
+    loss_config loss;
+    optim_config optim;
+    train_config train;
+    data_config data;
+    char source_path[1024]; /* file the config came from, for messages */
+} resecg_config;
+
+/* Fills every field with the defaults of cfgs/ResECG.yaml (the Hannun network). */
+void config_defaults(resecg_config *c);
+
+/* Loads a YAML file on top of the current contents of c (call config_defaults
+ * first). Unknown keys, wrong types, out-of-range values and malformed YAML
+ * return -1 with e naming "file:line:column: what". */
+int config_load_file(resecg_config *c, const char *path, rerr *e);
+
+/* Parses YAML text (name is used in messages in place of a file path). */
+int config_load_string(resecg_config *c, const char *yaml, const char *name, rerr *e);
+
+/* Applies one "dotted.key=value" override, the value parsed as a YAML scalar
+ * or flow sequence ("loss.alpha=[1,2,1,1]"). Errors name "--set KEY". */
+int config_set(resecg_config *c, const char *assignment, rerr *e);
+
+/* Cross-field checks (e.g. class-weight count equals model.classes, kernel
+ * >= 1); returns -1 with e filled. Called by the loaders' callers once all
+ * overrides are applied. */
+int config_validate(const resecg_config *c, rerr *e);
+
+/* Writes the complete resolved config as YAML that config_load_file reads
+ * back to an identical struct (floats printed with %.9g). Atomic. */
+int config_write(const resecg_config *c, const char *path, rerr *e);
+
+/* Same text into a malloc'd string (caller frees); NULL on allocation failure. */
+char *config_to_string(const resecg_config *c);
+
+/* "ce", "weighted", "focal" */
+const char *config_loss_name(loss_kind k);
+
+#endif

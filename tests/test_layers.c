@@ -1,0 +1,667 @@
+/* Check tests for the reference kernels of core/cpu/layers.c (everything in
+ * layers.h but the convolution): finite-difference gradient checks of batch
+ * norm + ReLU + dropout, the residual shortcut and the dense layer, and
+ * forward checks against naive formulas written independently here.
+ *
+ * Gradient checks use the scalar objective f = sum(out * R) with R fixed
+ * random, summed in double; backward runs with dout = R, and each input and
+ * parameter element is perturbed by +-eps (central differences). */
+#include <check.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+#include "rng.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static float *falloc(long n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static void fill_normal(float *x, long n, rng *r, float mu, float sigma)
+{
+    for (long i = 0; i < n; i++)
+        x[i] = mu + sigma * rng_normal(r);
+}
+
+static void fill_uniform(float *x, long n, rng *r, float lo, float hi)
+{
+    for (long i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * rng_uniform(r);
+}
+
+static void fill_nan(float *x, long n)
+{
+    for (long i = 0; i < n; i++)
+        x[i] = NAN;
+}
+
+static double dot_d(const float *a, const float *b, long n)
+{
+    double s = 0.0;
+    for (long i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+/* An objective evaluated at the current contents of the perturbed array;
+ * writes the layer output to out (for the ReLU-kink test) and returns f. */
+typedef double (*objective_fn)(void *ctx, float *out);
+
+/* Outcome of one finite-difference sweep over an array. */
+typedef struct fd_result {
+    int checked, skipped, bad;
+    double worst_abs;  /* max |num - ana| */
+    double worst_tol;  /* max |num - ana| / (atol + rtol |ana|): <= 1 passes */
+    double diff2, ana2; /* for the relative norm ||num - ana|| / ||ana|| */
+    int first_bad;
+    double first_bad_num, first_bad_ana;
+} fd_result;
+
+/* Central differences of f in every element of v (n) against ana (n); f
+ * writes nout outputs. kink_guard: a coordinate whose +eps and -eps outputs
+ * differ in their out > 0 pattern crossed a ReLU kink (the analytic gradient
+ * is one-sided there): it is retried with smaller steps and skipped if it
+ * still crosses one; fd_assert bounds how many are skipped. */
+static fd_result fd_check(const char *name, float *v, long n, const float *ana, objective_fn f,
+                          void *ctx, long nout, int kink_guard, float eps, double atol,
+                          double rtol)
+{
+    fd_result res = {0};
+    res.first_bad = -1;
+    float *op = falloc(nout), *om = falloc(nout);
+    for (long i = 0; i < n; i++) {
+        // On a kink crossing, retry with steps 4 and 16 times smaller; the
+        // float rounding noise in f grows as 1/step, and so does atol.
+        const float save = v[i];
+        double num = 0.0, atol_i = atol;
+        int kink = 1;
+        for (int try = 0; try < 3 && kink; try++, atol_i *= 4.0) {
+            const float e = eps / (float)(1 << (2 * try));
+            const float vp = save + e, vm = save - e;
+            v[i] = vp;
+            const double fp = f(ctx, op);
+            v[i] = vm;
+            const double fm = f(ctx, om);
+            v[i] = save;
+            kink = 0;
+            for (long j = 0; kink_guard && j < nout && !kink; j++)
+                kink = (op[j] > 0.0f) != (om[j] > 0.0f);
+            // divide by the step actually taken in float, not 2 e
+            num = (fp - fm) / ((double)vp - (double)vm);
+        }
+        if (kink) {
+            res.skipped++;
+            continue;
+        }
+        const double a = ana[i];
+        const double d = fabs(num - a);
+        const double tol = atol_i + rtol * fabs(a);
+        res.checked++;
+        res.diff2 += (num - a) * (num - a);
+        res.ana2 += a * a;
+        if (d > res.worst_abs)
+            res.worst_abs = d;
+        if (d / tol > res.worst_tol)
+            res.worst_tol = d / tol;
+        if (!(d <= tol)) { // also catches NaN
+            if (res.bad == 0) {
+                res.first_bad = (int)i;
+                res.first_bad_num = num;
+                res.first_bad_ana = a;
+            }
+            res.bad++;
+        }
+    }
+    free(op);
+    free(om);
+    const double rel = res.ana2 > 0 ? sqrt(res.diff2 / res.ana2) : sqrt(res.diff2);
+    printf("  %-28s n=%-5ld worst |num-ana| %.3e (%.2f of tol), rel norm %.2e, skipped %d",
+           name, n, res.worst_abs, res.worst_tol, rel, res.skipped);
+    if (res.bad)
+        printf(", %d BAD, first [%d] num %.6g ana %.6g", res.bad, res.first_bad,
+               res.first_bad_num, res.first_bad_ana);
+    printf("\n");
+    fflush(stdout);
+    return res;
+}
+
+/* Asserts a sweep passed: no element out of tolerance, a small relative
+ * norm, and few kink skips. */
+static void fd_assert(const fd_result *r, long n, double max_rel)
+{
+    const double rel = r->ana2 > 0 ? sqrt(r->diff2 / r->ana2) : sqrt(r->diff2);
+    ck_assert_int_eq(r->bad, 0);
+    ck_assert_msg(rel <= max_rel, "relative norm %g > %g", rel, max_rel);
+    ck_assert_msg(r->skipped <= 2 + n / 20, "%d of %ld coordinates hit a ReLU kink", r->skipped, n);
+    ck_assert_int_gt(r->checked, 0);
+}
+
+/* The dropout keep rule of layers.c written out again: top 24 bits of
+ * rng_hash3(seed, b*C + c, l) as u in [0, 1), kept iff u >= p. */
+static int naive_keep(uint64_t seed, int b, int C, int c, int l, float p)
+{
+    uint64_t h = rng_hash3(seed, (uint64_t)b * C + c, (uint64_t)l);
+    return (float)(h >> 40) * (1.0f / 16777216.0f) >= p;
+}
+
+/* ---- batch norm + ReLU + dropout ----------------------------------------- */
+
+typedef struct bn_fix {
+    int B, C, L;
+    float p, momentum, eps;
+    uint64_t seed;
+    float *x, *gamma, *beta, *R;       /* inputs, objective weights */
+    float *out, *mean, *rstd, *rm, *rv; /* forward outputs (rm, rv scratch) */
+    float *dx, *dgamma, *dbeta;         /* analytic gradients */
+} bn_fix;
+
+static void bn_fix_init(bn_fix *k, int B, int C, int L, float p, uint64_t seed, uint64_t data_seed)
+{
+    memset(k, 0, sizeof *k);
+    k->B = B, k->C = C, k->L = L, k->p = p, k->seed = seed;
+    k->momentum = 0.99f, k->eps = 1e-3f;
+    const long n = (long)B * C * L;
+    rng r;
+    rng_seed(&r, data_seed);
+    k->x = falloc(n), k->R = falloc(n), k->out = falloc(n), k->dx = falloc(n);
+    k->gamma = falloc(C), k->beta = falloc(C), k->mean = falloc(C), k->rstd = falloc(C);
+    k->rm = falloc(C), k->rv = falloc(C), k->dgamma = falloc(C), k->dbeta = falloc(C);
+    // each channel its own offset and spread, so the normalisation matters
+    for (int c = 0; c < C; c++) {
+        const float mu = 2.0f * rng_normal(&r), sd = 0.5f + 2.0f * rng_uniform(&r);
+        for (int b = 0; b < B; b++)
+            fill_normal(k->x + ((long)b * C + c) * L, L, &r, mu, sd);
+    }
+    fill_normal(k->R, n, &r, 0.0f, 1.0f);
+    fill_uniform(k->gamma, C, &r, 0.5f, 1.5f);
+    fill_normal(k->beta, C, &r, 0.0f, 0.5f);
+    fill_uniform(k->rm, C, &r, -1.0f, 1.0f);
+    fill_uniform(k->rv, C, &r, 0.5f, 2.0f);
+}
+
+static void bn_fix_free(bn_fix *k)
+{
+    free(k->x), free(k->R), free(k->out), free(k->dx), free(k->gamma), free(k->beta);
+    free(k->mean), free(k->rstd), free(k->rm), free(k->rv), free(k->dgamma), free(k->dbeta);
+}
+
+static double bn_objective(void *ctx, float *out)
+{
+    bn_fix *k = ctx;
+    cpu_bnrelu_forward(out, k->mean, k->rstd, k->x, k->gamma, k->beta, k->rm, k->rv, k->B, k->C,
+                       k->L, k->momentum, k->eps, 1, k->p, k->seed);
+    return dot_d(out, k->R, (long)k->B * k->C * k->L);
+}
+
+static const struct { int B, C, L; } bn_cases[] = {
+    {2, 3, 17}, {4, 5, 64}, {1, 4, 33}, {3, 2, 5}, {8, 2, 40},
+};
+#define N_BN_CASES ((int)(sizeof bn_cases / sizeof bn_cases[0]))
+
+static void bn_grad_case(int i, float p)
+{
+    bn_fix k;
+    bn_fix_init(&k, bn_cases[i].B, bn_cases[i].C, bn_cases[i].L, p, 0xD40Full + (uint64_t)i,
+                100 + (uint64_t)i);
+    const long n = (long)k.B * k.C * k.L;
+    printf("bnrelu grad B=%d C=%d L=%d p=%.1f\n", k.B, k.C, k.L, p);
+    bn_objective(&k, k.out); // mean, rstd, out at the base point
+    // NaN in the outputs: backward must assign them, not accumulate
+    fill_nan(k.dx, n), fill_nan(k.dgamma, k.C), fill_nan(k.dbeta, k.C);
+    cpu_bnrelu_backward(k.dx, k.dgamma, k.dbeta, k.R, k.out, k.x, k.mean, k.rstd, k.gamma, k.beta,
+                        k.B, k.C, k.L, p);
+    fd_result r;
+    // A gamma or beta step moves every element of its channel, so it takes a
+    // smaller step to keep ReLU kink crossings rare; an input step moves one
+    // element by eps and the rest by O(eps / (B L)).
+    r = fd_check("dinp", k.x, n, k.dx, bn_objective, &k, n, 1, 1e-2f, 2e-3, 2e-3);
+    fd_assert(&r, n, 2e-3);
+    r = fd_check("dgamma", k.gamma, k.C, k.dgamma, bn_objective, &k, n, 1, 1e-3f, 2e-3, 2e-3);
+    fd_assert(&r, k.C, 2e-3);
+    r = fd_check("dbeta", k.beta, k.C, k.dbeta, bn_objective, &k, n, 1, 1e-3f, 2e-3, 2e-3);
+    fd_assert(&r, k.C, 2e-3);
+    bn_fix_free(&k);
+}
+
+START_TEST(test_bnrelu_grad)
+{
+    bn_grad_case(_i, 0.0f);
+}
+END_TEST
+
+START_TEST(test_bnrelu_grad_dropout)
+{
+    bn_grad_case(_i, 0.3f);
+}
+END_TEST
+
+/* Training forward against the textbook formulas evaluated here in double:
+ * mean, biased variance for the output, unbiased for the running update,
+ * and the dropout mask from rng_hash3. */
+START_TEST(test_bnrelu_forward_naive)
+{
+    const float ps[] = {0.0f, 0.25f};
+    for (int pi = 0; pi < 2; pi++) {
+        bn_fix k;
+        bn_fix_init(&k, 3, 4, 29, ps[pi], 77, 200 + (uint64_t)pi);
+        const long n = (long)k.B * k.C * k.L;
+        float *rm0 = falloc(k.C), *rv0 = falloc(k.C);
+        memcpy(rm0, k.rm, (size_t)k.C * sizeof *rm0);
+        memcpy(rv0, k.rv, (size_t)k.C * sizeof *rv0);
+        cpu_bnrelu_forward(k.out, k.mean, k.rstd, k.x, k.gamma, k.beta, k.rm, k.rv, k.B, k.C, k.L,
+                           k.momentum, k.eps, 1, k.p, k.seed);
+        double worst = 0.0, worst_stat = 0.0;
+        int kept = 0;
+        for (int c = 0; c < k.C; c++) {
+            double s = 0.0, ss = 0.0;
+            const int m = k.B * k.L;
+            for (int b = 0; b < k.B; b++)
+                for (int l = 0; l < k.L; l++)
+                    s += k.x[((long)b * k.C + c) * k.L + l];
+            const double mu = s / m;
+            for (int b = 0; b < k.B; b++)
+                for (int l = 0; l < k.L; l++) {
+                    double d = k.x[((long)b * k.C + c) * k.L + l] - mu;
+                    ss += d * d;
+                }
+            const double var = ss / m, uvar = ss / (m - 1);
+            const double rstd = 1.0 / sqrt(var + k.eps);
+            const double erm = 0.99 * rm0[c] + 0.01 * mu, erv = 0.99 * rv0[c] + 0.01 * uvar;
+            const double stat_err[] = {
+                fabs(k.mean[c] - mu) / (1 + fabs(mu)), fabs(k.rstd[c] - rstd) / rstd,
+                fabs(k.rm[c] - erm) / (1 + fabs(erm)), fabs(k.rv[c] - erv) / erv};
+            for (int j = 0; j < 4; j++)
+                if (stat_err[j] > worst_stat)
+                    worst_stat = stat_err[j];
+            for (int b = 0; b < k.B; b++)
+                for (int l = 0; l < k.L; l++) {
+                    const long idx = ((long)b * k.C + c) * k.L + l;
+                    double y = k.gamma[c] * (k.x[idx] - mu) * rstd + k.beta[c];
+                    y = y > 0 ? y : 0;
+                    if (k.p > 0) {
+                        if (naive_keep(k.seed, b, k.C, c, l, k.p))
+                            y /= (1.0 - k.p), kept++;
+                        else
+                            y = 0;
+                    }
+                    const double d = fabs(k.out[idx] - y) / (1 + fabs(y));
+                    if (d > worst)
+                        worst = d;
+                }
+        }
+        printf("bnrelu forward naive p=%.2f: worst out rel err %.3e, worst stat rel err %.3e, "
+               "kept %d/%ld\n",
+               k.p, worst, worst_stat, kept, n);
+        fflush(stdout);
+        ck_assert_double_le(worst, 1e-5);
+        ck_assert_double_le(worst_stat, 1e-5);
+        free(rm0), free(rv0);
+        bn_fix_free(&k);
+    }
+}
+END_TEST
+
+/* A case small enough to do on paper. Channel 0 holds {1, 2 | 3, 6} (b = 0 |
+ * b = 1): mean 3, squared deviations 4 + 1 + 0 + 9 = 14, biased variance 3.5,
+ * unbiased 14/3. Channel 1 holds {-1, 1 | 1, 3}: mean 1, deviations 4+0+0+4 = 8,
+ * biased 2, unbiased 8/3. Momentum 0.9 from running (0.5, 2) and (-1, 1):
+ *   rm0 = 0.9*0.5 + 0.1*3 = 0.75      rv0 = 0.9*2 + 0.1*14/3 = 2.2666667
+ *   rm1 = 0.9*-1  + 0.1*1 = -0.8      rv1 = 0.9*1 + 0.1*8/3  = 1.1666667
+ * eps 1e-3; gamma (1, 2), beta (0, 0.5):
+ *   c0: out = relu((x - 3) / sqrt(3.501))  -> 0, 0, 0, 3 / sqrt(3.501)
+ *   c1: out = relu(2 (x - 1) / sqrt(2.001) + 0.5) -> 0, 0.5, 0.5, 0.5 + 4 / sqrt(2.001)
+ * (x = -1 gives 0.5 - 4/sqrt(2.001) < 0). */
+START_TEST(test_bnrelu_hand)
+{
+    const float x[] = {1, 2, -1, 1, 3, 6, 1, 3}; // (B=2, C=2, L=2)
+    const float gamma[] = {1, 2}, beta[] = {0, 0.5f};
+    float rm[] = {0.5f, -1.0f}, rv[] = {2.0f, 1.0f};
+    float out[8], mean[2], rstd[2];
+    cpu_bnrelu_forward(out, mean, rstd, x, gamma, beta, rm, rv, 2, 2, 2, 0.9f, 1e-3f, 1, 0.0f, 0);
+    const double r0 = 1.0 / sqrt(3.501), r1 = 1.0 / sqrt(2.001);
+    const double want_out[] = {0, 0, 0, 0.5, 0, 3 * r0, 0.5, 0.5 + 4 * r1};
+    const double want_stats[] = {3, 1, r0, r1, 0.75, -0.8, 0.9 * 2 + 0.1 * 14.0 / 3,
+                                 0.9 * 1 + 0.1 * 8.0 / 3};
+    const float got_stats[] = {mean[0], mean[1], rstd[0], rstd[1], rm[0], rm[1], rv[0], rv[1]};
+    double worst = 0;
+    for (int i = 0; i < 8; i++) {
+        const double d1 = fabs(out[i] - want_out[i]), d2 = fabs(got_stats[i] - want_stats[i]);
+        worst = fmax(worst, fmax(d1, d2));
+        ck_assert_msg(d1 <= 1e-6, "out[%d] = %.8g, want %.8g", i, out[i], want_out[i]);
+        ck_assert_msg(d2 <= 1e-6, "stat[%d] = %.8g, want %.8g", i, got_stats[i], want_stats[i]);
+    }
+    printf("bnrelu hand case: worst diff %.3e\n", worst);
+    fflush(stdout);
+}
+END_TEST
+
+/* Inference uses the running statistics, applies no dropout and leaves the
+ * running statistics alone (mean/rstd may be NULL). */
+START_TEST(test_bnrelu_eval)
+{
+    bn_fix k;
+    bn_fix_init(&k, 3, 5, 31, 0.5f, 9, 300);
+    const long n = (long)k.B * k.C * k.L;
+    float *rm0 = falloc(k.C), *rv0 = falloc(k.C);
+    memcpy(rm0, k.rm, (size_t)k.C * sizeof *rm0);
+    memcpy(rv0, k.rv, (size_t)k.C * sizeof *rv0);
+    cpu_bnrelu_forward(k.out, NULL, NULL, k.x, k.gamma, k.beta, k.rm, k.rv, k.B, k.C, k.L,
+                       k.momentum, k.eps, 0, k.p, k.seed);
+    double worst = 0;
+    int pos = 0;
+    for (int b = 0; b < k.B; b++)
+        for (int c = 0; c < k.C; c++)
+            for (int l = 0; l < k.L; l++) {
+                const long idx = ((long)b * k.C + c) * k.L + l;
+                double y = k.gamma[c] * (k.x[idx] - rm0[c]) / sqrt((double)rv0[c] + k.eps) +
+                           k.beta[c];
+                y = y > 0 ? y : 0;
+                pos += y > 0;
+                worst = fmax(worst, fabs(k.out[idx] - y) / (1 + fabs(y)));
+            }
+    printf("bnrelu eval: worst rel err %.3e (%d of %ld positive)\n", worst, pos, n);
+    fflush(stdout);
+    ck_assert_double_le(worst, 1e-5);
+    ck_assert_int_gt(pos, n / 10); // both ReLU branches exercised
+    ck_assert_int_lt(pos, n - n / 10);
+    ck_assert_mem_eq(k.rm, rm0, (size_t)k.C * sizeof *rm0);
+    ck_assert_mem_eq(k.rv, rv0, (size_t)k.C * sizeof *rv0);
+    free(rm0), free(rv0);
+    bn_fix_free(&k);
+}
+END_TEST
+
+/* With beta large every ReLU passes, so the zeros are exactly the dropped
+ * elements: their fraction must be p (binomial, 5 sigma), survivors scaled
+ * by 1/(1-p), the mask a function of the seed. */
+START_TEST(test_bnrelu_dropout_rate)
+{
+    const int B = 4, C = 16, L = 1000;
+    const long n = (long)B * C * L;
+    float *x = falloc(n), *o1 = falloc(n), *o2 = falloc(n), *o3 = falloc(n);
+    float gamma[16], beta[16], mean[16], rstd[16], rm[16], rv[16];
+    rng r;
+    rng_seed(&r, 400);
+    fill_normal(x, n, &r, 0.0f, 1.0f);
+    for (int c = 0; c < C; c++)
+        gamma[c] = 1.0f, beta[c] = 20.0f, rm[c] = 0.0f, rv[c] = 1.0f;
+    const float ps[] = {0.2f, 0.5f};
+    for (int pi = 0; pi < 2; pi++) {
+        const float p = ps[pi];
+        cpu_bnrelu_forward(o1, mean, rstd, x, gamma, beta, rm, rv, B, C, L, 0.99f, 1e-3f, 1, 0.0f, 0);
+        cpu_bnrelu_forward(o2, mean, rstd, x, gamma, beta, rm, rv, B, C, L, 0.99f, 1e-3f, 1, p, 1234);
+        cpu_bnrelu_forward(o3, mean, rstd, x, gamma, beta, rm, rv, B, C, L, 0.99f, 1e-3f, 1, p, 1235);
+        long dropped = 0, differ = 0;
+        double worst_scale = 0;
+        for (long i = 0; i < n; i++) {
+            ck_assert(o1[i] > 0.0f);
+            if (o2[i] == 0.0f)
+                dropped++;
+            else
+                worst_scale = fmax(worst_scale, fabs(o2[i] - o1[i] / (1.0 - p)) / o2[i]);
+            differ += (o2[i] == 0.0f) != (o3[i] == 0.0f);
+        }
+        const double frac = (double)dropped / n, sd = sqrt(p * (1 - p) / n);
+        printf("dropout p=%.1f: dropped %.4f (5 sigma = %.4f), worst kept-scale rel err %.2e, "
+               "masks of two seeds differ in %.3f\n",
+               p, frac, 5 * sd, worst_scale, (double)differ / n);
+        fflush(stdout);
+        ck_assert_double_le(fabs(frac - p), 5 * sd);
+        ck_assert_double_le(worst_scale, 1e-6);
+        // independent masks differ in a fraction 2p(1-p) of elements
+        ck_assert_double_le(fabs((double)differ / n - 2 * p * (1 - p)), 0.02);
+    }
+    free(x), free(o1), free(o2), free(o3);
+}
+END_TEST
+
+/* Reductions are never split across threads, so 1 and 3 threads must agree
+ * to the bit (sizes above the kernels' threshold for going parallel). */
+START_TEST(test_bnrelu_threads)
+{
+    const int B = 4, C = 8, L = 2000;
+    const long n = (long)B * C * L;
+    const int saved_threads = omp_get_max_threads();
+    bn_fix k[2];
+    for (int t = 0; t < 2; t++) {
+        bn_fix_init(&k[t], B, C, L, 0.2f, 55, 500);
+        omp_set_num_threads(t == 0 ? 1 : 3);
+        bn_objective(&k[t], k[t].out);
+        cpu_bnrelu_backward(k[t].dx, k[t].dgamma, k[t].dbeta, k[t].R, k[t].out, k[t].x, k[t].mean,
+                            k[t].rstd, k[t].gamma, k[t].beta, B, C, L, 0.2f);
+    }
+    omp_set_num_threads(saved_threads);
+    ck_assert_mem_eq(k[0].out, k[1].out, (size_t)n * sizeof(float));
+    ck_assert_mem_eq(k[0].dx, k[1].dx, (size_t)n * sizeof(float));
+    ck_assert_mem_eq(k[0].dgamma, k[1].dgamma, (size_t)C * sizeof(float));
+    ck_assert_mem_eq(k[0].rv, k[1].rv, (size_t)C * sizeof(float));
+    printf("bnrelu 1 vs 3 threads: bit-identical\n");
+    fflush(stdout);
+    bn_fix_free(&k[0]), bn_fix_free(&k[1]);
+}
+END_TEST
+
+/* ---- shortcut ----------------------------------------------------------- */
+
+typedef struct sc_fix {
+    int B, Cin, Cout, L, pool;
+    float *x, *R, *out;
+} sc_fix;
+
+static double sc_objective(void *ctx, float *out)
+{
+    sc_fix *k = ctx;
+    cpu_shortcut_forward(out, k->x, k->B, k->Cin, k->Cout, k->L, k->pool);
+    return dot_d(out, k->R, (long)k->B * k->Cout * (k->L / k->pool));
+}
+
+static const struct { int B, Cin, Cout, L, pool; } sc_cases[] = {
+    {2, 3, 3, 16, 1}, {2, 3, 3, 16, 2}, {2, 3, 6, 16, 1}, {2, 3, 6, 15, 2},
+    {3, 4, 8, 33, 2}, {1, 2, 2, 9, 3},
+};
+#define N_SC_CASES ((int)(sizeof sc_cases / sizeof sc_cases[0]))
+
+START_TEST(test_shortcut_grad)
+{
+    sc_fix k = {sc_cases[_i].B, sc_cases[_i].Cin, sc_cases[_i].Cout, sc_cases[_i].L,
+                sc_cases[_i].pool, NULL, NULL, NULL};
+    const long nin = (long)k.B * k.Cin * k.L, nout = (long)k.B * k.Cout * (k.L / k.pool);
+    rng r;
+    rng_seed(&r, 600 + (uint64_t)_i);
+    // distinct values 0.01 apart: no window has a near-tie for +-1e-3 to flip
+    int *perm = malloc((size_t)nin * sizeof *perm);
+    for (long i = 0; i < nin; i++)
+        perm[i] = (int)i;
+    rng_shuffle(&r, perm, (int)nin);
+    k.x = falloc(nin), k.R = falloc(nout), k.out = falloc(nout);
+    for (long i = 0; i < nin; i++)
+        k.x[i] = 0.01f * (float)(perm[i] - nin / 2);
+    fill_normal(k.R, nout, &r, 0.0f, 1.0f);
+    float *before = falloc(nin), *dx = falloc(nin);
+    fill_normal(before, nin, &r, 0.0f, 1.0f);
+    memcpy(dx, before, (size_t)nin * sizeof *dx);
+    cpu_shortcut_backward(dx, k.R, k.x, k.B, k.Cin, k.Cout, k.L, k.pool);
+    for (long i = 0; i < nin; i++) // it accumulates: the gradient is the increment
+        dx[i] -= before[i];
+    printf("shortcut grad B=%d Cin=%d Cout=%d L=%d pool=%d\n", k.B, k.Cin, k.Cout, k.L, k.pool);
+    fd_result res = fd_check("dinp (+=)", k.x, nin, dx, sc_objective, &k, nout, 0, 1e-3f, 1e-3, 1e-3);
+    fd_assert(&res, nin, 1e-3);
+    ck_assert_int_eq(res.skipped, 0);
+    free(perm), free(k.x), free(k.R), free(k.out), free(before), free(dx);
+}
+END_TEST
+
+/* Forward against a naive max-pool with appended zero channels; the partial
+ * last window is dropped (Keras "valid") and gets no gradient; ties route the
+ * gradient to the first maximum. */
+START_TEST(test_shortcut_forward_naive)
+{
+    const int B = 2, Cin = 3, Cout = 6, L = 11, pool = 2, Lout = L / pool;
+    float x[2 * 3 * 11], out[2 * 6 * 5], dout[2 * 6 * 5], dx[2 * 3 * 11];
+    rng r;
+    rng_seed(&r, 700);
+    fill_normal(x, B * Cin * L, &r, 0.0f, 1.0f);
+    x[0] = x[1] = 0.75f; // a tie in the first window of (b=0, c=0)
+    fill_normal(dout, B * Cout * Lout, &r, 0.0f, 1.0f);
+    cpu_shortcut_forward(out, x, B, Cin, Cout, L, pool);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < Cout; c++)
+            for (int j = 0; j < Lout; j++) {
+                float want = 0.0f;
+                if (c < Cin) {
+                    const float *w = x + (b * Cin + c) * L + j * pool;
+                    want = fmaxf(w[0], w[1]);
+                }
+                ck_assert_float_eq(out[(b * Cout + c) * Lout + j], want);
+            }
+    memset(dx, 0, sizeof dx);
+    cpu_shortcut_backward(dx, dout, x, B, Cin, Cout, L, pool);
+    ck_assert_float_eq(dx[0], dout[0]); // first of the tie
+    ck_assert_float_eq(dx[1], 0.0f);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < Cin; c++)
+            ck_assert_float_eq(dx[(b * Cin + c) * L + L - 1], 0.0f); // dropped partial window
+    printf("shortcut forward naive: exact\n");
+    fflush(stdout);
+}
+END_TEST
+
+/* ---- dense -------------------------------------------------------------- */
+
+typedef struct dense_fix {
+    int B, C, T, K;
+    float *x, *w, *b, *R, *out;
+} dense_fix;
+
+static double dense_objective(void *ctx, float *out)
+{
+    dense_fix *k = ctx;
+    cpu_dense_forward(out, k->x, k->w, k->b, k->B, k->C, k->T, k->K);
+    return dot_d(out, k->R, (long)k->B * k->T * k->K);
+}
+
+static const struct { int B, C, T, K; } dense_cases[] = {{2, 5, 7, 4}, {3, 16, 10, 4}, {1, 3, 1, 2}};
+#define N_DENSE_CASES ((int)(sizeof dense_cases / sizeof dense_cases[0]))
+
+START_TEST(test_dense_grad)
+{
+    dense_fix k = {dense_cases[_i].B, dense_cases[_i].C, dense_cases[_i].T, dense_cases[_i].K,
+                   NULL, NULL, NULL, NULL, NULL};
+    const long nx = (long)k.B * k.C * k.T, nw = (long)k.K * k.C, no = (long)k.B * k.T * k.K;
+    rng r;
+    rng_seed(&r, 800 + (uint64_t)_i);
+    k.x = falloc(nx), k.w = falloc(nw), k.b = falloc(k.K), k.R = falloc(no), k.out = falloc(no);
+    fill_normal(k.x, nx, &r, 0.0f, 1.0f);
+    fill_normal(k.w, nw, &r, 0.0f, 0.5f);
+    fill_normal(k.b, k.K, &r, 0.0f, 0.5f);
+    fill_normal(k.R, no, &r, 0.0f, 1.0f);
+    float *dx = falloc(nx), *dw = falloc(nw), *db = falloc(k.K);
+    fill_nan(dx, nx), fill_nan(dw, nw), fill_nan(db, k.K);
+    cpu_dense_backward(dx, dw, db, k.R, k.x, k.w, k.B, k.C, k.T, k.K);
+    printf("dense grad B=%d C=%d T=%d K=%d\n", k.B, k.C, k.T, k.K);
+    fd_result res;
+    res = fd_check("dinp", k.x, nx, dx, dense_objective, &k, no, 0, 1e-2f, 1e-3, 1e-3);
+    fd_assert(&res, nx, 1e-3);
+    res = fd_check("dw", k.w, nw, dw, dense_objective, &k, no, 0, 1e-2f, 1e-3, 1e-3);
+    fd_assert(&res, nw, 1e-3);
+    res = fd_check("db", k.b, k.K, db, dense_objective, &k, no, 0, 1e-2f, 1e-3, 1e-3);
+    fd_assert(&res, k.K, 1e-3);
+    free(k.x), free(k.w), free(k.b), free(k.R), free(k.out), free(dx), free(dw), free(db);
+}
+END_TEST
+
+START_TEST(test_dense_forward_naive)
+{
+    const int B = 2, C = 6, T = 5, K = 3;
+    float x[2 * 6 * 5], w[3 * 6], b[3], out[2 * 5 * 3];
+    rng r;
+    rng_seed(&r, 900);
+    fill_normal(x, B * C * T, &r, 0.0f, 1.0f);
+    fill_normal(w, K * C, &r, 0.0f, 1.0f);
+    fill_normal(b, K, &r, 0.0f, 1.0f);
+    cpu_dense_forward(out, x, w, b, B, C, T, K);
+    double worst = 0;
+    for (int bi = 0; bi < B; bi++)
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < K; k++) {
+                double s = b[k];
+                for (int c = 0; c < C; c++)
+                    s += (double)w[k * C + c] * x[(bi * C + c) * T + t];
+                worst = fmax(worst, fabs(out[(bi * T + t) * K + k] - s));
+            }
+    printf("dense forward naive: worst diff %.3e\n", worst);
+    fflush(stdout);
+    ck_assert_double_le(worst, 1e-5);
+}
+END_TEST
+
+/* ---- add ---------------------------------------------------------------- */
+
+START_TEST(test_add)
+{
+    const long ns[] = {1, 37, 100003}; // odd tails, and one above the parallel threshold
+    for (int i = 0; i < 3; i++) {
+        const long n = ns[i];
+        float *a = falloc(n), *b = falloc(n), *y = falloc(n), *a2 = falloc(n);
+        rng r;
+        rng_seed(&r, 1000 + (uint64_t)i);
+        fill_normal(a, n, &r, 0.0f, 1.0f);
+        fill_normal(b, n, &r, 0.0f, 1.0f);
+        cpu_add(y, a, b, n);
+        memcpy(a2, a, (size_t)n * sizeof *a2);
+        cpu_add(a2, a2, b, n); // in place, as the residual add is used
+        for (long j = 0; j < n; j++) {
+            ck_assert_float_eq(y[j], a[j] + b[j]);
+            ck_assert_float_eq(a2[j], y[j]);
+        }
+        free(a), free(b), free(y), free(a2);
+    }
+    printf("add: exact\n");
+    fflush(stdout);
+}
+END_TEST
+
+static Suite *layers_suite(void)
+{
+    Suite *s = suite_create("layers");
+    TCase *bn = tcase_create("bnrelu");
+    tcase_set_timeout(bn, 60);
+    tcase_add_loop_test(bn, test_bnrelu_grad, 0, N_BN_CASES);
+    tcase_add_loop_test(bn, test_bnrelu_grad_dropout, 0, N_BN_CASES);
+    tcase_add_test(bn, test_bnrelu_forward_naive);
+    tcase_add_test(bn, test_bnrelu_hand);
+    tcase_add_test(bn, test_bnrelu_eval);
+    tcase_add_test(bn, test_bnrelu_dropout_rate);
+    tcase_add_test(bn, test_bnrelu_threads);
+    suite_add_tcase(s, bn);
+
+    TCase *sc = tcase_create("shortcut");
+    tcase_add_loop_test(sc, test_shortcut_grad, 0, N_SC_CASES);
+    tcase_add_test(sc, test_shortcut_forward_naive);
+    suite_add_tcase(s, sc);
+
+    TCase *dn = tcase_create("dense_add");
+    tcase_add_loop_test(dn, test_dense_grad, 0, N_DENSE_CASES);
+    tcase_add_test(dn, test_dense_forward_naive);
+    tcase_add_test(dn, test_add);
+    suite_add_tcase(s, dn);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(layers_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    const int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

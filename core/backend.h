@@ -1,0 +1,83 @@
+/* The compute backend: one small table of function pointers behind which the
+ * model runs. "cpu-ref" is the plain C reference everywhere; "cpu" replaces
+ * the convolutions with oneDNN; a CUDA backend (cuda_*) fills the same table.
+ * All pointers handed to a backend's kernels live in memory from that
+ * backend's alloc (device memory for CUDA). Kernel contracts are those of the
+ * cpu_ reference in layers.h and loss.h. */
+#ifndef RESECG_BACKEND_H
+#define RESECG_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layers.h"
+#include "loss.h"
+#include "util.h"
+
+typedef struct backend backend;
+
+struct backend {
+    const char *name;
+    void *ctx; /* backend-private state (oneDNN engine and primitive cache, cuDNN handles) */
+
+    void (*destroy)(backend *be);
+
+    /* memory: aligned, owned by the caller until free */
+    void *(*alloc)(backend *be, size_t bytes);
+    void (*free)(backend *be, void *p);
+    void (*upload)(backend *be, void *dst, const void *src, size_t bytes);   /* host -> backend */
+    void (*download)(backend *be, void *dst, const void *src, size_t bytes); /* backend -> host */
+    void (*zero)(backend *be, void *p, size_t bytes);
+
+    void (*conv1d_forward)(backend *be, float *out, const float *inp, const float *w,
+                           const float *b, const conv_dims *d);
+    void (*conv1d_backward)(backend *be, float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, const conv_dims *d);
+    void (*bnrelu_forward)(backend *be, float *out, float *mean, float *rstd, const float *inp,
+                           const float *gamma, const float *beta, float *running_mean,
+                           float *running_var, int B, int C, int L, float momentum, float eps,
+                           int training, float drop_p, uint64_t drop_seed);
+    void (*bnrelu_backward)(backend *be, float *dinp, float *dgamma, float *dbeta,
+                            const float *dout, const float *out, const float *inp,
+                            const float *mean, const float *rstd, const float *gamma,
+                            const float *beta, int B, int C, int L, float drop_p);
+    void (*shortcut_forward)(backend *be, float *out, const float *inp, int B, int Cin, int Cout,
+                             int L, int pool);
+    void (*shortcut_backward)(backend *be, float *dinp, const float *dout, const float *inp,
+                              int B, int Cin, int Cout, int L, int pool);
+    void (*dense_forward)(backend *be, float *out, const float *inp, const float *w,
+                          const float *b, int B, int C, int T, int K);
+    void (*dense_backward)(backend *be, float *dinp, float *dw, float *db, const float *dout,
+                           const float *inp, const float *w, int B, int C, int T, int K);
+    void (*add)(backend *be, float *y, const float *a, const float *b, long n);
+    /* labels live in host memory; the backend copies them if it needs to */
+    float (*loss_forward_backward)(backend *be, float *probs, float *dlogits, const float *logits,
+                                   const int *labels, int N, const loss_params *p);
+
+    /* optimiser over the flat parameter buffer (see optim.h) */
+    double (*sqnorm)(backend *be, const float *x, long n);
+    void (*adam_step)(backend *be, float *params, float *m, float *v, const float *grads,
+                      long n, float lr, float beta1, float beta2, float eps, int t,
+                      float grad_scale);
+};
+
+/* Creates a backend by name: "cpu" (oneDNN convolutions), "cpu-ref" (plain C),
+ * "cuda" (when built with CUDA and a device is present). threads <= 0 means
+ * all cores. Returns NULL with e filled ("unknown device 'x'", "no CUDA
+ * device: ..."). */
+backend *backend_create(const char *name, int threads, rerr *e);
+void backend_destroy(backend *be);
+
+/* The two CPU tables (core/cpu/backend_cpu.c). */
+backend *cpu_backend_create(int use_dnnl, int threads, rerr *e);
+
+/* oneDNN convolutions (core/cpu/conv_dnnl.c); ctx is created once per backend
+ * and caches primitives per shape. */
+void *onednn_ctx_create(rerr *e);
+void onednn_ctx_destroy(void *ctx);
+void onednn_conv1d_forward(void *ctx, float *out, const float *inp, const float *w,
+                         const float *b, const conv_dims *d);
+void onednn_conv1d_backward(void *ctx, float *dinp, float *dw, float *db, const float *dout,
+                          const float *inp, const float *w, const conv_dims *d);
+
+#endif

@@ -1,0 +1,492 @@
+/* The whole network against PyTorch: tests/torch_ref.py builds ResECG with
+ * the module names of model.h, runs one training step in float64 and dumps
+ * parameters, inputs, logits, updated running statistics, the three losses,
+ * dlogits, parameter gradients and eval-mode logits. This program loads them
+ * into the C model and checks every tensor on the "cpu-ref" and "cpu"
+ * backends, and that the default network has the paper's parameter count. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "checkpoint.h"
+#include "config.h"
+#include "loss.h"
+#include "model.h"
+
+/* Tolerance |c - ref| <= atol + rtol * |ref|, atol = atol_frac * max|ref| of
+ * the tensor, per reference file (ref_files below). The reference is
+ * float64, so the whole difference is the float32 rounding of C: ~6e-8 per
+ * operation, summed over convolutions of fan-in up to 16 x 16 = 256 and
+ * batch-norm reductions over up to B*L = 768 elements, through 2 x (blocks)
+ * + 2 layers forward and back. Elements of a gradient that nearly cancel
+ * (sums of terms of both signs) carry the error of the large terms, hence
+ * the absolute part scaled by the tensor's largest value.
+ * Observed worst error as a fraction of the tolerance (err/tol, printed per
+ * tensor), over six seeds of torch_ref.py, both backends:
+ *   small: <= 0.028 at rtol 1e-3, atol 1e-4 * max|ref|; used at half that,
+ *          which keeps >= 15x headroom.
+ *   deep:  <= 0.42 at rtol 1e-3 (PyTorch's own float32 run scores 0.17-0.31
+ *          on the same data: the 16 blocks amplify rounding, and its last
+ *          batch norms normalise 4 values per channel); used at 5x that,
+ *          >= 10x headroom.
+ * Bugs planted in a copy of core/ fail every file on both backends (worst
+ * err/tol): TF padding with the odd pad on the left 2.4e4, BN eps 1e-5 in
+ * training 1.3e3, loss divided by all frames instead of the valid ones 190,
+ * eval-mode eps 1e-5 2.3 (small) / 15 (deep), running variance updated with
+ * the biased variance 5. */
+typedef struct ref_spec {
+    const char *file;
+    double rtol, atol_frac;
+} ref_spec;
+
+static const ref_spec ref_files[] = {
+    {"resecg_small.safetensors", 5e-4, 5e-5},
+    {"resecg_deep.safetensors", 5e-3, 5e-4},
+};
+#define MAX_SHOWN 5
+
+/* The trainable floats of the Hannun network (filters 32, 16 blocks, kernel
+ * 16, 4 classes), as PyTorch counts them. */
+#define DEFAULT_NPARAMS 10466148L
+
+static const char *backends[] = {"cpu-ref", "cpu"};
+static const char *loss_names[] = {"ce", "weighted", "focal"};
+#define NFILES 2
+#define NBACKENDS 2
+
+/* ---- reference file access ---- */
+
+static void ref_open(st_file *f, const char *file)
+{
+    char path[4096];
+    const char *src = getenv("RESECG_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/tests/ref/%s", src ? src : ".", file);
+    rerr e = {{0}};
+    int rc = st_read(f, path, &e);
+    ck_assert_msg(rc == 0, "cannot read reference %s (set RESECG_SOURCE_DIR to the repository): %s",
+                  path, e.msg);
+}
+
+static const char *meta_str(const st_file *f, const char *key)
+{
+    const char *v = st_meta_get(f, key);
+    ck_assert_msg(v != NULL, "reference metadata lacks \"%s\"", key);
+    return v;
+}
+
+static int meta_int(const st_file *f, const char *key)
+{
+    return atoi(meta_str(f, key));
+}
+
+/* Parses a comma-separated list of n floats ("0.5,2.0,1.0,3.0"). */
+static void meta_floats(const st_file *f, const char *key, float *out, int n)
+{
+    const char *s = meta_str(f, key);
+    for (int i = 0; i < n; i++) {
+        char *end;
+        out[i] = strtof(s, &end);
+        ck_assert_msg(end != s, "metadata \"%s\" = \"%s\": expected %d numbers", key,
+                      meta_str(f, key), n);
+        s = *end == ',' ? end + 1 : end;
+    }
+}
+
+/* A float32 tensor of the reference with exactly numel elements. */
+static const st_tensor *ref_f32(const st_file *f, const char *name, long numel)
+{
+    const st_tensor *t = st_find(f, name);
+    ck_assert_msg(t != NULL, "reference lacks tensor \"%s\"", name);
+    ck_assert_msg(t->dtype == ST_F32, "reference tensor \"%s\" is not F32", name);
+    ck_assert_msg((long)(t->nbytes / sizeof(float)) == numel,
+                  "reference tensor \"%s\" has %zu floats, expected %ld", name,
+                  t->nbytes / sizeof(float), numel);
+    return t;
+}
+
+/* Copies a reference tensor to host floats (malloc'd); data in the file
+ * buffer need not be aligned. */
+static float *ref_copy(const st_file *f, const char *name, long numel)
+{
+    const st_tensor *t = ref_f32(f, name, numel);
+    float *p = malloc((size_t)numel * sizeof(float) + 1);
+    ck_assert(p != NULL);
+    memcpy(p, t->data, (size_t)numel * sizeof(float));
+    return p;
+}
+
+/* Names in the file that are not state-dict entries. */
+static int is_result_name(const char *name)
+{
+    static const char *prefixes[] = {"train.", "eval.", "loss.", "dlogits.", "grad."};
+    if (strcmp(name, "x") == 0 || strcmp(name, "labels") == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* ---- comparison ---- */
+
+/* One file on one backend: the tolerance, and the running tally. */
+typedef struct checker {
+    const st_file *f;
+    backend *be;
+    double rtol, atol_frac;
+    double worst; /* largest err/tol seen */
+    long bad;     /* mismatching elements */
+} checker;
+
+/* Compares c (n) with ref (n) and prints one line: max|ref|, the largest
+ * absolute and relative differences (relative to max(|ref|, atol)) and the
+ * worst error as a fraction of the tolerance; then the first mismatches.
+ * scale: what atol is a fraction of, at least max|ref|. */
+static void compare(checker *ck, const char *what, const float *c, const float *ref, long n,
+                    double scale)
+{
+    double maxref = 0;
+    for (long i = 0; i < n; i++)
+        if (fabs(ref[i]) > maxref)
+            maxref = fabs(ref[i]);
+    if (scale < maxref)
+        scale = maxref;
+    double abs_tol = ck->atol_frac * scale;
+    if (abs_tol == 0)
+        abs_tol = 1e-30; /* an all-zero reference: match it (nearly) exactly */
+    double max_abs = 0, max_rel = 0, max_ratio = 0;
+    long bad = 0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)c[i] - (double)ref[i]);
+        double tol = abs_tol + ck->rtol * fabs(ref[i]);
+        if (isnan(d))
+            d = INFINITY;
+        if (!(d <= tol))
+            bad++;
+        max_abs = fmax(max_abs, d);
+        max_rel = fmax(max_rel, d / fmax(fabs(ref[i]), abs_tol));
+        max_ratio = fmax(max_ratio, d / tol);
+    }
+    printf("  %-44s n %6ld  max|ref| %9.3e  max abs %9.3e  max rel %9.3e  err/tol %7.4f%s\n",
+           what, n, maxref, max_abs, max_rel, max_ratio, bad ? "  FAIL" : "");
+    long shown = 0;
+    for (long i = 0; i < n && shown < MAX_SHOWN; i++) {
+        double d = fabs((double)c[i] - (double)ref[i]);
+        if (!(d <= abs_tol + ck->rtol * fabs(ref[i]))) {
+            printf("      [%ld] c %.9g  ref %.9g  diff %.3e\n", i, c[i], ref[i], d);
+            shown++;
+        }
+    }
+    if (bad > MAX_SHOWN)
+        printf("      ... %ld mismatches in all\n", bad);
+    fflush(stdout);
+    ck->worst = fmax(ck->worst, max_ratio);
+    ck->bad += bad;
+}
+
+/* Compares n floats of backend memory with the reference tensor ref_name. */
+static void compare_dev(checker *ck, const float *dev, const char *ref_name, long n, double scale)
+{
+    float *host = malloc((size_t)n * sizeof(float) + 1);
+    ck_assert(host != NULL);
+    ck->be->download(ck->be, host, dev, (size_t)n * sizeof(float));
+    float *ref = ref_copy(ck->f, ref_name, n);
+    compare(ck, ref_name, host, ref, n, scale);
+    free(ref);
+    free(host);
+}
+
+static double max_abs_of(const st_file *f, const char *name)
+{
+    const st_tensor *t = st_find(f, name);
+    ck_assert_msg(t != NULL, "reference lacks tensor \"%s\"", name);
+    double mx = 0;
+    for (size_t i = 0; i < t->nbytes / sizeof(float); i++) {
+        float v;
+        memcpy(&v, (const char *)t->data + i * sizeof(float), sizeof v);
+        if (fabs(v) > mx)
+            mx = fabs(v);
+    }
+    return mx;
+}
+
+/* ---- the check ---- */
+
+/* Builds the model of the file's configuration on backend be_name, loads the
+ * reference parameters and running statistics into it, and checks that the
+ * two agree tensor for tensor in name, shape and number. */
+static void setup_model(model *m, backend **be_out, const st_file *f, const char *be_name)
+{
+    resecg_config rc;
+    config_defaults(&rc);
+    model_config mc = rc.model;
+    mc.in_channels = 1;
+    mc.filters_start = meta_int(f, "filters");
+    mc.num_blocks = meta_int(f, "blocks");
+    mc.kernel = meta_int(f, "kernel");
+    mc.increase_channels_at = meta_int(f, "increase_channels_at");
+    mc.subsample_every = meta_int(f, "subsample_every");
+    mc.num_classes = meta_int(f, "classes");
+    mc.dropout = 0.0f; /* dropout's randomness is tested on its own */
+    mc.bn_eps = strtof(meta_str(f, "bn_eps"), NULL);
+    /* PyTorch's momentum m weighs the batch; Keras' (ours) the running value */
+    mc.bn_momentum = 1.0f - strtof(meta_str(f, "bn_momentum_torch"), NULL);
+
+    rerr e = {{0}};
+    backend *be = backend_create(be_name, 0, &e);
+    ck_assert_msg(be != NULL, "backend_create(%s): %s", be_name, e.msg);
+    *be_out = be;
+    ck_assert_msg(model_init(m, &mc, be, &e) == 0, "model_init: %s", e.msg);
+    int B = meta_int(f, "B"), L = meta_int(f, "L");
+    ck_assert_msg(model_reserve(m, B, L, &e) == 0, "model_reserve: %s", e.msg);
+    ck_assert_int_eq(m->frame, meta_int(f, "frame"));
+
+    /* every C tensor in the file, same shape; copy it in */
+    for (int i = 0; i < m->ntensors; i++) {
+        const tensor_info *t = &m->tensors[i];
+        const st_tensor *r = st_find(f, t->name);
+        ck_assert_msg(r != NULL, "C tensor \"%s\" is not in the PyTorch state dict", t->name);
+        ck_assert_msg(r->ndim == t->ndim, "\"%s\": C has %d dims, PyTorch %d", t->name, t->ndim,
+                      r->ndim);
+        for (int k = 0; k < t->ndim; k++)
+            ck_assert_msg(r->shape[k] == t->shape[k], "\"%s\": dim %d is %d in C, %lld in PyTorch",
+                          t->name, k, t->shape[k], (long long)r->shape[k]);
+        float *dst = model_tensor_data(m, t);
+        ck_assert_msg(dst != NULL, "model_tensor_data(%s) on %s", t->name, be_name);
+        memcpy(dst, ref_f32(f, t->name, t->numel)->data, (size_t)t->numel * sizeof(float));
+    }
+    /* and every state-dict tensor of the file in C */
+    int nstate = 0;
+    for (int i = 0; i < f->n; i++) {
+        const char *name = f->tensors[i].name;
+        if (is_result_name(name) || ends_with(name, ".num_batches_tracked"))
+            continue;
+        nstate++;
+        ck_assert_msg(model_tensor(m, name) != NULL,
+                      "PyTorch state-dict tensor \"%s\" is missing from the C model", name);
+    }
+    ck_assert_int_eq(nstate, m->ntensors);
+    ck_assert_int_eq(nstate, meta_int(f, "n_state_tensors"));
+    ck_assert_int_eq(m->nparams, atol(meta_str(f, "n_params")));
+}
+
+static void loss_params_for(loss_params *lp, const st_file *f, int kind, int K)
+{
+    memset(lp, 0, sizeof *lp);
+    lp->K = K;
+    for (int k = 0; k < K; k++)
+        lp->weight[k] = 1.0f;
+    if (kind == 0) {
+        lp->kind = LOSS_CE;
+    } else if (kind == 1) {
+        lp->kind = LOSS_WEIGHTED;
+        meta_floats(f, "weighted.weights", lp->weight, K);
+    } else {
+        lp->kind = LOSS_FOCAL;
+        meta_floats(f, "focal.alpha", lp->weight, K);
+        lp->gamma = strtof(meta_str(f, "focal.gamma"), NULL);
+    }
+}
+
+/* Is kind listed in the comma-separated metadata value? */
+static int listed(const char *list, const char *kind)
+{
+    size_t k = strlen(kind);
+    for (const char *s = list; *s;) {
+        const char *end = strchr(s, ',');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        if (n == k && strncmp(s, kind, k) == 0)
+            return 1;
+        if (!end)
+            break;
+        s = end + 1;
+    }
+    return 0;
+}
+
+/* What atol of a parameter gradient is a fraction of (0: its own max|ref|).
+ * Every conv bias of this network has an exactly zero gradient in training
+ * mode: the per-channel constant it adds reaches the loss only through
+ * training-mode batch norms, which subtract it again (conv1 -> bn2; the stem
+ * conv and each conv2 -> the next bn1 and, along the shortcuts, which carry a
+ * constant shift unchanged through max-pool and zero-pad, bn_out). Its
+ * float32 value is the rounding residue of a sum over B*L terms, so atol
+ * scales with the weight gradient of the same conv, a sum of the same terms
+ * times the conv's inputs. */
+static double grad_scale(const st_file *f, const char *kind, const char *param)
+{
+    if (strcmp(param, "conv.bias") != 0 && !ends_with(param, ".conv1.bias") &&
+        !ends_with(param, ".conv2.bias"))
+        return 0;
+    char wname[200];
+    snprintf(wname, sizeof wname, "grad.%s.%.*s.weight", kind,
+             (int)(strlen(param) - strlen(".bias")), param);
+    return max_abs_of(f, wname);
+}
+
+/* Labels (B, T) of the reference, I64 there, as ints. */
+static int *ref_labels(const st_file *f, int B, int T)
+{
+    const st_tensor *lt = st_find(f, "labels");
+    ck_assert_msg(lt && lt->dtype == ST_I64 && lt->ndim == 2 && lt->shape[0] == B &&
+                      lt->shape[1] == T,
+                  "reference labels must be I64 (%d, %d)", B, T);
+    int *labels = malloc((size_t)B * T * sizeof(int));
+    ck_assert(labels != NULL);
+    for (long i = 0; i < (long)B * T; i++) {
+        int64_t v;
+        memcpy(&v, (const char *)lt->data + (size_t)i * sizeof v, sizeof v);
+        labels[i] = (int)v;
+    }
+    return labels;
+}
+
+/* Loop index: file * NBACKENDS + backend. */
+START_TEST(test_against_pytorch)
+{
+    const ref_spec *spec = &ref_files[_i / NBACKENDS];
+    const char *be_name = backends[_i % NBACKENDS];
+    st_file f;
+    ref_open(&f, spec->file);
+    model m;
+    backend *be;
+    setup_model(&m, &be, &f, be_name);
+    checker ck = {.f = &f, .be = be, .rtol = spec->rtol, .atol_frac = spec->atol_frac};
+    int B = meta_int(&f, "B"), L = meta_int(&f, "L"), K = meta_int(&f, "classes");
+    int T = meta_int(&f, "T"), N = B * T;
+    long nlog = (long)N * K;
+    printf("%s on %s: filters %d, %d blocks, kernel %d, B %d, L %d, T %d, %ld params (seed %s); "
+           "tolerance %g*max|ref| + %g*|ref|\n",
+           spec->file, be_name, m.cfg.filters_start, m.nblocks, m.cfg.kernel, B, L, T, m.nparams,
+           meta_str(&f, "seed"), spec->atol_frac, spec->rtol);
+    ck_assert_int_eq(T, L / m.frame);
+    float *x = ref_copy(&f, "x", (long)B * L);
+    int *labels = ref_labels(&f, B, T);
+
+    /* the running statistics before the step, restored before each forward */
+    size_t bbytes = (size_t)m.nbuffers * sizeof(float);
+    float *buffers0 = malloc(bbytes + 1);
+    ck_assert(buffers0 != NULL);
+    be->download(be, buffers0, m.buffers, bbytes);
+    char name[200];
+
+    /* training-mode forward: logits and the updated running statistics */
+    model_forward(&m, x, B, L, 1, 0);
+    ck_assert_int_eq(m.T, T);
+    compare_dev(&ck, m.logits, "train.logits", nlog, 0);
+    for (int i = 0; i < m.ntensors; i++) {
+        const tensor_info *t = &m.tensors[i];
+        if (t->kind != TENSOR_BUFFER)
+            continue;
+        snprintf(name, sizeof name, "train.%s", t->name);
+        compare_dev(&ck, m.buffers + t->offset, name, t->numel, 0);
+    }
+
+    const char *grad_losses = meta_str(&f, "grad_losses");
+    for (int kind = 0; kind < 3; kind++) {
+        const char *kn = loss_names[kind];
+        /* the loss reads the logits of the last forward; redo it from the
+         * initial statistics so every check sees exactly one update */
+        be->upload(be, m.buffers, buffers0, bbytes);
+        model_forward(&m, x, B, L, 1, 0);
+        loss_params lp;
+        loss_params_for(&lp, &f, kind, K);
+        float loss = be->loss_forward_backward(be, NULL, m.dlogits, m.logits, labels, N, &lp);
+        snprintf(name, sizeof name, "loss.%s", kn);
+        float *ref_loss = ref_copy(&f, name, 1);
+        compare(&ck, name, &loss, ref_loss, 1, 0);
+        free(ref_loss);
+        snprintf(name, sizeof name, "dlogits.%s", kn);
+        compare_dev(&ck, m.dlogits, name, nlog, 0);
+
+        if (!listed(grad_losses, kn))
+            continue; /* the file has dlogits only: backward is linear in them */
+        model_backward(&m);
+        int nparam_tensors = 0, ngrads = 0;
+        for (int i = 0; i < m.ntensors; i++) {
+            const tensor_info *t = &m.tensors[i];
+            if (t->kind != TENSOR_PARAM)
+                continue;
+            nparam_tensors++;
+            snprintf(name, sizeof name, "grad.%s.%s", kn, t->name);
+            compare_dev(&ck, m.grads + t->offset, name, t->numel, grad_scale(&f, kn, t->name));
+        }
+        snprintf(name, sizeof name, "grad.%s.", kn);
+        for (int i = 0; i < f.n; i++)
+            ngrads += strncmp(f.tensors[i].name, name, strlen(name)) == 0;
+        ck_assert_msg(ngrads == nparam_tensors,
+                      "%s: the reference has %d gradients for loss %s, the C model %d params",
+                      spec->file, ngrads, kn, nparam_tensors);
+    }
+
+    /* eval mode with the statistics after one update (the last forward) */
+    model_forward(&m, x, B, L, 0, 0);
+    compare_dev(&ck, m.logits, "eval.logits", nlog, 0);
+
+    printf("%s on %s: worst err/tol %.4f, %ld mismatching elements\n\n", spec->file, be_name,
+           ck.worst, ck.bad);
+    fflush(stdout);
+    ck_assert_msg(ck.bad == 0, "%s on %s: %ld elements outside |c - ref| <= %g*max|ref| + %g*|ref|",
+                  spec->file, be_name, ck.bad, spec->atol_frac, spec->rtol);
+
+    free(buffers0);
+    free(labels);
+    free(x);
+    model_free(&m);
+    backend_destroy(be);
+    st_free(&f);
+}
+END_TEST
+
+START_TEST(test_default_param_count)
+{
+    resecg_config rc;
+    config_defaults(&rc);
+    rerr e = {{0}};
+    backend *be = backend_create("cpu-ref", 1, &e);
+    ck_assert_msg(be != NULL, "backend_create(cpu-ref): %s", e.msg);
+    model m;
+    ck_assert_msg(model_init(&m, &rc.model, be, &e) == 0, "model_init: %s", e.msg);
+    printf("default network: %ld trainable floats (expected %ld)\n", m.nparams, DEFAULT_NPARAMS);
+    ck_assert_int_eq(m.nparams, DEFAULT_NPARAMS);
+    /* and PyTorch counts the same, in both reference files */
+    for (int i = 0; i < NFILES; i++) {
+        st_file f;
+        ref_open(&f, ref_files[i].file);
+        ck_assert_int_eq(atol(meta_str(&f, "default_nparams")), DEFAULT_NPARAMS);
+        st_free(&f);
+    }
+    model_free(&m);
+    backend_destroy(be);
+}
+END_TEST
+
+static Suite *model_ref_suite(void)
+{
+    Suite *s = suite_create("model_ref");
+    TCase *tc = tcase_create("pytorch");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_against_pytorch, 0, NFILES * NBACKENDS);
+    tcase_add_test(tc, test_default_param_count);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(model_ref_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

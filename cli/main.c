@@ -1,0 +1,354 @@
+/* resecg: the command-line entry point. Parses arguments, loads the config
+ * (YAML plus --set overrides), and hands over to the library: `train`,
+ * `evaluate`, `bench`. Only this file decides exit codes: 0 success, 1 a
+ * failed run, 2 bad usage or bad input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "data.h"
+#include "loss.h"
+#include "model.h"
+#include "optim.h"
+#include "rng.h"
+#include "train.h"
+#include "util.h"
+
+#define RESECG_VERSION "0.1.0"
+#define MAX_SETS 64
+
+static const char *usage_main =
+    "usage: resecg <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train      train ResECG from a config and write a run directory\n"
+    "  evaluate   score a checkpoint: per-class F1 on the dev split\n"
+    "  bench      measure training throughput (samples/s, GFLOP/s, peak memory)\n"
+    "\n"
+    "`resecg <command> --help` describes each command's options.\n";
+
+static const char *usage_train =
+    "usage: resecg train --config FILE [--set key=value ...] [--data DIR] [--out DIR]\n"
+    "                    [--device cpu|cpu-ref|cuda] [--resume] [--quiet]\n"
+    "\n"
+    "  --config FILE    YAML model and training config (e.g. cfgs/ResECG.yaml, cfgs/small.yaml)\n"
+    "  --set key=value  override one config key, e.g. --set loss.kind=focal --set optim.lr=3e-4\n"
+    "  --data DIR       directory of CinC 2017 records (sets data.source=cinc17, data.dir=DIR)\n"
+    "  --out DIR        run directory (default runs/<config name>)\n"
+    "  --device NAME    cpu (oneDNN convolutions, default), cpu-ref (plain C reference), cuda\n"
+    "  --resume         continue the run in --out from its last.safetensors\n"
+    "  --quiet          no progress lines on stderr (train.log still gets them)\n";
+
+static const char *usage_evaluate =
+    "usage: resecg evaluate --config FILE --ckpt FILE [--set key=value ...] [--data DIR]\n"
+    "                       [--out DIR] [--device NAME]\n"
+    "\n"
+    "  Scores the checkpoint on the dev split of the config's data (the same split and\n"
+    "  normalisation as training) and prints per-class precision, recall and F1.\n"
+    "  --out DIR writes f1.csv, confusion.csv and predictions.csv there.\n";
+
+static const char *usage_bench =
+    "usage: resecg bench --config FILE [--batch B] [--length L] [--steps S] [--set key=value ...]\n"
+    "                    [--device NAME] [--threads N]\n"
+    "\n"
+    "  Times S training steps (forward, loss, backward, Adam) on random ECG-like input of\n"
+    "  B records x L samples after one warm-up step, and prints samples/s, GFLOP/s of\n"
+    "  training arithmetic (3 x forward convolution FLOPs) and peak resident memory.\n"
+    "  Defaults: batch 32, length 8960, steps 5.\n";
+
+typedef struct cli {
+    const char *config, *data, *out, *device, *ckpt;
+    const char *sets[MAX_SETS];
+    int nsets;
+    int resume, quiet, help;
+    int batch, length, steps, threads;
+} cli;
+
+static int parse_int(const char *flag, const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 1 || v > 1 << 30) {
+        fprintf(stderr, "resecg: %s: expected a positive integer, got '%s'\n", flag, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* Parses the options shared by all commands; -1 on a usage error. */
+static int cli_parse(cli *c, int argc, char **argv, const char *usage)
+{
+    memset(c, 0, sizeof *c);
+    c->device = "cpu";
+    c->batch = 32;
+    c->length = 8960;
+    c->steps = 5;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VALUE                                                                      \
+    do {                                                                                \
+        if (!next) {                                                                    \
+            fprintf(stderr, "resecg: %s needs a value\n%s", a, usage);                  \
+            return -1;                                                                  \
+        }                                                                               \
+        i++;                                                                            \
+    } while (0)
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            c->help = 1;
+        } else if (strcmp(a, "--config") == 0) {
+            NEED_VALUE;
+            c->config = next;
+        } else if (strcmp(a, "--set") == 0) {
+            NEED_VALUE;
+            if (c->nsets == MAX_SETS) {
+                fprintf(stderr, "resecg: more than %d --set options\n", MAX_SETS);
+                return -1;
+            }
+            c->sets[c->nsets++] = next;
+        } else if (strcmp(a, "--data") == 0) {
+            NEED_VALUE;
+            c->data = next;
+        } else if (strcmp(a, "--out") == 0) {
+            NEED_VALUE;
+            c->out = next;
+        } else if (strcmp(a, "--device") == 0) {
+            NEED_VALUE;
+            c->device = next;
+        } else if (strcmp(a, "--ckpt") == 0) {
+            NEED_VALUE;
+            c->ckpt = next;
+        } else if (strcmp(a, "--resume") == 0) {
+            c->resume = 1;
+        } else if (strcmp(a, "--quiet") == 0) {
+            c->quiet = 1;
+        } else if (strcmp(a, "--batch") == 0) {
+            NEED_VALUE;
+            if (parse_int(a, next, &c->batch) != 0)
+                return -1;
+        } else if (strcmp(a, "--length") == 0) {
+            NEED_VALUE;
+            if (parse_int(a, next, &c->length) != 0)
+                return -1;
+        } else if (strcmp(a, "--steps") == 0) {
+            NEED_VALUE;
+            if (parse_int(a, next, &c->steps) != 0)
+                return -1;
+        } else if (strcmp(a, "--threads") == 0) {
+            NEED_VALUE;
+            if (parse_int(a, next, &c->threads) != 0)
+                return -1;
+        } else {
+            fprintf(stderr, "resecg: unknown option '%s'\n%s", a, usage);
+            return -1;
+        }
+#undef NEED_VALUE
+    }
+    return 0;
+}
+
+/* Defaults, then the YAML file, then --data, then every --set, then the
+ * cross-field checks. */
+static int load_config(resecg_config *cfg, const cli *c, rerr *e)
+{
+    config_defaults(cfg);
+    if (config_load_file(cfg, c->config, e) != 0)
+        return -1;
+    if (c->data) {
+        /* set directly, not through config_set: a path is not YAML */
+        if (strlen(c->data) >= sizeof cfg->data.dir)
+            return rerr_set(e, "--data %s: path too long", c->data);
+        snprintf(cfg->data.source, sizeof cfg->data.source, "cinc17");
+        snprintf(cfg->data.dir, sizeof cfg->data.dir, "%s", c->data);
+    }
+    for (int i = 0; i < c->nsets; i++)
+        if (config_set(cfg, c->sets[i], e) != 0)
+            return -1;
+    return config_validate(cfg, e);
+}
+
+static void print_metrics(const metrics *mt)
+{
+    printf("class  precision  recall     f1  support\n");
+    for (int k = 0; k < mt->K; k++)
+        printf("%-5s  %9.3f  %6.3f  %5.3f  %7ld\n", metrics_class_name(k), mt->precision[k],
+               mt->recall[k], mt->f1[k], mt->support[k]);
+    printf("CinC F1 (mean of N, A, O): %.3f   macro F1: %.3f   weighted F1: %.3f   "
+           "accuracy: %.3f   records: %ld\n",
+           mt->cinc_f1, mt->macro_f1, mt->weighted_f1, mt->accuracy, mt->total);
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    cli c;
+    if (cli_parse(&c, argc, argv, usage_train) != 0)
+        return 2;
+    if (c.help) {
+        fputs(usage_train, stdout);
+        return 0;
+    }
+    if (!c.config) {
+        fprintf(stderr, "resecg train: --config FILE is required\n%s", usage_train);
+        return 2;
+    }
+    rerr e = {{0}};
+    resecg_config cfg;
+    if (load_config(&cfg, &c, &e) != 0) {
+        fprintf(stderr, "resecg train: %s\n", e.msg);
+        return 2;
+    }
+    char out[1100];
+    if (c.out) {
+        snprintf(out, sizeof out, "%s", c.out);
+    } else {
+        const char *base = strrchr(c.config, '/');
+        base = base ? base + 1 : c.config;
+        int n = (int)strcspn(base, ".");
+        snprintf(out, sizeof out, "runs/%.*s", n, base);
+    }
+    train_opts o = {
+        .out_dir = out,
+        .device = c.device,
+        .resume = c.resume,
+        .progress = !c.quiet && isatty(2),
+        .quiet = c.quiet,
+    };
+    train_result res;
+    if (train_run(&cfg, &o, &res, &e) != 0) {
+        fprintf(stderr, "resecg train: %s\n", e.msg);
+        return 1;
+    }
+    printf("run directory: %s (best epoch %d of %d, %.1f s)\n", out, res.best_epoch,
+           res.epochs_run, res.seconds);
+    print_metrics(&res.dev);
+    return 0;
+}
+
+static int cmd_evaluate(int argc, char **argv)
+{
+    cli c;
+    if (cli_parse(&c, argc, argv, usage_evaluate) != 0)
+        return 2;
+    if (c.help) {
+        fputs(usage_evaluate, stdout);
+        return 0;
+    }
+    if (!c.config || !c.ckpt) {
+        fprintf(stderr, "resecg evaluate: --config FILE and --ckpt FILE are required\n%s",
+                usage_evaluate);
+        return 2;
+    }
+    rerr e = {{0}};
+    resecg_config cfg;
+    if (load_config(&cfg, &c, &e) != 0) {
+        fprintf(stderr, "resecg evaluate: %s\n", e.msg);
+        return 2;
+    }
+    metrics mt;
+    if (evaluate_checkpoint(&cfg, c.ckpt, c.device, c.out, &mt, &e) != 0) {
+        fprintf(stderr, "resecg evaluate: %s\n", e.msg);
+        return 1;
+    }
+    print_metrics(&mt);
+    return 0;
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+    cli c;
+    if (cli_parse(&c, argc, argv, usage_bench) != 0)
+        return 2;
+    if (c.help) {
+        fputs(usage_bench, stdout);
+        return 0;
+    }
+    if (!c.config) {
+        fprintf(stderr, "resecg bench: --config FILE is required\n%s", usage_bench);
+        return 2;
+    }
+    rerr e = {{0}};
+    resecg_config cfg;
+    if (load_config(&cfg, &c, &e) != 0) {
+        fprintf(stderr, "resecg bench: %s\n", e.msg);
+        return 2;
+    }
+    if (c.threads)
+        cfg.train.threads = c.threads;
+    backend *be = backend_create(c.device, cfg.train.threads, &e);
+    if (!be) {
+        fprintf(stderr, "resecg bench: %s\n", e.msg);
+        return 1;
+    }
+    model m;
+    adam opt;
+    if (model_init(&m, &cfg.model, be, &e) != 0 ||
+        model_reserve(&m, c.batch, c.length, &e) != 0 || adam_init(&opt, be, m.nparams, &e) != 0) {
+        fprintf(stderr, "resecg bench: %s\n", e.msg);
+        backend_destroy(be);
+        return 1;
+    }
+    model_init_weights(&m, cfg.train.seed);
+    int T = c.length / m.frame, K = cfg.model.num_classes;
+    float *x = malloc((size_t)c.batch * c.length * sizeof(float));
+    int *labels = malloc((size_t)c.batch * T * sizeof(int));
+    RESECG_ASSERT(x && labels);
+    rng r;
+    rng_seed(&r, 1);
+    for (long i = 0; i < (long)c.batch * c.length; i++)
+        x[i] = rng_normal(&r);
+    for (int b = 0; b < c.batch; b++) {
+        int lab = (int)rng_below(&r, (uint32_t)K);
+        for (int t = 0; t < T; t++)
+            labels[b * T + t] = lab;
+    }
+    loss_params lp;
+    long counts[RESECG_MAX_CLASSES] = {1, 1, 1, 1, 1, 1, 1, 1};
+    loss_params_from_config(&lp, &cfg.loss, K, counts);
+    double t0 = 0;
+    float loss = 0;
+    for (int s = 0; s <= c.steps; s++) {
+        if (s == 1)
+            t0 = util_now(); /* step 0 warms up: primitive creation, page faults */
+        model_forward(&m, x, c.batch, c.length, 1, (uint64_t)s);
+        loss = be->loss_forward_backward(be, NULL, m.dlogits, m.logits, labels, c.batch * T, &lp);
+        model_backward(&m);
+        adam_step_clipped(&opt, be, m.params, m.grads, &cfg.optim, cfg.optim.lr);
+    }
+    double secs = util_now() - t0;
+    double sps = c.batch * c.steps / secs;
+    double gflops = 3.0 * model_flops_forward(&m, c.length) * sps / 1e9;
+    printf("bench: device %s, threads %d, %ld parameters, batch %d x %d samples, %d steps\n",
+           be->name, cfg.train.threads, m.nparams, c.batch, c.length, c.steps);
+    printf("  %.2f samples/s   %.1f ms/step   %.1f GFLOP/s   peak RSS %.2f GB   final loss %.4f\n",
+           sps, 1e3 * secs / c.steps, gflops, (double)util_peak_rss() / 1e9, (double)loss);
+    free(x);
+    free(labels);
+    adam_free(&opt, be);
+    model_free(&m);
+    backend_destroy(be);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("resecg %s\n", RESECG_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "train") == 0)
+        return cmd_train(argc - 2, argv + 2);
+    if (strcmp(argv[1], "evaluate") == 0)
+        return cmd_evaluate(argc - 2, argv + 2);
+    if (strcmp(argv[1], "bench") == 0)
+        return cmd_bench(argc - 2, argv + 2);
+    fprintf(stderr, "resecg: unknown command '%s'\n%s", argv[1], usage_main);
+    return 2;
+}

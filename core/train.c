@@ -1,0 +1,723 @@
+/* The training loop and evaluation (see train.h for the run directory). */
+#include "train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "optim.h"
+#include "rng.h"
+
+#define CKPT_FORMAT "resecg-checkpoint-1"
+
+/* ---- data ---- */
+
+int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntrain, int **dev,
+                    int *ndev, rerr *e)
+{
+    dataset_init(ds, cfg->model.num_classes);
+    if (strcmp(cfg->data.source, "synthetic") == 0) {
+        if (cfg->model.num_classes != 4)
+            return rerr_set(e, "data.source synthetic makes 4 classes, model.classes is %d",
+                            cfg->model.num_classes);
+        synth_params sp = {
+            .n = cfg->data.synth_records,
+            .min_len = cfg->data.synth_min_length,
+            .max_len = cfg->data.synth_length,
+            .fs = cfg->data.sample_rate,
+            .noise = cfg->data.synth_noise,
+            .seed = cfg->data.seed,
+        };
+        if (synth_generate(ds, &sp, e) != 0)
+            return -1;
+    } else {
+        return rerr_set(e, "data.source '%s': only 'synthetic' is available in this build "
+                           "(the CinC 2017 reader is not written yet)", cfg->data.source);
+    }
+    return dataset_split(ds, cfg->data.dev_fraction, cfg->data.seed, train, ntrain, dev, ndev, e);
+}
+
+/* Longest record among idx, trimmed to whole frames (at least one frame). */
+static int max_trimmed_len(const dataset *ds, const int *idx, int n, int frame)
+{
+    int best = frame;
+    for (int i = 0; i < n; i++) {
+        int len = ds->recs[idx[i]].len / frame * frame;
+        if (len > best)
+            best = len;
+    }
+    return best;
+}
+
+/* ---- checkpoints ---- */
+
+static char *name_dup(const char *prefix, const char *name)
+{
+    size_t n = strlen(prefix) + strlen(name) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s", prefix, name);
+    return s;
+}
+
+int checkpoint_save(model *m, const struct adam *a, const char *path, const char *const *meta_kv,
+                    int nmeta, rerr *e)
+{
+    backend *be = m->be;
+    size_t pbytes = (size_t)m->nparams * sizeof(float), bbytes = (size_t)m->nbuffers * sizeof(float);
+    int cap = 3 * m->ntensors + 8;
+    float *hp = malloc(pbytes), *hb = malloc(bbytes);
+    float *hm = a ? malloc(pbytes) : NULL, *hv = a ? malloc(pbytes) : NULL;
+    st_tensor *ts = calloc((size_t)cap, sizeof *ts);
+    st_meta *meta = calloc((size_t)nmeta + 1, sizeof *meta);
+    int64_t *tracked = NULL;
+    int rc = -1, n = 0;
+    if (!hp || !hb || !ts || !meta || (a && (!hm || !hv))) {
+        rerr_set(e, "%s: out of memory", path);
+        goto done;
+    }
+    be->download(be, hp, m->params, pbytes);
+    be->download(be, hb, m->buffers, bbytes);
+    if (a) {
+        be->download(be, hm, a->m, pbytes);
+        be->download(be, hv, a->v, pbytes);
+    }
+    /* PyTorch's BatchNorm1d has a num_batches_tracked buffer: write it so the
+     * file loads with load_state_dict(strict=True). */
+    tracked = calloc((size_t)m->ntensors, sizeof *tracked);
+    if (!tracked) {
+        rerr_set(e, "%s: out of memory", path);
+        goto done;
+    }
+    for (int i = 0; i < m->ntensors; i++) {
+        const tensor_info *t = &m->tensors[i];
+        st_tensor *s = &ts[n++];
+        snprintf(s->name, sizeof s->name, "%s", t->name);
+        s->dtype = ST_F32;
+        s->ndim = t->ndim;
+        for (int d = 0; d < t->ndim; d++)
+            s->shape[d] = t->shape[d];
+        s->data = (t->kind == TENSOR_PARAM ? hp : hb) + t->offset;
+        s->nbytes = (size_t)t->numel * sizeof(float);
+        size_t len = strlen(t->name);
+        if (len > 12 && strcmp(t->name + len - 12, ".running_var") == 0) {
+            st_tensor *nb = &ts[n++];
+            snprintf(nb->name, sizeof nb->name, "%.*s.num_batches_tracked", (int)(len - 12), t->name);
+            nb->dtype = ST_I64;
+            nb->ndim = 0;
+            tracked[i] = a ? a->t : 0;
+            nb->data = &tracked[i];
+            nb->nbytes = sizeof(int64_t);
+        }
+    }
+    if (a) {
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < m->ntensors; i++) {
+                const tensor_info *t = &m->tensors[i];
+                if (t->kind != TENSOR_PARAM)
+                    continue;
+                st_tensor *s = &ts[n++];
+                snprintf(s->name, sizeof s->name, "%s%s", pass ? "adam.v." : "adam.m.", t->name);
+                s->dtype = ST_F32;
+                s->ndim = t->ndim;
+                for (int d = 0; d < t->ndim; d++)
+                    s->shape[d] = t->shape[d];
+                s->data = (pass ? hv : hm) + t->offset;
+                s->nbytes = (size_t)t->numel * sizeof(float);
+            }
+    }
+    for (int i = 0; i < nmeta; i++) {
+        snprintf(meta[i].key, sizeof meta[i].key, "%s", meta_kv[2 * i]);
+        snprintf(meta[i].value, sizeof meta[i].value, "%s", meta_kv[2 * i + 1]);
+    }
+    rc = st_write(path, ts, n, meta, nmeta, e);
+done:
+    free(hp);
+    free(hb);
+    free(hm);
+    free(hv);
+    free(ts);
+    free(meta);
+    free(tracked);
+    return rc;
+}
+
+static int load_tensor(model *m, const st_file *f, const char *path, const char *name,
+                       const tensor_info *t, float *dst, rerr *e)
+{
+    const st_tensor *s = st_find(f, name);
+    if (!s)
+        return rerr_set(e, "%s: tensor '%s' is missing", path, name);
+    int ok = s->dtype == ST_F32 && s->ndim == t->ndim;
+    for (int d = 0; ok && d < t->ndim; d++)
+        ok = s->shape[d] == t->shape[d];
+    if (!ok)
+        return rerr_set(e, "%s: tensor '%s' has another dtype or shape than this model's", path,
+                        name);
+    m->be->upload(m->be, dst, s->data, (size_t)t->numel * sizeof(float));
+    return 0;
+}
+
+int checkpoint_load(model *m, struct adam *a, const char *path, rerr *e)
+{
+    st_file f;
+    if (st_read(&f, path, e) != 0)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < m->ntensors && rc == 0; i++) {
+        const tensor_info *t = &m->tensors[i];
+        float *base = t->kind == TENSOR_PARAM ? m->params : m->buffers;
+        rc = load_tensor(m, &f, path, t->name, t, base + t->offset, e);
+        if (rc == 0 && a && t->kind == TENSOR_PARAM) {
+            char *mn = name_dup("adam.m.", t->name), *vn = name_dup("adam.v.", t->name);
+            RESECG_ASSERT(mn && vn);
+            rc = load_tensor(m, &f, path, mn, t, a->m + t->offset, e);
+            if (rc == 0)
+                rc = load_tensor(m, &f, path, vn, t, a->v + t->offset, e);
+            free(mn);
+            free(vn);
+        }
+    }
+    st_free(&f);
+    return rc;
+}
+
+/* ---- evaluation over a set of records ---- */
+
+typedef struct eval_out {
+    double loss;   /* mean over valid frames */
+    metrics mt;
+    float *probs;  /* (n, K) mean frame probabilities per record, or NULL */
+    int *pred;     /* (n) record predictions, or NULL */
+} eval_out;
+
+static int eval_records(model *m, const dataset *ds, const int *idx, int n, float mean, float sd,
+                        const loss_params *lp, batch *bt, eval_out *out, rerr *e)
+{
+    backend *be = m->be;
+    int K = m->cfg.num_classes, cap = bt->cap_B;
+    size_t pbytes = (size_t)cap * (bt->cap_L / m->frame) * K * sizeof(float);
+    float *pd = be->alloc(be, pbytes), *ph = malloc(pbytes);
+    if (!pd || !ph) {
+        if (pd)
+            be->free(be, pd);
+        free(ph);
+        return rerr_set(e, "out of memory for evaluation");
+    }
+    metrics_init(&out->mt, K);
+    double loss_sum = 0;
+    long frames = 0;
+    for (int s = 0; s < n; s += cap) {
+        int B = n - s < cap ? n - s : cap;
+        batch_fill(bt, ds, idx + s, B, m->frame, mean, sd);
+        model_forward(m, bt->x, B, bt->L, 0, 0);
+        long valid = 0;
+        for (int i = 0; i < B; i++)
+            valid += bt->frames[i];
+        float l = be->loss_forward_backward(be, pd, NULL, m->logits, bt->labels, B * bt->T, lp);
+        loss_sum += (double)l * valid;
+        frames += valid;
+        be->download(be, ph, pd, (size_t)B * bt->T * K * sizeof(float));
+        for (int i = 0; i < B; i++) {
+            const float *p = ph + (size_t)i * bt->T * K;
+            int pred = metrics_record_vote(p, bt->frames[i], K, NULL);
+            metrics_add(&out->mt, ds->recs[bt->rec[i]].label, pred);
+            if (out->pred)
+                out->pred[s + i] = pred;
+            if (out->probs) {
+                for (int k = 0; k < K; k++) {
+                    double acc = 0;
+                    for (int t = 0; t < bt->frames[i]; t++)
+                        acc += p[t * K + k];
+                    out->probs[(size_t)(s + i) * K + k] = (float)(acc / bt->frames[i]);
+                }
+            }
+        }
+    }
+    metrics_finish(&out->mt);
+    out->loss = frames ? loss_sum / frames : 0;
+    be->free(be, pd);
+    free(ph);
+    return 0;
+}
+
+static int write_predictions(const char *path, const dataset *ds, const int *idx, int n,
+                             const int *pred, const float *probs, int K, rerr *e)
+{
+    afile af;
+    if (afile_open(&af, path, e) != 0)
+        return -1;
+    fprintf(af.fp, "record,label,pred");
+    for (int k = 0; k < K; k++)
+        fprintf(af.fp, ",p_%s", metrics_class_name(k));
+    fprintf(af.fp, "\n");
+    for (int i = 0; i < n; i++) {
+        const record *r = &ds->recs[idx[i]];
+        fprintf(af.fp, "%s,%s,%s", r->name, metrics_class_name(r->label),
+                metrics_class_name(pred[i]));
+        for (int k = 0; k < K; k++)
+            fprintf(af.fp, ",%.6f", probs[(size_t)i * K + k]);
+        fprintf(af.fp, "\n");
+    }
+    return afile_commit(&af, e);
+}
+
+/* Writes f1.csv, confusion.csv and predictions.csv of one evaluation. */
+static int write_eval_outputs(const char *dir, const dataset *ds, const int *idx, int n,
+                              const eval_out *ev, int K, rerr *e)
+{
+    char path[4096];
+    util_path_join(path, sizeof path, dir, "predictions.csv");
+    if (write_predictions(path, ds, idx, n, ev->pred, ev->probs, K, e) != 0)
+        return -1;
+    util_path_join(path, sizeof path, dir, "confusion.csv");
+    if (metrics_write_confusion_csv(&ev->mt, path, e) != 0)
+        return -1;
+    util_path_join(path, sizeof path, dir, "f1.csv");
+    return metrics_write_f1_csv(&ev->mt, path, e);
+}
+
+/* ---- the run ---- */
+
+typedef struct run_state {
+    int epoch;         /* epochs completed */
+    float lr;
+    double best_loss;  /* lowest dev loss so far */
+    int best_epoch;
+    double plateau_best;
+    int plateau_wait, es_wait;
+} run_state;
+
+static void logf_(FILE *log, int quiet, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(FILE *log, int quiet, const char *fmt, ...)
+{
+    va_list ap;
+    if (!quiet) {
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    }
+    if (log) {
+        va_start(ap, fmt);
+        vfprintf(log, fmt, ap);
+        va_end(ap);
+        fflush(log);
+    }
+}
+
+static void progress_bar(int epoch, int done, int total, double loss)
+{
+    int width = 30, fill = total ? done * width / total : width;
+    fprintf(stderr, "\r  epoch %d [", epoch);
+    for (int i = 0; i < width; i++)
+        fputc(i < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %d/%d  loss %.4f ", done, total, loss);
+    fflush(stderr);
+}
+
+/* Appends one printf-formatted line to a growing text buffer. */
+static int text_append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int text_append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf ? *buf + *len : NULL, *buf ? *cap - *len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -1;
+        if (*buf && *len + (size_t)n < *cap) {
+            *len += (size_t)n;
+            return 0;
+        }
+        size_t ncap = (*cap ? *cap * 2 : 4096) + (size_t)n;
+        char *nb = realloc(*buf, ncap);
+        if (!nb)
+            return -1;
+        if (!*buf)
+            nb[0] = '\0';
+        *buf = nb;
+        *cap = ncap;
+    }
+}
+
+static int save_last(model *m, const adam *a, const run_state *st, const char *path, double mean,
+                     double sd, rerr *e)
+{
+    char v[8][64];
+    snprintf(v[0], 64, "%d", st->epoch);
+    snprintf(v[1], 64, "%d", a->t);
+    snprintf(v[2], 64, "%.9g", st->lr);
+    snprintf(v[3], 64, "%.17g", st->best_loss);
+    snprintf(v[4], 64, "%d", st->best_epoch);
+    snprintf(v[5], 64, "%.17g", st->plateau_best);
+    snprintf(v[6], 64, "%d %d", st->plateau_wait, st->es_wait);
+    char ms[2][64];
+    snprintf(ms[0], 64, "%.17g", mean);
+    snprintf(ms[1], 64, "%.17g", sd);
+    const char *kv[] = {"format", CKPT_FORMAT, "epoch", v[0], "adam_step", v[1], "lr", v[2],
+                        "best_dev_loss", v[3], "best_epoch", v[4], "plateau_best", v[5],
+                        "waits", v[6], "norm_mean", ms[0], "norm_std", ms[1]};
+    return checkpoint_save(m, a, path, kv, (int)(sizeof kv / sizeof kv[0] / 2), e);
+}
+
+static int save_best(model *m, const char *path, double mean, double sd, int epoch, rerr *e)
+{
+    char ms[3][64];
+    snprintf(ms[0], 64, "%.17g", mean);
+    snprintf(ms[1], 64, "%.17g", sd);
+    snprintf(ms[2], 64, "%d", epoch);
+    const char *kv[] = {"format", CKPT_FORMAT, "epoch", ms[2], "norm_mean", ms[0],
+                        "norm_std", ms[1]};
+    return checkpoint_save(m, NULL, path, kv, (int)(sizeof kv / sizeof kv[0] / 2), e);
+}
+
+static const char *meta_or(const st_file *f, const char *key, const char *dflt)
+{
+    const char *v = st_meta_get(f, key);
+    return v ? v : dflt;
+}
+
+/* Restores the loop state and the epochs.csv rows of an interrupted run. */
+static int resume_state(model *m, adam *a, run_state *st, const char *dir, char **rows,
+                        size_t *rows_len, size_t *rows_cap, rerr *e)
+{
+    char path[4096];
+    util_path_join(path, sizeof path, dir, "last.safetensors");
+    st_file f;
+    if (st_read(&f, path, e) != 0)
+        return -1;
+    if (strcmp(meta_or(&f, "format", ""), CKPT_FORMAT) != 0) {
+        st_free(&f);
+        return rerr_set(e, "%s: not a resecg training checkpoint", path);
+    }
+    st->epoch = atoi(meta_or(&f, "epoch", "0"));
+    a->t = atoi(meta_or(&f, "adam_step", "0"));
+    st->lr = strtof(meta_or(&f, "lr", "0"), NULL);
+    st->best_loss = strtod(meta_or(&f, "best_dev_loss", "inf"), NULL);
+    st->best_epoch = atoi(meta_or(&f, "best_epoch", "0"));
+    st->plateau_best = strtod(meta_or(&f, "plateau_best", "inf"), NULL);
+    if (sscanf(meta_or(&f, "waits", "0 0"), "%d %d", &st->plateau_wait, &st->es_wait) != 2) {
+        st_free(&f);
+        return rerr_set(e, "%s: bad 'waits' metadata", path);
+    }
+    st_free(&f);
+    if (checkpoint_load(m, a, path, e) != 0)
+        return -1;
+    /* keep the header and the first `epoch` rows of epochs.csv */
+    util_path_join(path, sizeof path, dir, "epochs.csv");
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return rerr_set(e, "%s: cannot open to resume: %s", path, strerror(errno));
+    char line[4096];
+    int kept = 0;
+    if (!fgets(line, sizeof line, fp)) {
+        fclose(fp);
+        return rerr_set(e, "%s: empty", path);
+    }
+    text_append(rows, rows_len, rows_cap, "%s", line);
+    while (kept < st->epoch && fgets(line, sizeof line, fp)) {
+        text_append(rows, rows_len, rows_cap, "%s", line);
+        kept++;
+    }
+    fclose(fp);
+    if (kept != st->epoch)
+        return rerr_set(e, "%s: has %d epoch rows, the checkpoint says %d", path, kept, st->epoch);
+    return 0;
+}
+
+int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
+{
+    double t0 = util_now();
+    memset(res, 0, sizeof *res);
+    dataset ds = {0};
+    int *tr = NULL, *dv = NULL, ntr = 0, ndv = 0, rc = -1;
+    backend *be = NULL;
+    model m = {0};
+    adam opt = {0};
+    batch bt = {0};
+    FILE *log = NULL;
+    char *rows = NULL;
+    size_t rows_len = 0, rows_cap = 0;
+    float *rec_probs = NULL;
+    int *rec_pred = NULL;
+    char path[4096];
+
+    if (data_load_split(cfg, &ds, &tr, &ntr, &dv, &ndv, e) != 0)
+        goto done;
+    if (ntr == 0 || ndv == 0) {
+        rerr_set(e, "the split has %d training and %d dev records: both must be non-empty", ntr,
+                 ndv);
+        goto done;
+    }
+    if (util_mkdir_p(o->out_dir, e) != 0)
+        goto done;
+    util_path_join(path, sizeof path, o->out_dir, "train.log");
+    log = fopen(path, "a");
+    if (!log) {
+        rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
+        goto done;
+    }
+    util_path_join(path, sizeof path, o->out_dir, "config.yaml");
+    if (config_write(cfg, path, e) != 0)
+        goto done;
+
+    be = backend_create(o->device, cfg->train.threads, e);
+    if (!be)
+        goto done;
+    if (model_init(&m, &cfg->model, be, e) != 0)
+        goto done;
+    int cap_L = max_trimmed_len(&ds, tr, ntr, m.frame);
+    int dev_L = max_trimmed_len(&ds, dv, ndv, m.frame);
+    if (dev_L > cap_L)
+        cap_L = dev_L;
+    int Bcap = cfg->train.batch_size;
+    if (model_reserve(&m, Bcap, cap_L, e) != 0 || adam_init(&opt, be, m.nparams, e) != 0 ||
+        batch_init(&bt, Bcap, cap_L, e) != 0)
+        goto done;
+    model_init_weights(&m, cfg->train.seed);
+
+    /* normalisation from the training split only */
+    double mean, sd;
+    dataset_stats(&ds, tr, ntr, &mean, &sd);
+    if (!(sd > 0))
+        sd = 1;
+    long counts[RESECG_MAX_CLASSES] = {0};
+    dataset_class_counts(&ds, tr, ntr, counts);
+    loss_params lp;
+    loss_params_from_config(&lp, &cfg->loss, cfg->model.num_classes, counts);
+
+    run_state st = {.lr = cfg->optim.lr, .best_loss = INFINITY, .plateau_best = INFINITY};
+    if (o->resume) {
+        if (resume_state(&m, &opt, &st, o->out_dir, &rows, &rows_len, &rows_cap, e) != 0)
+            goto done;
+        logf_(log, o->quiet, "resumed %s after epoch %d (lr %.3g)\n", o->out_dir, st.epoch, st.lr);
+    } else {
+        text_append(&rows, &rows_len, &rows_cap,
+                    "epoch,train_loss,dev_loss,lr,f1_N,f1_A,f1_O,f1_~,cinc_f1,macro_f1,"
+                    "weighted_f1,seconds\n");
+    }
+    logf_(log, o->quiet,
+          "resecg train: %d train / %d dev records, %ld parameters, device %s, loss %s, "
+          "batch %d, up to %d epochs\n",
+          ntr, ndv, m.nparams, be->name, config_loss_name(cfg->loss.kind), Bcap,
+          cfg->train.max_epochs);
+
+    int K = cfg->model.num_classes;
+    rec_probs = malloc((size_t)ndv * K * sizeof(float));
+    rec_pred = malloc((size_t)ndv * sizeof(int));
+    int *order = malloc((size_t)ntr * sizeof(int));
+    if (!rec_probs || !rec_pred || !order) {
+        free(order);
+        rerr_set(e, "out of memory");
+        goto done;
+    }
+    int stop = 0;
+    while (!stop && st.epoch < cfg->train.max_epochs) {
+        int ep = st.epoch + 1;
+        double te = util_now();
+        /* the epoch's order depends only on (seed, epoch): a resumed run
+         * continues exactly as an uninterrupted one */
+        memcpy(order, tr, (size_t)ntr * sizeof(int));
+        rng r;
+        rng_seed(&r, rng_hash3(cfg->train.seed, (uint64_t)ep, 0x0de5));
+        rng_shuffle(&r, order, ntr);
+        int nb = cfg->train.drop_last ? ntr / Bcap : (ntr + Bcap - 1) / Bcap;
+        if (nb == 0)
+            nb = 1;
+        double loss_sum = 0;
+        for (int b = 0; b < nb; b++) {
+            int B = ntr - b * Bcap < Bcap ? ntr - b * Bcap : Bcap;
+            batch_fill(&bt, &ds, order + b * Bcap, B, m.frame, (float)mean, (float)sd);
+            model_forward(&m, bt.x, B, bt.L, 1, rng_hash3(cfg->train.seed, (uint64_t)ep, (uint64_t)b));
+            float l = be->loss_forward_backward(be, NULL, m.dlogits, m.logits, bt.labels,
+                                                B * bt.T, &lp);
+            if (!isfinite(l)) {
+                rerr_set(e, "epoch %d batch %d: the loss is %g (diverged); lower optim.lr", ep, b + 1,
+                         (double)l);
+                free(order);
+                goto done;
+            }
+            model_backward(&m);
+            adam_step_clipped(&opt, be, m.params, m.grads, &cfg->optim, st.lr);
+            loss_sum += l;
+            if (o->progress)
+                progress_bar(ep, b + 1, nb, loss_sum / (b + 1));
+        }
+        if (o->progress)
+            fprintf(stderr, "\r%*s\r", 70, "");
+        double train_loss = loss_sum / nb;
+        if (ep == 1 || res->first_train_loss == 0)
+            res->first_train_loss = train_loss;
+        res->last_train_loss = train_loss;
+
+        eval_out ev = {0};
+        if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, e) != 0) {
+            free(order);
+            goto done;
+        }
+        double secs = util_now() - te;
+        st.epoch = ep;
+        float lr_used = st.lr;
+        int improved = ev.loss < st.best_loss;
+        if (improved) {
+            st.best_loss = ev.loss;
+            st.best_epoch = ep;
+            st.es_wait = 0;
+            util_path_join(path, sizeof path, o->out_dir, "best.safetensors");
+            if (save_best(&m, path, mean, sd, ep, e) != 0) {
+                free(order);
+                goto done;
+            }
+        } else if (++st.es_wait >= cfg->train.early_stop_patience) {
+            stop = 1;
+        }
+        /* Keras ReduceLROnPlateau: an improvement is a drop of more than
+         * min_delta = 1e-4; after `patience` epochs without one, lr *= factor. */
+        if (ev.loss < st.plateau_best - 1e-4) {
+            st.plateau_best = ev.loss;
+            st.plateau_wait = 0;
+        } else if (++st.plateau_wait >= cfg->optim.plateau_patience) {
+            float nlr = st.lr * cfg->optim.plateau_factor;
+            st.lr = nlr > cfg->optim.min_lr ? nlr : cfg->optim.min_lr;
+            st.plateau_wait = 0;
+        }
+        const metrics *mt = &ev.mt;
+        text_append(&rows, &rows_len, &rows_cap,
+                    "%d,%.6f,%.6f,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n", ep, train_loss,
+                    ev.loss, (double)lr_used, mt->f1[0], K > 1 ? mt->f1[1] : 0,
+                    K > 2 ? mt->f1[2] : 0, K > 3 ? mt->f1[3] : 0, mt->cinc_f1, mt->macro_f1,
+                    mt->weighted_f1, secs);
+        util_path_join(path, sizeof path, o->out_dir, "epochs.csv");
+        if (!rows || util_write_file_atomic(path, rows, rows_len, e) != 0) {
+            free(order);
+            goto done;
+        }
+        util_path_join(path, sizeof path, o->out_dir, "last.safetensors");
+        if (save_last(&m, &opt, &st, path, mean, sd, e) != 0) {
+            free(order);
+            goto done;
+        }
+        logf_(log, o->quiet,
+              "epoch %3d/%d  train_loss %.4f  dev_loss %.4f  cinc_f1 %.3f  F1 N %.3f A %.3f "
+              "O %.3f ~ %.3f  lr %.2g  %.1fs%s\n",
+              ep, cfg->train.max_epochs, train_loss, ev.loss, mt->cinc_f1, mt->f1[0],
+              K > 1 ? mt->f1[1] : 0, K > 2 ? mt->f1[2] : 0, K > 3 ? mt->f1[3] : 0,
+              (double)lr_used, secs, improved ? "  *best" : "");
+        if (stop)
+            logf_(log, o->quiet, "early stop: no dev-loss improvement for %d epochs\n",
+                  cfg->train.early_stop_patience);
+    }
+    free(order);
+
+    /* final outputs from the best checkpoint */
+    util_path_join(path, sizeof path, o->out_dir, "best.safetensors");
+    if (checkpoint_load(&m, NULL, path, e) != 0)
+        goto done;
+    eval_out ev = {.probs = rec_probs, .pred = rec_pred};
+    if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, e) != 0)
+        goto done;
+    if (write_eval_outputs(o->out_dir, &ds, dv, ndv, &ev, K, e) != 0)
+        goto done;
+    res->epochs_run = st.epoch;
+    res->best_epoch = st.best_epoch;
+    res->best_dev_loss = st.best_loss;
+    res->dev = ev.mt;
+    res->seconds = util_now() - t0;
+    logf_(log, o->quiet, "best epoch %d: dev_loss %.4f  cinc_f1 %.3f  macro_f1 %.3f  (%.1fs)\n",
+          st.best_epoch, st.best_loss, ev.mt.cinc_f1, ev.mt.macro_f1, res->seconds);
+    rc = 0;
+done:
+    if (rc != 0 && log)
+        fprintf(log, "error: %s\n", e ? e->msg : "");
+    free(rec_probs);
+    free(rec_pred);
+    free(rows);
+    batch_free(&bt);
+    if (be) {
+        adam_free(&opt, be);
+        model_free(&m);
+        backend_destroy(be);
+    }
+    free(tr);
+    free(dv);
+    dataset_free(&ds);
+    if (log)
+        fclose(log);
+    return rc;
+}
+
+int evaluate_checkpoint(const resecg_config *cfg, const char *ckpt, const char *device,
+                        const char *out_dir, metrics *mt, rerr *e)
+{
+    dataset ds = {0};
+    int *tr = NULL, *dv = NULL, ntr = 0, ndv = 0, rc = -1;
+    backend *be = NULL;
+    model m = {0};
+    batch bt = {0};
+    float *probs = NULL;
+    int *pred = NULL;
+    st_file f = {0};
+    int have_f = 0;
+
+    if (st_read(&f, ckpt, e) != 0)
+        goto done;
+    have_f = 1;
+    const char *ms = st_meta_get(&f, "norm_mean"), *ss = st_meta_get(&f, "norm_std");
+    if (!ms || !ss) {
+        rerr_set(e, "%s: no normalisation statistics in the metadata (not a resecg checkpoint?)",
+                 ckpt);
+        goto done;
+    }
+    double mean = strtod(ms, NULL), sd = strtod(ss, NULL);
+    if (data_load_split(cfg, &ds, &tr, &ntr, &dv, &ndv, e) != 0)
+        goto done;
+    be = backend_create(device, cfg->train.threads, e);
+    if (!be || model_init(&m, &cfg->model, be, e) != 0)
+        goto done;
+    int cap_L = max_trimmed_len(&ds, dv, ndv, m.frame);
+    int Bcap = cfg->train.batch_size;
+    if (model_reserve(&m, Bcap, cap_L, e) != 0 || batch_init(&bt, Bcap, cap_L, e) != 0)
+        goto done;
+    if (checkpoint_load(&m, NULL, ckpt, e) != 0)
+        goto done;
+    long counts[RESECG_MAX_CLASSES] = {0};
+    dataset_class_counts(&ds, tr, ntr, counts);
+    loss_params lp;
+    loss_params_from_config(&lp, &cfg->loss, cfg->model.num_classes, counts);
+    int K = cfg->model.num_classes;
+    probs = malloc((size_t)ndv * K * sizeof(float));
+    pred = malloc((size_t)ndv * sizeof(int));
+    if (!probs || !pred) {
+        rerr_set(e, "out of memory");
+        goto done;
+    }
+    eval_out ev = {.probs = probs, .pred = pred};
+    if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, e) != 0)
+        goto done;
+    if (out_dir && (util_mkdir_p(out_dir, e) != 0 ||
+                    write_eval_outputs(out_dir, &ds, dv, ndv, &ev, K, e) != 0))
+        goto done;
+    *mt = ev.mt;
+    rc = 0;
+done:
+    if (have_f)
+        st_free(&f);
+    free(probs);
+    free(pred);
+    batch_free(&bt);
+    if (be) {
+        model_free(&m);
+        backend_destroy(be);
+    }
+    free(tr);
+    free(dv);
+    if (ds.recs || ds.n)
+        dataset_free(&ds);
+    return rc;
+}

@@ -1,0 +1,480 @@
+/* oneDNN (DNNL 2.x C API) 1-D convolutions for the "cpu" backend: forward,
+ * backward-data and backward-weights primitives built once per conv_dims and
+ * cached in the ctx, with the same contract as cpu_conv1d_* in layers.h
+ * (tested against them in tests/test_conv.c).
+ *
+ * The caller's tensors are PyTorch-layout ncw / oiw. Each primitive is
+ * offered the activation layout that measured fastest for it on the
+ * network's shapes (bench/bench_conv.c, README): forward and backward-data
+ * in channels-last nwc, which gets oneDNN's brgemm kernels (about 1.5x the
+ * gemm-based path, reorders included), and backward-weights with format
+ * "any", where oneDNN keeps ncw and its gemm path (nwc is ~1.3x slower
+ * there). Weights are always "any". Inputs are reordered into the chosen
+ * format and outputs back; RESECG_ONEDNN_LAYOUT=any|ncw|nwc forces one
+ * format for all three, to re-measure. The reordered copies and oneDNN's
+ * scratchpad live in one workspace per ctx: calls run one at a time on one
+ * stream, so every cached shape can share it, instead of each holding
+ * activation-sized buffers of its own.
+ *
+ * A ctx is not thread-safe: one training loop drives it; oneDNN threads
+ * inside each primitive with OpenMP (omp_set_num_threads by the caller). */
+#include "backend.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* dnnl failures here are programming errors (bad descriptors, unsupported
+ * shapes), not bad input, and the kernels return void: report and abort. */
+#define DNNL_CHECK(call)                                                               \
+    do {                                                                               \
+        dnnl_status_t st_ = (call);                                                    \
+        if (st_ != dnnl_success) {                                                     \
+            fprintf(stderr, "%s:%d: %s: dnnl status %s\n", __FILE__, __LINE__, #call,  \
+                    dnnl_status2str(st_));                                             \
+            abort();                                                                   \
+        }                                                                              \
+    } while (0)
+
+/* Enough for every shape of a training run (about 25 distinct convs, twice
+ * that with a ragged last batch) and evaluation at other lengths; beyond it
+ * the least recently used shape is dropped, so memory stays bounded. */
+#define ONEDNN_CACHE_CAP 256
+#define WS_ALIGN 64
+
+/* One argument of a primitive: the caller's buffer and, when the primitive
+ * wants another format, its copy in the workspace plus the reorder between
+ * them (user -> inner for inputs, inner -> user for outputs). */
+typedef struct port {
+    int arg;                  /* DNNL_ARG_SRC, DNNL_ARG_DIFF_WEIGHTS, ... */
+    int is_output;
+    dnnl_memory_t user;       /* caller's layout; data handle set per call */
+    dnnl_memory_t inner;      /* NULL: the primitive reads/writes user directly */
+    dnnl_primitive_t reorder; /* NULL when inner is NULL or shared */
+    size_t off;               /* byte offset of inner in the workspace */
+    int shared;               /* inner already filled by an earlier op of the same call */
+} port;
+
+typedef struct conv_op {
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    int nports;
+    port ports[4];
+    dnnl_memory_t scratch; /* user-mode scratchpad, NULL if none */
+    size_t scratch_off;
+} conv_op;
+
+typedef struct conv_entry {
+    conv_dims d;
+    unsigned long long stamp; /* last use, for LRU eviction */
+    conv_op fwd, bwd_w, bwd_d;
+    size_t ws_fwd, ws_bwd; /* workspace bytes each call needs */
+} conv_entry;
+
+/* Activation format offered to a primitive. */
+typedef enum act_fmt { FMT_ANY, FMT_NCW, FMT_NWC } act_fmt;
+
+enum { OP_FWD, OP_BWD_W, OP_BWD_D };
+
+typedef struct onednn_ctx {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    act_fmt fmt[3]; /* per OP_*: see the file comment */
+    conv_entry *entries[ONEDNN_CACHE_CAP];
+    int n;
+    unsigned long long clock;
+    void *ws;
+    size_t ws_bytes;
+} onednn_ctx;
+
+static size_t align_up(size_t x) { return (x + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN; }
+
+static int dims_equal(const conv_dims *a, const conv_dims *b)
+{
+    return a->B == b->B && a->Cin == b->Cin && a->Cout == b->Cout && a->L == b->L &&
+           a->Lout == b->Lout && a->K == b->K && a->stride == b->stride &&
+           a->pad_left == b->pad_left;
+}
+
+static void md_init(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+                    dnnl_format_tag_t tag)
+{
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag));
+}
+
+/* Fills a port: the user memory with user_md and, if the primitive's md
+ * differs, an inner memory at *ws_off (advanced) and the reorder. With
+ * share_from an input whose inner md equals share_from's reuses its copy. */
+static void port_init(port *p, onednn_ctx *c, int arg, int is_output,
+                      const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *prim_md,
+                      const port *share_from, size_t *ws_off)
+{
+    memset(p, 0, sizeof *p);
+    p->arg = arg;
+    p->is_output = is_output;
+    DNNL_CHECK(dnnl_memory_create(&p->user, user_md, c->engine, DNNL_MEMORY_NONE));
+    if (dnnl_memory_desc_equal(user_md, prim_md))
+        return;
+    DNNL_CHECK(dnnl_memory_create(&p->inner, prim_md, c->engine, DNNL_MEMORY_NONE));
+    if (share_from && share_from->inner && !is_output) {
+        const dnnl_memory_desc_t *other;
+        DNNL_CHECK(dnnl_memory_get_memory_desc(share_from->inner, &other));
+        if (dnnl_memory_desc_equal(other, prim_md)) {
+            p->off = share_from->off;
+            p->shared = 1;
+            return;
+        }
+    }
+    p->off = align_up(*ws_off);
+    *ws_off = p->off + dnnl_memory_desc_get_size(prim_md);
+    dnnl_primitive_desc_t rpd;
+    if (is_output)
+        DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, prim_md, c->engine, user_md,
+                                                      c->engine, NULL));
+    else
+        DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, user_md, c->engine, prim_md,
+                                                      c->engine, NULL));
+    DNNL_CHECK(dnnl_primitive_create(&p->reorder, rpd));
+    DNNL_CHECK(dnnl_primitive_desc_destroy(rpd));
+}
+
+static void port_destroy(port *p)
+{
+    if (p->reorder)
+        DNNL_CHECK(dnnl_primitive_destroy(p->reorder));
+    if (p->inner)
+        DNNL_CHECK(dnnl_memory_destroy(p->inner));
+    if (p->user)
+        DNNL_CHECK(dnnl_memory_destroy(p->user));
+}
+
+/* The convolution descriptor of one op kind, with activations offered in
+ * format f (weights: oiw with ncw, else "any"; bias always plain x). */
+static void op_desc_init(dnnl_convolution_desc_t *cd, int kind, const conv_dims *d, act_fmt f)
+{
+    dnnl_dims_t src_dims = {d->B, d->Cin, d->L};
+    dnnl_dims_t wei_dims = {d->Cout, d->Cin, d->K};
+    dnnl_dims_t bias_dims = {d->Cout};
+    dnnl_dims_t dst_dims = {d->B, d->Cout, d->Lout};
+    dnnl_format_tag_t act = f == FMT_NCW ? dnnl_ncw : f == FMT_NWC ? dnnl_nwc : dnnl_format_tag_any;
+    dnnl_format_tag_t wt = f == FMT_NCW ? dnnl_oiw : dnnl_format_tag_any;
+    dnnl_memory_desc_t src, wei, bias, dst;
+    md_init(&src, 3, src_dims, act);
+    md_init(&wei, 3, wei_dims, wt);
+    md_init(&bias, 1, bias_dims, dnnl_x);
+    md_init(&dst, 3, dst_dims, act);
+
+    // TensorFlow "same" padding is asymmetric: the right pad is whatever
+    // makes the last window fit, pad_left or pad_left + 1 (0 when K < stride
+    // leaves input unread, where TF pads nothing).
+    dnnl_dims_t strides = {d->stride};
+    dnnl_dims_t pad_l = {d->pad_left};
+    long pr = (long)(d->Lout - 1) * d->stride + d->K - d->L - d->pad_left;
+    dnnl_dims_t pad_r = {pr > 0 ? pr : 0};
+
+    if (kind == OP_FWD)
+        DNNL_CHECK(dnnl_convolution_forward_desc_init(cd, dnnl_forward_training,
+                                                      dnnl_convolution_direct, &src, &wei, &bias,
+                                                      &dst, strides, pad_l, pad_r));
+    else if (kind == OP_BWD_W)
+        DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(
+            cd, dnnl_convolution_direct, &src, &wei, &bias, &dst, strides, pad_l, pad_r));
+    else
+        DNNL_CHECK(dnnl_convolution_backward_data_desc_init(cd, dnnl_convolution_direct, &src,
+                                                            &wei, &dst, strides, pad_l, pad_r));
+}
+
+/* Creates op->pd for one op kind in the ctx's format for it, with the
+ * scratchpad in user mode so that it lives in our workspace rather than
+ * being allocated by oneDNN at every execution. If the format only gets
+ * oneDNN's reference implementation (a CPU without the kernels that the
+ * measurements relied on), falls back to "any": oneDNN's own choice. */
+static void op_pd_create(conv_op *op, onednn_ctx *c, int kind, const conv_dims *d,
+                         const_dnnl_primitive_desc_t hint)
+{
+    dnnl_primitive_attr_t attr;
+    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+    DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+    dnnl_convolution_desc_t cd;
+    op_desc_init(&cd, kind, d, c->fmt[kind]);
+    DNNL_CHECK(dnnl_primitive_desc_create(&op->pd, &cd, attr, c->engine, hint));
+    const char *impl = NULL;
+    DNNL_CHECK(dnnl_primitive_desc_query(op->pd, dnnl_query_impl_info_str, 0, &impl));
+    if (c->fmt[kind] != FMT_ANY && impl && strncmp(impl, "ref", 3) == 0) {
+        DNNL_CHECK(dnnl_primitive_desc_destroy(op->pd));
+        op_desc_init(&cd, kind, d, FMT_ANY);
+        DNNL_CHECK(dnnl_primitive_desc_create(&op->pd, &cd, attr, c->engine, hint));
+    }
+    DNNL_CHECK(dnnl_primitive_attr_destroy(attr));
+}
+
+/* After the ports: the primitive itself and its scratchpad at *ws_off. */
+static void op_finish(conv_op *op, onednn_ctx *c, size_t *ws_off)
+{
+    DNNL_CHECK(dnnl_primitive_create(&op->prim, op->pd));
+    const dnnl_memory_desc_t *smd =
+        dnnl_primitive_desc_query_md(op->pd, dnnl_query_scratchpad_md, 0);
+    if (smd && dnnl_memory_desc_get_size(smd) > 0) {
+        DNNL_CHECK(dnnl_memory_create(&op->scratch, smd, c->engine, DNNL_MEMORY_NONE));
+        op->scratch_off = align_up(*ws_off);
+        *ws_off = op->scratch_off + dnnl_memory_desc_get_size(smd);
+    }
+}
+
+static void op_destroy(conv_op *op)
+{
+    for (int i = 0; i < op->nports; i++)
+        port_destroy(&op->ports[i]);
+    if (op->scratch)
+        DNNL_CHECK(dnnl_memory_destroy(op->scratch));
+    if (op->prim)
+        DNNL_CHECK(dnnl_primitive_destroy(op->prim));
+    if (op->pd)
+        DNNL_CHECK(dnnl_primitive_desc_destroy(op->pd));
+}
+
+static void exec(onednn_ctx *c, dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args)
+{
+    DNNL_CHECK(dnnl_primitive_execute(prim, c->stream, nargs, args));
+}
+
+/* Runs one op: handles[i] is the caller's pointer for ports[i]. Inputs are
+ * reordered in, the primitive runs, outputs are reordered out. Inputs are
+ * only read; the const cast is what dnnl_memory_set_data_handle requires. */
+static void op_run(onednn_ctx *c, conv_op *op, void *const *handles)
+{
+    char *ws = c->ws;
+    dnnl_exec_arg_t args[6];
+    int nargs = 0;
+    for (int i = 0; i < op->nports; i++) {
+        port *p = &op->ports[i];
+        DNNL_CHECK(dnnl_memory_set_data_handle(p->user, handles[i]));
+        if (p->inner)
+            DNNL_CHECK(dnnl_memory_set_data_handle(p->inner, ws + p->off));
+        if (p->reorder && !p->is_output) {
+            dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->inner}};
+            exec(c, p->reorder, 2, r);
+        }
+        args[nargs].arg = p->arg;
+        args[nargs].memory = p->inner ? p->inner : p->user;
+        nargs++;
+    }
+    if (op->scratch) {
+        DNNL_CHECK(dnnl_memory_set_data_handle(op->scratch, ws + op->scratch_off));
+        args[nargs].arg = DNNL_ARG_SCRATCHPAD;
+        args[nargs].memory = op->scratch;
+        nargs++;
+    }
+    exec(c, op->prim, nargs, args);
+    for (int i = 0; i < op->nports; i++) {
+        port *p = &op->ports[i];
+        if (p->reorder && p->is_output) {
+            dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, p->inner}, {DNNL_ARG_TO, p->user}};
+            exec(c, p->reorder, 2, r);
+        }
+    }
+}
+
+static void entry_destroy(conv_entry *e)
+{
+    // bwd pds were created with fwd.pd as hint: destroy them first.
+    op_destroy(&e->bwd_d);
+    op_destroy(&e->bwd_w);
+    op_destroy(&e->fwd);
+    free(e);
+}
+
+/* Builds the three primitives of one shape. Backward-weights runs before
+ * backward-data in a backward call, so its workspace copy of diff_dst is
+ * laid out first and backward-data reuses it when the formats agree. */
+static conv_entry *entry_create(onednn_ctx *c, const conv_dims *d)
+{
+    conv_entry *e = calloc(1, sizeof *e);
+    RESECG_ASSERT(e != NULL);
+    e->d = *d;
+
+    // the caller's layouts
+    dnnl_memory_desc_t src_u, wei_u, bias_u, dst_u;
+    dnnl_dims_t src_dims = {d->B, d->Cin, d->L};
+    dnnl_dims_t wei_dims = {d->Cout, d->Cin, d->K};
+    dnnl_dims_t bias_dims = {d->Cout};
+    dnnl_dims_t dst_dims = {d->B, d->Cout, d->Lout};
+    md_init(&src_u, 3, src_dims, dnnl_ncw);
+    md_init(&wei_u, 3, wei_dims, dnnl_oiw);
+    md_init(&bias_u, 1, bias_dims, dnnl_x);
+    md_init(&dst_u, 3, dst_dims, dnnl_ncw);
+    size_t off;
+
+    // forward: (src, weights, bias) -> dst
+    op_pd_create(&e->fwd, c, OP_FWD, d, NULL);
+    off = 0;
+    e->fwd.nports = 4;
+    port_init(&e->fwd.ports[0], c, DNNL_ARG_SRC, 0, &src_u,
+              dnnl_primitive_desc_query_md(e->fwd.pd, dnnl_query_src_md, 0), NULL, &off);
+    port_init(&e->fwd.ports[1], c, DNNL_ARG_WEIGHTS, 0, &wei_u,
+              dnnl_primitive_desc_query_md(e->fwd.pd, dnnl_query_weights_md, 0), NULL, &off);
+    port_init(&e->fwd.ports[2], c, DNNL_ARG_BIAS, 0, &bias_u,
+              dnnl_primitive_desc_query_md(e->fwd.pd, dnnl_query_weights_md, 1), NULL, &off);
+    port_init(&e->fwd.ports[3], c, DNNL_ARG_DST, 1, &dst_u,
+              dnnl_primitive_desc_query_md(e->fwd.pd, dnnl_query_dst_md, 0), NULL, &off);
+    op_finish(&e->fwd, c, &off);
+    e->ws_fwd = off;
+
+    // backward weights: (src, diff_dst) -> (diff_weights, diff_bias)
+    op_pd_create(&e->bwd_w, c, OP_BWD_W, d, e->fwd.pd);
+    off = 0;
+    e->bwd_w.nports = 4;
+    port_init(&e->bwd_w.ports[0], c, DNNL_ARG_SRC, 0, &src_u,
+              dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_src_md, 0), NULL, &off);
+    port_init(&e->bwd_w.ports[1], c, DNNL_ARG_DIFF_DST, 0, &dst_u,
+              dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_dst_md, 0), NULL,
+              &off);
+    port_init(&e->bwd_w.ports[2], c, DNNL_ARG_DIFF_WEIGHTS, 1, &wei_u,
+              dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_weights_md, 0), NULL,
+              &off);
+    port_init(&e->bwd_w.ports[3], c, DNNL_ARG_DIFF_BIAS, 1, &bias_u,
+              dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_weights_md, 1), NULL,
+              &off);
+    op_finish(&e->bwd_w, c, &off);
+
+    // backward data: (diff_dst, weights) -> diff_src, after bwd_w's region
+    op_pd_create(&e->bwd_d, c, OP_BWD_D, d, e->fwd.pd);
+    e->bwd_d.nports = 3;
+    port_init(&e->bwd_d.ports[0], c, DNNL_ARG_DIFF_DST, 0, &dst_u,
+              dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_diff_dst_md, 0),
+              &e->bwd_w.ports[1], &off);
+    port_init(&e->bwd_d.ports[1], c, DNNL_ARG_WEIGHTS, 0, &wei_u,
+              dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_weights_md, 0), NULL, &off);
+    port_init(&e->bwd_d.ports[2], c, DNNL_ARG_DIFF_SRC, 1, &src_u,
+              dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_diff_src_md, 0), NULL,
+              &off);
+    op_finish(&e->bwd_d, c, &off);
+    e->ws_bwd = off;
+    return e;
+}
+
+/* The cached entry for d (built on first use), with a workspace big enough
+ * for it. */
+static conv_entry *ctx_lookup(onednn_ctx *c, const conv_dims *d)
+{
+    conv_entry *e = NULL;
+    for (int i = 0; i < c->n; i++) {
+        if (dims_equal(&c->entries[i]->d, d)) {
+            e = c->entries[i];
+            break;
+        }
+    }
+    if (!e) {
+        if (c->n == ONEDNN_CACHE_CAP) {
+            int old = 0;
+            for (int i = 1; i < c->n; i++)
+                if (c->entries[i]->stamp < c->entries[old]->stamp)
+                    old = i;
+            entry_destroy(c->entries[old]);
+            c->entries[old] = c->entries[--c->n];
+        }
+        e = entry_create(c, d);
+        c->entries[c->n++] = e;
+        size_t need = e->ws_fwd > e->ws_bwd ? e->ws_fwd : e->ws_bwd;
+        if (need > c->ws_bytes) {
+            // grow-only: the largest layer sets the size once, early in training
+            free(c->ws);
+            c->ws = aligned_alloc(WS_ALIGN, align_up(need));
+            if (!c->ws) {
+                fprintf(stderr, "%s:%d: oneDNN workspace: out of memory (%zu bytes)\n",
+                        __FILE__, __LINE__, need);
+                abort();
+            }
+            c->ws_bytes = need;
+        }
+    }
+    e->stamp = ++c->clock;
+    return e;
+}
+
+void *onednn_ctx_create(rerr *e)
+{
+    onednn_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        rerr_set(e, "oneDNN context: out of memory");
+        return NULL;
+    }
+    // measured defaults (file comment); the variable forces one format
+    c->fmt[OP_FWD] = FMT_NWC;
+    c->fmt[OP_BWD_W] = FMT_ANY;
+    c->fmt[OP_BWD_D] = FMT_NWC;
+    const char *lay = getenv("RESECG_ONEDNN_LAYOUT");
+    if (lay && *lay && strcmp(lay, "auto") != 0) {
+        act_fmt f;
+        if (strcmp(lay, "any") == 0) {
+            f = FMT_ANY;
+        } else if (strcmp(lay, "ncw") == 0) {
+            f = FMT_NCW;
+        } else if (strcmp(lay, "nwc") == 0) {
+            f = FMT_NWC;
+        } else {
+            rerr_set(e, "RESECG_ONEDNN_LAYOUT='%s': expected auto, any, ncw or nwc", lay);
+            free(c);
+            return NULL;
+        }
+        c->fmt[OP_FWD] = c->fmt[OP_BWD_W] = c->fmt[OP_BWD_D] = f;
+    }
+    // oneDNN's own primitive cache (default capacity 1024) stays as it is:
+    // we hold our primitives, so it only makes a rebuilt shape cheaper.
+    dnnl_status_t st = dnnl_engine_create(&c->engine, dnnl_cpu, 0);
+    if (st != dnnl_success) {
+        rerr_set(e, "oneDNN: cannot create CPU engine: %s", dnnl_status2str(st));
+        free(c);
+        return NULL;
+    }
+    st = dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags);
+    if (st != dnnl_success) {
+        rerr_set(e, "oneDNN: cannot create stream: %s", dnnl_status2str(st));
+        dnnl_engine_destroy(c->engine);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void onednn_ctx_destroy(void *ctx)
+{
+    onednn_ctx *c = ctx;
+    if (!c)
+        return;
+    for (int i = 0; i < c->n; i++)
+        entry_destroy(c->entries[i]);
+    DNNL_CHECK(dnnl_stream_destroy(c->stream));
+    DNNL_CHECK(dnnl_engine_destroy(c->engine));
+    free(c->ws);
+    free(c);
+}
+
+void onednn_conv1d_forward(void *ctx, float *out, const float *inp, const float *w,
+                           const float *b, const conv_dims *d)
+{
+    // out (B, Cout, Lout) =, inp (B, Cin, L), w (Cout, Cin, K), b (Cout)
+    onednn_ctx *c = ctx;
+    conv_entry *e = ctx_lookup(c, d);
+    void *h[4] = {(void *)inp, (void *)w, (void *)b, out};
+    op_run(c, &e->fwd, h);
+    DNNL_CHECK(dnnl_stream_wait(c->stream));
+}
+
+void onednn_conv1d_backward(void *ctx, float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, const conv_dims *d)
+{
+    // dinp (B, Cin, L) = (may be NULL), dw (Cout, Cin, K) =, db (Cout) =
+    // dout (B, Cout, Lout), inp (B, Cin, L), w (Cout, Cin, K)
+    onednn_ctx *c = ctx;
+    conv_entry *e = ctx_lookup(c, d);
+    void *hw[4] = {(void *)inp, (void *)dout, dw, db};
+    op_run(c, &e->bwd_w, hw);
+    if (dinp) {
+        void *hd[3] = {(void *)dout, (void *)w, dinp};
+        op_run(c, &e->bwd_d, hd);
+    }
+    DNNL_CHECK(dnnl_stream_wait(c->stream));
+}

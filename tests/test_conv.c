@@ -1,0 +1,521 @@
+/* Tests of the 1-D convolution: the reference (core/cpu/conv_ref.c) against
+ * finite differences and a hand-written direct formula, and the oneDNN fast
+ * path (core/cpu/conv_dnnl.c) against the reference on the shapes of the
+ * real network, including its primitive cache (repeat, interleave, evict). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "layers.h"
+#include "rng.h"
+#include "util.h"
+
+static float *falloc(size_t n)
+{
+    float *p = malloc(n * sizeof *p);
+    RESECG_ASSERT(p != NULL);
+    return p;
+}
+
+static void fill_normal(rng *r, float *x, size_t n, float scale)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = scale * rng_normal(r);
+}
+
+static double rms(const float *x, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    return n ? sqrt(s / n) : 0.0;
+}
+
+/* Compares got to ref elementwise with |got - ref| <= atol + rtol * |ref|,
+ * prints the worst absolute difference, the worst relative difference among
+ * elements at least as large as the tensor's rms (the relative error of
+ * near-zero elements says nothing) and the first mismatches; returns the
+ * number of mismatches. */
+static long check_close(const char *what, const float *got, const float *ref, size_t n,
+                        double atol, double rtol)
+{
+    const double big = rms(ref, n);
+    double worst_abs = 0.0, worst_rel = 0.0;
+    long bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double diff = fabs((double)got[i] - ref[i]);
+        if (diff > worst_abs)
+            worst_abs = diff;
+        if (fabs(ref[i]) >= big && big > 0.0 && diff / fabs(ref[i]) > worst_rel)
+            worst_rel = diff / fabs(ref[i]);
+        if (!(diff <= atol + rtol * fabs(ref[i]))) { // also catches NaN
+            if (bad < 5)
+                printf("    MISMATCH %s[%zu]: got %.8g ref %.8g diff %.3g\n", what, i, got[i],
+                       ref[i], diff);
+            bad++;
+        }
+    }
+    printf("  %-5s n=%-8zu worst abs %.2e (atol %.1e, rms %.2e)  worst rel %.2e  %s\n", what, n,
+           worst_abs, atol, big, worst_rel, bad ? "FAIL" : "ok");
+    return bad;
+}
+
+/* ---- (b) conv_dims_same and the forward against a direct formula ---- */
+
+START_TEST(test_dims_same)
+{
+    // {L, K, stride, expected Lout, pad_left, pad_right}, TF "same" padding
+    static const int cases[][6] = {
+        {20, 16, 1, 20, 7, 8},     // the header's example: odd total pad, extra on the right
+        {20, 16, 2, 10, 7, 7},     // stride 2 on even L: total 14
+        {21, 16, 2, 11, 7, 8},     // stride 2 on odd L: total 15
+        {8960, 16, 2, 4480, 7, 7}, // the first subsampling block
+        {35, 16, 2, 18, 7, 8},     // the last one (odd length)
+        {4, 3, 1, 4, 1, 1},
+        {5, 2, 1, 5, 0, 1},
+        {10, 1, 2, 5, 0, 0}, // total would be -1: TF pads nothing
+        {9, 16, 1, 9, 7, 8}, // L < K
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conv_dims d;
+        conv_dims_same(&d, 3, 5, 7, cases[i][0], cases[i][1], cases[i][2]);
+        int pr = (d.Lout - 1) * d.stride + d.K - d.L - d.pad_left;
+        if (pr < 0)
+            pr = 0;
+        ck_assert_int_eq(d.B, 3);
+        ck_assert_int_eq(d.Cin, 5);
+        ck_assert_int_eq(d.Cout, 7);
+        ck_assert_int_eq(d.L, cases[i][0]);
+        ck_assert_int_eq(d.K, cases[i][1]);
+        ck_assert_int_eq(d.stride, cases[i][2]);
+        ck_assert_int_eq(d.Lout, cases[i][3]);
+        ck_assert_int_eq(d.pad_left, cases[i][4]);
+        ck_assert_int_eq(pr, cases[i][5]);
+    }
+}
+END_TEST
+
+START_TEST(test_forward_hand)
+{
+    // x = [1 2 3 4], w = [1 10 100], b = 0.5, K = 3 -> pad 1 each side:
+    // out[t] = 0.5 + x[t-1] + 10 x[t] + 100 x[t+1]
+    conv_dims d;
+    conv_dims_same(&d, 1, 1, 1, 4, 3, 1);
+    const float x[4] = {1, 2, 3, 4}, w[3] = {1, 10, 100}, b[1] = {0.5f};
+    const float want[4] = {210.5f, 321.5f, 432.5f, 43.5f};
+    float out[4];
+    cpu_conv1d_forward(out, x, w, b, &d);
+    for (int t = 0; t < 4; t++)
+        ck_assert_float_eq(out[t], want[t]);
+    // stride 2, K = 2 on L = 4: Lout 2, total pad 0: out = [x0 + 10 x1, x2 + 10 x3]
+    conv_dims_same(&d, 1, 1, 1, 4, 2, 2);
+    ck_assert_int_eq(d.pad_left, 0);
+    cpu_conv1d_forward(out, x, w, b, &d);
+    ck_assert_float_eq(out[0], 21.5f);
+    ck_assert_float_eq(out[1], 43.5f);
+}
+END_TEST
+
+/* out (B, Cout, Lout) from an explicitly zero-padded copy of inp, in double:
+ * an independent spelling of the same formula. */
+static void direct_forward(double *out, const float *inp, const float *w, const float *b,
+                           const conv_dims *d)
+{
+    int pr = (d->Lout - 1) * d->stride + d->K - d->L - d->pad_left;
+    int Lp = d->pad_left + d->L + (pr > 0 ? pr : 0);
+    double *xp = calloc((size_t)Lp, sizeof *xp);
+    RESECG_ASSERT(xp != NULL);
+    for (int bi = 0; bi < d->B; bi++) {
+        for (int co = 0; co < d->Cout; co++) {
+            for (int t = 0; t < d->Lout; t++)
+                out[((size_t)bi * d->Cout + co) * d->Lout + t] = b[co];
+        }
+        for (int ci = 0; ci < d->Cin; ci++) {
+            for (int j = 0; j < d->L; j++)
+                xp[d->pad_left + j] = inp[((size_t)bi * d->Cin + ci) * d->L + j];
+            for (int co = 0; co < d->Cout; co++) {
+                for (int t = 0; t < d->Lout; t++) {
+                    double s = 0.0;
+                    for (int k = 0; k < d->K; k++)
+                        s += (double)w[((size_t)co * d->Cin + ci) * d->K + k] *
+                             xp[t * d->stride + k];
+                    out[((size_t)bi * d->Cout + co) * d->Lout + t] += s;
+                }
+            }
+        }
+    }
+    free(xp);
+}
+
+START_TEST(test_forward_direct)
+{
+    // {B, Cin, Cout, L, K, stride}
+    static const int shapes[][6] = {
+        {2, 3, 4, 20, 16, 1}, {2, 3, 4, 20, 16, 2}, {2, 2, 3, 21, 16, 2}, {3, 1, 5, 17, 3, 1},
+        {1, 4, 2, 10, 1, 2},  {2, 2, 2, 9, 16, 1},  {2, 5, 3, 35, 16, 2},
+    };
+    rng r;
+    rng_seed(&r, 101);
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const int *s = shapes[c];
+        conv_dims d;
+        conv_dims_same(&d, s[0], s[1], s[2], s[3], s[4], s[5]);
+        size_t ni = (size_t)d.B * d.Cin * d.L, nw = (size_t)d.Cout * d.Cin * d.K;
+        size_t no = (size_t)d.B * d.Cout * d.Lout;
+        float *x = falloc(ni), *w = falloc(nw), *b = falloc(d.Cout), *out = falloc(no);
+        float *ref = falloc(no);
+        double *dref = malloc(no * sizeof *dref);
+        fill_normal(&r, x, ni, 1.0f);
+        fill_normal(&r, w, nw, 1.0f);
+        fill_normal(&r, b, d.Cout, 1.0f);
+        cpu_conv1d_forward(out, x, w, b, &d);
+        direct_forward(dref, x, w, b, &d);
+        for (size_t i = 0; i < no; i++)
+            ref[i] = (float)dref[i];
+        printf("direct B%d %d->%d L%d K%d s%d (pad %d)\n", d.B, d.Cin, d.Cout, d.L, d.K,
+               d.stride, d.pad_left);
+        // fp32 sum of at most Cin*K = 80 terms against double: ~1e-6 relative
+        double sc = rms(ref, no);
+        ck_assert_int_eq(check_close("out", out, ref, no, 1e-5 * sc, 1e-5), 0);
+        free(x), free(w), free(b), free(out), free(ref), free(dref);
+    }
+}
+END_TEST
+
+/* ---- (a) finite-difference gradient check of the reference backward ---- */
+
+/* loss = sum(out * R), in double so the probe's rounding stays small. */
+static double probe_loss(float *out, const float *x, const float *w, const float *b,
+                         const float *R, const conv_dims *d)
+{
+    cpu_conv1d_forward(out, x, w, b, d);
+    size_t no = (size_t)d->B * d->Cout * d->Lout;
+    double s = 0.0;
+    for (size_t i = 0; i < no; i++)
+        s += (double)out[i] * R[i];
+    return s;
+}
+
+/* Central differences of probe_loss w.r.t. every element of p (n). The loss
+ * is linear in each tensor, so the difference has no truncation error; what
+ * remains is fp32 rounding of the few outputs a probe moves (~1e-7 each,
+ * over 2h = 0.02), far below the 1e-3 tolerance. */
+static void numeric_grad(float *g, float *p, size_t n, float *out, const float *x,
+                         const float *w, const float *b, const float *R, const conv_dims *d)
+{
+    const float h = 1e-2f;
+    for (size_t i = 0; i < n; i++) {
+        float keep = p[i];
+        p[i] = keep + h;
+        double lp = probe_loss(out, x, w, b, R, d);
+        p[i] = keep - h;
+        double lm = probe_loss(out, x, w, b, R, d);
+        p[i] = keep;
+        g[i] = (float)((lp - lm) / (2.0 * h));
+    }
+}
+
+START_TEST(test_gradcheck)
+{
+    // {B, Cin, Cout, L, K, stride}: stride 1 and 2, K 16 and 3, even and odd
+    // L, L < K, Cin = 1
+    static const int shapes[][6] = {
+        {2, 3, 2, 13, 3, 1}, {2, 2, 3, 20, 16, 2}, {2, 1, 4, 21, 16, 2}, {2, 2, 2, 9, 16, 1},
+        {1, 3, 2, 10, 3, 2}, {2, 1, 3, 12, 16, 1}, {2, 2, 2, 11, 3, 2},  {1, 2, 3, 24, 16, 1},
+    };
+    rng r;
+    rng_seed(&r, 202);
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const int *s = shapes[c];
+        conv_dims d;
+        conv_dims_same(&d, s[0], s[1], s[2], s[3], s[4], s[5]);
+        size_t ni = (size_t)d.B * d.Cin * d.L, nw = (size_t)d.Cout * d.Cin * d.K;
+        size_t no = (size_t)d.B * d.Cout * d.Lout;
+        float *x = falloc(ni), *w = falloc(nw), *b = falloc(d.Cout), *R = falloc(no);
+        float *out = falloc(no), *dx = falloc(ni), *dw = falloc(nw), *db = falloc(d.Cout);
+        float *ndx = falloc(ni), *ndw = falloc(nw), *ndb = falloc(d.Cout);
+        float *dw2 = falloc(nw), *db2 = falloc(d.Cout);
+        fill_normal(&r, x, ni, 1.0f);
+        fill_normal(&r, w, nw, 1.0f);
+        fill_normal(&r, b, d.Cout, 1.0f);
+        fill_normal(&r, R, no, 1.0f);
+        // poison the outputs: backward must assign them, not accumulate
+        for (size_t i = 0; i < ni; i++)
+            dx[i] = 1e6f;
+        for (size_t i = 0; i < nw; i++)
+            dw[i] = 1e6f;
+        for (int i = 0; i < d.Cout; i++)
+            db[i] = 1e6f;
+        cpu_conv1d_backward(dx, dw, db, R, x, w, &d);
+        numeric_grad(ndx, x, ni, out, x, w, b, R, &d);
+        numeric_grad(ndw, w, nw, out, x, w, b, R, &d);
+        numeric_grad(ndb, b, d.Cout, out, x, w, b, R, &d);
+        printf("gradcheck B%d %d->%d L%d K%d s%d (pad %d)\n", d.B, d.Cin, d.Cout, d.L, d.K,
+               d.stride, d.pad_left);
+        long bad = check_close("dinp", dx, ndx, ni, 1e-3, 1e-3);
+        bad += check_close("dw", dw, ndw, nw, 1e-3, 1e-3);
+        bad += check_close("db", db, ndb, d.Cout, 1e-3, 1e-3);
+        ck_assert_int_eq(bad, 0);
+        // dinp = NULL (the stem) must leave dw and db exactly as before
+        cpu_conv1d_backward(NULL, dw2, db2, R, x, w, &d);
+        ck_assert_int_eq(memcmp(dw, dw2, nw * sizeof *dw), 0);
+        ck_assert_int_eq(memcmp(db, db2, d.Cout * sizeof *db), 0);
+        free(x), free(w), free(b), free(R), free(out), free(dx), free(dw), free(db);
+        free(ndx), free(ndw), free(ndb), free(dw2), free(db2);
+    }
+}
+END_TEST
+
+/* ---- (c), (d) oneDNN against the reference ---- */
+
+/* Tolerance for oneDNN vs reference: |diff| <= atol + rtol*|ref| with
+ * atol = 1e-4 * rms(ref) and rtol = 1e-4. oneDNN sums in fp32 in its own
+ * (blocked, FMA) order; the reference sums the forward and dinp in fp32
+ * and dw/db in double. An fp32 sum of n random terms has an error of about
+ * eps * sqrt(n) / 2 * rms(sum) at one standard deviation: ~2e-6 * rms for the
+ * forward's Cin*K = 4096 terms, ~5e-6 * rms for dw's B*Lout ~ 36k, so even
+ * the worst of ~1e6 elements (5 sigma) stays below 1e-4 * rms; measured
+ * worst here is ~1.2e-5 * rms. A wrong tap, pad or stride gives errors of
+ * the order of rms itself. */
+#define DNNL_ATOL_REL 1e-4
+#define DNNL_RTOL 1e-4
+
+typedef struct conv_case {
+    conv_dims d;
+    float *x, *w, *b, *dout;
+    float *out_ref, *dx_ref, *dw_ref, *db_ref;
+    float *out, *dx, *dw, *db;
+} conv_case;
+
+static void case_init(conv_case *c, rng *r, int B, int Cin, int Cout, int L, int K, int stride)
+{
+    memset(c, 0, sizeof *c);
+    conv_dims_same(&c->d, B, Cin, Cout, L, K, stride);
+    size_t ni = (size_t)B * Cin * L, nw = (size_t)Cout * Cin * K;
+    size_t no = (size_t)B * Cout * c->d.Lout;
+    c->x = falloc(ni), c->w = falloc(nw), c->b = falloc(Cout), c->dout = falloc(no);
+    c->out_ref = falloc(no), c->dx_ref = falloc(ni), c->dw_ref = falloc(nw);
+    c->db_ref = falloc(Cout);
+    c->out = falloc(no), c->dx = falloc(ni), c->dw = falloc(nw), c->db = falloc(Cout);
+    // He-like weights so activations stay O(1) whatever Cin*K is
+    fill_normal(r, c->x, ni, 1.0f);
+    fill_normal(r, c->w, nw, (float)sqrt(2.0 / (Cin * K)));
+    fill_normal(r, c->b, Cout, 0.1f);
+    fill_normal(r, c->dout, no, 1.0f);
+    cpu_conv1d_forward(c->out_ref, c->x, c->w, c->b, &c->d);
+    cpu_conv1d_backward(c->dx_ref, c->dw_ref, c->db_ref, c->dout, c->x, c->w, &c->d);
+}
+
+static void case_free(conv_case *c)
+{
+    free(c->x), free(c->w), free(c->b), free(c->dout);
+    free(c->out_ref), free(c->dx_ref), free(c->dw_ref), free(c->db_ref);
+    free(c->out), free(c->dx), free(c->dw), free(c->db);
+}
+
+/* Runs oneDNN forward and backward on c (dinp only if want_dx) and
+ * returns the number of mismatches against the reference. */
+static long case_check_onednn(conv_case *c, void *ctx, const char *layout, int want_dx)
+{
+    const conv_dims *d = &c->d;
+    size_t ni = (size_t)d->B * d->Cin * d->L, nw = (size_t)d->Cout * d->Cin * d->K;
+    size_t no = (size_t)d->B * d->Cout * d->Lout;
+    // poison: every output must be written
+    memset(c->out, 0xff, no * sizeof(float));
+    memset(c->dx, 0xff, ni * sizeof(float));
+    memset(c->dw, 0xff, nw * sizeof(float));
+    memset(c->db, 0xff, d->Cout * sizeof(float));
+    onednn_conv1d_forward(ctx, c->out, c->x, c->w, c->b, d);
+    onednn_conv1d_backward(ctx, want_dx ? c->dx : NULL, c->dw, c->db, c->dout, c->x, c->w, d);
+    printf("onednn %s B%d %d->%d L%d->%d K%d s%d (pad %d)%s\n", layout, d->B, d->Cin, d->Cout,
+           d->L, d->Lout, d->K, d->stride, d->pad_left, want_dx ? "" : " no dinp");
+    long bad = check_close("out", c->out, c->out_ref, no, DNNL_ATOL_REL * rms(c->out_ref, no),
+                           DNNL_RTOL);
+    if (want_dx)
+        bad += check_close("dinp", c->dx, c->dx_ref, ni, DNNL_ATOL_REL * rms(c->dx_ref, ni),
+                           DNNL_RTOL);
+    bad += check_close("dw", c->dw, c->dw_ref, nw, DNNL_ATOL_REL * rms(c->dw_ref, nw), DNNL_RTOL);
+    bad += check_close("db", c->db, c->db_ref, d->Cout, DNNL_ATOL_REL * rms(c->db_ref, d->Cout),
+                       DNNL_RTOL);
+    return bad;
+}
+
+/* The layouts conv_dnnl.c can offer its primitives (RESECG_ONEDNN_LAYOUT):
+ * the measured per-op default and the three forced ones, so that every
+ * reorder and workspace-sharing path is exercised. */
+static const char *LAYOUTS[] = {"auto", "any", "ncw", "nwc"};
+#define NLAYOUTS ((int)(sizeof LAYOUTS / sizeof LAYOUTS[0]))
+
+static void *ctx_or_fail(const char *layout)
+{
+    rerr e = {{0}};
+    setenv("RESECG_ONEDNN_LAYOUT", layout, 1);
+    void *ctx = onednn_ctx_create(&e);
+    unsetenv("RESECG_ONEDNN_LAYOUT");
+    if (!ctx)
+        ck_abort_msg("onednn_ctx_create(%s): %s", layout, e.msg);
+    return ctx;
+}
+
+START_TEST(test_onednn_bad_layout)
+{
+    rerr e = {{0}};
+    setenv("RESECG_ONEDNN_LAYOUT", "nchw", 1);
+    void *ctx = onednn_ctx_create(&e);
+    unsetenv("RESECG_ONEDNN_LAYOUT");
+    ck_assert_ptr_null(ctx);
+    ck_assert_ptr_nonnull(strstr(e.msg, "nchw"));
+}
+END_TEST
+
+START_TEST(test_onednn_vs_ref)
+{
+    // {B, Cin, Cout, L, K, stride, want dinp}: the network's convs (stem,
+    // 32..256 channels at their lengths, both strides, odd Lout 35 -> 18)
+    // plus the other channel combinations of {1, 8, 16, 32, 64, 256}
+    static const int shapes[][7] = {
+        {2, 1, 32, 8960, 16, 1, 0},  // stem: no gradient to the data
+        {2, 1, 32, 8960, 16, 1, 1},  // same shape with dinp
+        {2, 32, 32, 8960, 16, 1, 1}, // block 0
+        {2, 32, 32, 8960, 16, 2, 1}, // block 1 conv1: 8960 -> 4480
+        {3, 32, 64, 2240, 16, 1, 1}, // block 4 conv1: width doubles
+        {4, 64, 64, 1120, 16, 2, 1},
+        {2, 128, 128, 280, 16, 1, 1},
+        {3, 128, 256, 140, 16, 1, 1},
+        {2, 256, 256, 70, 16, 2, 1},
+        {4, 256, 256, 35, 16, 1, 1}, // last block
+        {3, 256, 256, 35, 16, 2, 1}, // odd L at stride 2: pads 7 and 8
+        {2, 8, 16, 4480, 16, 2, 1},
+        {3, 16, 8, 280, 16, 1, 1},
+        {2, 8, 1, 35, 16, 1, 1},
+        {4, 16, 64, 35, 16, 2, 1},
+        {2, 64, 8, 280, 16, 2, 1},
+        {2, 256, 1, 35, 16, 1, 1},
+        {2, 1, 256, 280, 16, 2, 1},
+    };
+    void *ctx[NLAYOUTS];
+    for (int l = 0; l < NLAYOUTS; l++)
+        ctx[l] = ctx_or_fail(LAYOUTS[l]);
+    rng r;
+    rng_seed(&r, 303);
+    long bad = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int *s = shapes[i];
+        conv_case c;
+        case_init(&c, &r, s[0], s[1], s[2], s[3], s[4], s[5]);
+        for (int l = 0; l < NLAYOUTS; l++)
+            bad += case_check_onednn(&c, ctx[l], LAYOUTS[l], s[6]);
+        case_free(&c);
+    }
+    for (int l = 0; l < NLAYOUTS; l++)
+        onednn_ctx_destroy(ctx[l]);
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+START_TEST(test_onednn_cache)
+{
+    // (d) the same shape twice gives bit-identical results (cached
+    // primitives, shared workspace), and interleaving another shape in
+    // between neither disturbs it nor is disturbed. Run for every layout:
+    // "nwc" is the one where backward-data reuses backward-weights' copy.
+    rng r;
+    rng_seed(&r, 404);
+    conv_case a, b;
+    case_init(&a, &r, 2, 32, 32, 4480, 16, 2);
+    case_init(&b, &r, 3, 16, 8, 35, 16, 1);
+    size_t no = (size_t)a.d.B * a.d.Cout * a.d.Lout, ni = (size_t)a.d.B * a.d.Cin * a.d.L;
+    size_t nw = (size_t)a.d.Cout * a.d.Cin * a.d.K;
+    float *out1 = falloc(no), *dx1 = falloc(ni), *dw1 = falloc(nw), *db1 = falloc(a.d.Cout);
+    for (int l = 0; l < NLAYOUTS; l++) {
+        void *ctx = ctx_or_fail(LAYOUTS[l]);
+        ck_assert_int_eq(case_check_onednn(&a, ctx, LAYOUTS[l], 1), 0);
+        memcpy(out1, a.out, no * sizeof(float));
+        memcpy(dx1, a.dx, ni * sizeof(float));
+        memcpy(dw1, a.dw, nw * sizeof(float));
+        memcpy(db1, a.db, a.d.Cout * sizeof(float));
+        ck_assert_int_eq(case_check_onednn(&b, ctx, LAYOUTS[l], 1), 0);
+        ck_assert_int_eq(case_check_onednn(&a, ctx, LAYOUTS[l], 1), 0);
+        ck_assert_int_eq(memcmp(out1, a.out, no * sizeof(float)), 0);
+        ck_assert_int_eq(memcmp(dx1, a.dx, ni * sizeof(float)), 0);
+        ck_assert_int_eq(memcmp(dw1, a.dw, nw * sizeof(float)), 0);
+        ck_assert_int_eq(memcmp(db1, a.db, a.d.Cout * sizeof(float)), 0);
+        // a backward without dinp in between must give the same dw, and
+        // must not leave anything behind for the next shape
+        onednn_conv1d_backward(ctx, NULL, a.dw, a.db, a.dout, a.x, a.w, &a.d);
+        ck_assert_int_eq(memcmp(dw1, a.dw, nw * sizeof(float)), 0);
+        ck_assert_int_eq(memcmp(db1, a.db, a.d.Cout * sizeof(float)), 0);
+        ck_assert_int_eq(case_check_onednn(&b, ctx, LAYOUTS[l], 1), 0);
+        printf("%s: repeat and interleave bit-identical\n", LAYOUTS[l]);
+        onednn_ctx_destroy(ctx);
+    }
+    free(out1), free(dx1), free(dw1), free(db1);
+    case_free(&a);
+    case_free(&b);
+}
+END_TEST
+
+START_TEST(test_onednn_evict)
+{
+    // More distinct shapes than the ctx caches (256): the least recently
+    // used are dropped and rebuilt on demand, and results stay right.
+    void *ctx = ctx_or_fail("auto");
+    rng r;
+    rng_seed(&r, 505);
+    long bad = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int L = 1; L <= 300; L += pass ? 37 : 1) {
+            conv_dims d;
+            conv_dims_same(&d, 1, 2, 3, L, 3, 1 + L % 2);
+            size_t ni = (size_t)d.Cin * L, nw = (size_t)d.Cout * d.Cin * d.K;
+            size_t no = (size_t)d.Cout * d.Lout;
+            float x[600], w[18], b[3], out[900], ref[900];
+            RESECG_ASSERT(ni <= 600 && nw <= 18 && no <= 900);
+            fill_normal(&r, x, ni, 1.0f);
+            fill_normal(&r, w, nw, 1.0f);
+            fill_normal(&r, b, 3, 1.0f);
+            cpu_conv1d_forward(ref, x, w, b, &d);
+            onednn_conv1d_forward(ctx, out, x, w, b, &d);
+            for (size_t i = 0; i < no; i++)
+                if (!(fabsf(out[i] - ref[i]) <= 1e-5f * (1.0f + fabsf(ref[i]))))
+                    bad++;
+        }
+    }
+    printf("eviction: 300 shapes, then 9 again (evicted ones rebuilt), %ld mismatches\n", bad);
+    onednn_ctx_destroy(ctx);
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+static Suite *conv_suite(void)
+{
+    Suite *s = suite_create("conv");
+    TCase *ref = tcase_create("reference");
+    tcase_set_timeout(ref, 60);
+    tcase_add_test(ref, test_dims_same);
+    tcase_add_test(ref, test_forward_hand);
+    tcase_add_test(ref, test_forward_direct);
+    tcase_add_test(ref, test_gradcheck);
+    suite_add_tcase(s, ref);
+    TCase *dn = tcase_create("onednn");
+    // generous: sanitizer builds run the reference several times slower
+    tcase_set_timeout(dn, 300);
+    tcase_add_test(dn, test_onednn_bad_layout);
+    tcase_add_test(dn, test_onednn_vs_ref);
+    tcase_add_test(dn, test_onednn_cache);
+    tcase_add_test(dn, test_onednn_evict);
+    suite_add_tcase(s, dn);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(conv_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

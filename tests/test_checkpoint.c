@@ -18,6 +18,7 @@
 
 #include "checkpoint.h"
 #include "rng.h"
+#include "testutil.h"
 #include "util.h"
 
 static uint64_t g_seed;
@@ -25,32 +26,9 @@ static char g_dir[512]; /* made by the unchecked fixture, in the parent process 
 
 /* ------------------------------------------------------------- helpers */
 
-static void dir_setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/resecg-ckpt-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(g_dir)) {
-        fprintf(stderr, "mkdtemp %s: %s\n", g_dir, strerror(errno));
-        abort();
-    }
-}
+static void dir_setup(void) { testutil_mkdtemp(g_dir, sizeof g_dir, "ckpt"); }
 
-static void dir_teardown(void)
-{
-    DIR *d = opendir(g_dir);
-    if (d) {
-        struct dirent *de;
-        char p[1024];
-        while ((de = readdir(d))) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            snprintf(p, sizeof p, "%s/%s", g_dir, de->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(g_dir);
-}
+static void dir_teardown(void) { testutil_rmtree(g_dir); }
 
 static void tpath(char *out, size_t sz, const char *name)
 {

@@ -283,7 +283,8 @@ START_TEST(test_small_yaml)
     ck_assert_int_eq(c.model.num_blocks, 8);
     /* 8 blocks, every second one stride 2: one frame per 2^4 samples */
     ck_assert_int_eq(1 << (c.model.num_blocks / c.model.subsample_every), 16);
-    ck_assert_int_eq(c.data.synth_records, 600);
+    /* the demo's records must hold whole frames of the small network */
+    ck_assert_int_ge(c.data.synth_min_length, 16);
     check_round_trip(&c);
 }
 END_TEST

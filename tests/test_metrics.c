@@ -16,6 +16,7 @@
 
 #include "metrics.h"
 #include "rng.h"
+#include "testutil.h"
 #include "util.h"
 
 static uint64_t g_seed;
@@ -23,32 +24,9 @@ static char g_dir[512]; /* made by the unchecked fixture, in the parent process 
 
 #define TOL 1e-12
 
-static void dir_setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/resecg-metrics-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(g_dir)) {
-        fprintf(stderr, "mkdtemp %s: %s\n", g_dir, strerror(errno));
-        abort();
-    }
-}
+static void dir_setup(void) { testutil_mkdtemp(g_dir, sizeof g_dir, "metrics"); }
 
-static void dir_teardown(void)
-{
-    DIR *d = opendir(g_dir);
-    if (d) {
-        struct dirent *de;
-        char p[1024];
-        while ((de = readdir(d))) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            snprintf(p, sizeof p, "%s/%s", g_dir, de->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(g_dir);
-}
+static void dir_teardown(void) { testutil_rmtree(g_dir); }
 
 /* Entries of g_dir whose name contains needle (NULL: all). */
 static int dir_count(const char *needle)

@@ -11,15 +11,19 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "testutil.h"
 #include "train.h"
 #include "util.h"
 
-static char tmpdir[256];
+static char g_dir[512]; /* made by the unchecked fixture, in the parent process */
 
-static void make_tmpdir(void)
+static void dir_setup(void) { testutil_mkdtemp(g_dir, sizeof g_dir, "train"); }
+static void dir_teardown(void) { testutil_rmtree(g_dir); }
+
+/* out = g_dir/name */
+static void run_dir(char *out, size_t size, const char *name)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/resecg_test_train_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert(util_path_join(out, size, g_dir, name) == 0);
 }
 
 /* A network small enough to train in seconds: 8 filters, 4 blocks (frame 4). */
@@ -53,7 +57,7 @@ static void run_ok(const resecg_config *c, const char *dir, int resume, train_re
 
 static char *slurp(const char *dir, const char *name)
 {
-    char path[512];
+    char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     char *s = NULL;
     rerr e;
@@ -83,9 +87,21 @@ static void strip_seconds(char *csv)
     *w = '\0';
 }
 
+/* The two runs' epochs.csv agree on everything but wall time. */
+static void assert_same_epochs(const char *d1, const char *d2)
+{
+    char *a = slurp(d1, "epochs.csv"), *b = slurp(d2, "epochs.csv");
+    strip_seconds(a);
+    strip_seconds(b);
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+}
+
 START_TEST(test_learns_and_writes_outputs)
 {
-    make_tmpdir();
+    char tmpdir[600];
+    run_dir(tmpdir, sizeof tmpdir, "learns");
     resecg_config c;
     tiny_config(&c);
     c.train.max_epochs = 6;
@@ -101,7 +117,7 @@ START_TEST(test_learns_and_writes_outputs)
     const char *outputs[] = {"config.yaml", "epochs.csv", "last.safetensors", "best.safetensors",
                              "predictions.csv", "confusion.csv", "f1.csv", "train.log"};
     for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++) {
-        char path[512];
+        char path[1024];
         snprintf(path, sizeof path, "%s/%s", tmpdir, outputs[i]);
         ck_assert_msg(util_file_exists(path), "missing %s", path);
     }
@@ -121,7 +137,7 @@ START_TEST(test_learns_and_writes_outputs)
     free(pred);
 
     /* evaluate on best.safetensors gives the same dev metrics as training */
-    char ckpt[512];
+    char ckpt[1024];
     snprintf(ckpt, sizeof ckpt, "%s/best.safetensors", tmpdir);
     metrics mt;
     rerr e = {{0}};
@@ -138,27 +154,20 @@ START_TEST(test_deterministic)
     tiny_config(&c);
     c.train.max_epochs = 2;
     c.loss.kind = LOSS_FOCAL;
-    train_result r1, r2;
-    char d1[300], d2[300];
-    make_tmpdir();
-    snprintf(d1, sizeof d1, "%s", tmpdir);
+    train_result r1, r2, r3;
+    char d1[600], d2[600], d3[600];
+    run_dir(d1, sizeof d1, "det1");
+    run_dir(d2, sizeof d2, "det2");
+    run_dir(d3, sizeof d3, "det3");
     run_ok(&c, d1, 0, &r1);
-    make_tmpdir();
-    snprintf(d2, sizeof d2, "%s", tmpdir);
     run_ok(&c, d2, 0, &r2);
-    char *a = slurp(d1, "epochs.csv"), *b = slurp(d2, "epochs.csv");
-    strip_seconds(a);
-    strip_seconds(b);
-    ck_assert_str_eq(a, b);
-    free(a);
-    free(b);
+    assert_same_epochs(d1, d2);
     /* the weights themselves, bit for bit */
-    char pa[400], pb[400];
-    snprintf(pa, sizeof pa, "%s/last.safetensors", d1);
-    snprintf(pb, sizeof pb, "%s/last.safetensors", d2);
-    char *ba, *bb;
+    char pa[700], pb[700], *ba, *bb;
     size_t na, nb;
     rerr e;
+    snprintf(pa, sizeof pa, "%s/last.safetensors", d1);
+    snprintf(pb, sizeof pb, "%s/last.safetensors", d2);
     ck_assert(util_read_file(pa, &ba, &na, &e) == 0 && util_read_file(pb, &bb, &nb, &e) == 0);
     ck_assert_uint_eq(na, nb);
     ck_assert_msg(memcmp(ba, bb, na) == 0, "same seed, different checkpoints");
@@ -167,9 +176,7 @@ START_TEST(test_deterministic)
 
     /* another seed gives another run */
     c.train.seed = 7;
-    make_tmpdir();
-    train_result r3;
-    run_ok(&c, tmpdir, 0, &r3);
+    run_ok(&c, d3, 0, &r3);
     ck_assert_msg(r3.first_train_loss != r1.first_train_loss, "seed has no effect");
 }
 END_TEST
@@ -178,30 +185,23 @@ START_TEST(test_resume_equals_uninterrupted)
 {
     resecg_config c;
     tiny_config(&c);
-    c.train.max_epochs = 4;
     train_result full, part, rest;
-    char d1[300], d2[300];
-    make_tmpdir();
-    snprintf(d1, sizeof d1, "%s", tmpdir);
+    char d1[600], d2[600];
+    run_dir(d1, sizeof d1, "full");
+    run_dir(d2, sizeof d2, "resumed");
+    c.train.max_epochs = 4;
     run_ok(&c, d1, 0, &full);
-    make_tmpdir();
-    snprintf(d2, sizeof d2, "%s", tmpdir);
     c.train.max_epochs = 2;
     run_ok(&c, d2, 0, &part);
     c.train.max_epochs = 4;
     run_ok(&c, d2, 1, &rest);
-    char *a = slurp(d1, "epochs.csv"), *b = slurp(d2, "epochs.csv");
-    strip_seconds(a);
-    strip_seconds(b);
-    ck_assert_str_eq(a, b);
-    free(a);
-    free(b);
+    assert_same_epochs(d1, d2);
     ck_assert_int_eq(rest.epochs_run, 4);
 }
 END_TEST
 
 /* Runs the resecg binary with args; returns its exit status and its stderr. */
-static int run_cli(const char *args, char *err, size_t errsz)
+static int run_cli(const char *tmpdir, const char *args, char *err, size_t errsz)
 {
     const char *bin = getenv("RESECG_BIN");
     ck_assert_msg(bin != NULL, "RESECG_BIN is not set (run through ctest)");
@@ -219,40 +219,43 @@ static int run_cli(const char *args, char *err, size_t errsz)
 
 START_TEST(test_cli_errors)
 {
-    make_tmpdir();
-    char cfg[400], err[4096], args[1024];
+    char tmpdir[600];
+    run_dir(tmpdir, sizeof tmpdir, "cli");
+    rerr me;
+    ck_assert(util_mkdir_p(tmpdir, &me) == 0);
+    char cfg[700], err[4096], args[2048];
     snprintf(cfg, sizeof cfg, "%s/bad.yaml", tmpdir);
     FILE *fp = fopen(cfg, "w");
     fputs("model:\n  filters: 8\n  filtrs: 9\n", fp);
     fclose(fp);
     snprintf(args, sizeof args, "train --config %s --out %s/run", cfg, tmpdir);
-    ck_assert_int_eq(run_cli(args, err, sizeof err), 2);
-    char where[450];
+    ck_assert_int_eq(run_cli(tmpdir, args, err, sizeof err), 2);
+    char where[800];
     snprintf(where, sizeof where, "%s:3:", cfg);
     ck_assert_msg(strstr(err, where) != NULL, "error does not name %s: %s", where, err);
     ck_assert_msg(strstr(err, "filtrs") != NULL, "error does not name the key: %s", err);
 
-    ck_assert_int_eq(run_cli("train --config /nonexistent.yaml", err, sizeof err), 2);
+    ck_assert_int_eq(run_cli(tmpdir, "train --config /nonexistent.yaml", err, sizeof err), 2);
     ck_assert_msg(strstr(err, "/nonexistent.yaml") != NULL, "%s", err);
 
     snprintf(args, sizeof args, "train --config %s/cfgs/small.yaml --set optim.lr=abc",
-             getenv("RESECG_SOURCE_DIR") ? getenv("RESECG_SOURCE_DIR") : "..");
-    ck_assert_int_eq(run_cli(args, err, sizeof err), 2);
+             testutil_source_dir());
+    ck_assert_int_eq(run_cli(tmpdir, args, err, sizeof err), 2);
     ck_assert_msg(strstr(err, "optim.lr") != NULL, "%s", err);
 
-    ck_assert_int_eq(run_cli("train --bogus", err, sizeof err), 2);
-    ck_assert_int_eq(run_cli("frobnicate", err, sizeof err), 2);
-    ck_assert_int_eq(run_cli("train --help", err, sizeof err), 0);
+    ck_assert_int_eq(run_cli(tmpdir, "train --bogus", err, sizeof err), 2);
+    ck_assert_int_eq(run_cli(tmpdir, "frobnicate", err, sizeof err), 2);
+    ck_assert_int_eq(run_cli(tmpdir, "train --help", err, sizeof err), 0);
 
     /* a corrupt checkpoint is reported by name with a non-zero exit */
-    char ck[400];
+    char ck[700];
     snprintf(ck, sizeof ck, "%s/broken.safetensors", tmpdir);
     fp = fopen(ck, "w");
     fputs("not a checkpoint", fp);
     fclose(fp);
     snprintf(args, sizeof args, "evaluate --config %s/cfgs/small.yaml --ckpt %s",
-             getenv("RESECG_SOURCE_DIR") ? getenv("RESECG_SOURCE_DIR") : "..", ck);
-    ck_assert_int_eq(run_cli(args, err, sizeof err), 1);
+             testutil_source_dir(), ck);
+    ck_assert_int_eq(run_cli(tmpdir, args, err, sizeof err), 1);
     ck_assert_msg(strstr(err, ck) != NULL, "%s", err);
 }
 END_TEST
@@ -261,7 +264,8 @@ int main(void)
 {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
-    tcase_set_timeout(tc, 600);
+    tcase_set_timeout(tc, 900);
+    tcase_add_unchecked_fixture(tc, dir_setup, dir_teardown);
     tcase_add_test(tc, test_learns_and_writes_outputs);
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_resume_equals_uninterrupted);

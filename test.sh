@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set everything up and run the tests: the Release build's CTest suite, then
+# the same unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")"
+# One test at a time: each trains with OpenMP on every core, and two
+# OpenMP programs sharing the cores spin against each other's barriers.
+
+scripts/setup.sh build -DRESECG_WERROR=ON
+(cd build && ctest --output-on-failure)
+
+scripts/setup.sh build-asan -DRESECG_SANITIZE=ON -DRESECG_WERROR=ON -DCMAKE_BUILD_TYPE=Debug
+# OpenMP's runtime keeps thread pools alive at exit: not our leaks.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure)

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets for the CinC 2017 parsers with clang
+# (-DRESECG_FUZZ=ON, ASan + UBSan) and runs each one for SECONDS (default 10)
+# from the seed corpus make_seeds.sh writes. Exits non-zero if a target
+# crashes, leaks, hits undefined behaviour or times out on an input; that
+# input is kept as BUILD_DIR/fuzz-artifacts/<target>-crash-* to replay with
+#   BUILD_DIR/tests/fuzz/<target> FILE
+#   tests/fuzz/run.sh [SECONDS] [BUILD_DIR]     (BUILD_DIR: build-fuzz)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+secs=${1:-10}
+build=${2:-$root/build-fuzz}
+targets=(fuzz_mat fuzz_hea fuzz_labels)
+
+# libFuzzer ships with clang's runtime libraries (Debian: libclang-rt-14-dev);
+# try a one-line target before configuring, and install what is missing when
+# root, as scripts/setup.sh does for the rest.
+probe_fuzzer() {
+  local tmp
+  tmp=$(mktemp -d)
+  printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+    'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }' \
+    >"$tmp/probe.c"
+  local ok=0
+  clang -fsanitize=fuzzer,address,undefined -fopenmp "$tmp/probe.c" -o "$tmp/probe" \
+    >/dev/null 2>&1 || ok=1
+  rm -rf "$tmp"
+  return $ok
+}
+if ! command -v clang >/dev/null || ! probe_fuzzer; then
+  pkgs=(clang libclang-rt-14-dev libomp-14-dev)
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "fuzz: installing ${pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null
+  fi
+  if ! command -v clang >/dev/null || ! probe_fuzzer; then
+    echo "fuzz: clang with -fsanitize=fuzzer does not work here; install: apt-get install -y ${pkgs[*]}" >&2
+    exit 1
+  fi
+fi
+
+CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESECG_FUZZ=ON >/dev/null
+cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" >/dev/null
+
+seeds=$build/fuzz-seeds
+rm -rf "$seeds"
+"$here/make_seeds.sh" "$seeds"
+rm -rf "$build/fuzz-artifacts" # this run's findings only
+mkdir -p "$build/fuzz-artifacts"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+failed=()
+for t in "${targets[@]}"; do
+  kind=${t#fuzz_}
+  corpus=$build/fuzz-corpus/$t # grows across runs; the seeds stay read-only
+  mkdir -p "$corpus"
+  log=$build/fuzz-artifacts/$t.log
+  rc=0
+  "$build/tests/fuzz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+    -dict="$seeds/$kind.dict" -artifact_prefix="$build/fuzz-artifacts/$t-" -print_final_stats=1 \
+    "$corpus" "$seeds/$kind" >"$log" 2>&1 || rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  echo "$t: exit $rc, ${execs:-?} executions in ${secs} s, corpus $(find "$corpus" -type f | wc -l) files"
+  if ((rc != 0)); then
+    failed+=("$t")
+    tail -n 40 "$log" >&2
+  fi
+done
+if ((${#failed[@]})); then
+  echo "fuzz: FAILED: ${failed[*]} (inputs in $build/fuzz-artifacts/)" >&2
+  exit 1
+fi
+echo "fuzz: ${#targets[@]} passed, 0 failed"

@@ -1,15 +1,17 @@
 /* resecg: the command-line entry point. Parses arguments, loads the config
  * (YAML plus --set overrides), and hands over to the library: `train`,
- * `evaluate`, `bench`. Only this file decides exit codes: 0 success, 1 a
- * failed run, 2 bad usage or bad input. */
+ * `evaluate`, `data split`, `bench`. Only this file decides exit codes: 0
+ * success, 1 a failed run, 2 bad usage or bad input. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "config.h"
 #include "data.h"
 #include "loss.h"
+#include "metrics.h"
 #include "model.h"
 #include "optim.h"
 #include "rng.h"
@@ -24,8 +26,10 @@ static const char *usage_main =
     "\n"
     "commands:\n"
     "  train      train ResECG from a config and write a run directory\n"
-    "  evaluate   score a checkpoint: per-class F1 on the dev split\n"
+    "  evaluate   score a checkpoint: per-class F1 on the dev split or a labelled directory\n"
+    "  data split write the train/dev split (or k folds) of a config's data as a manifest\n"
     "  bench      measure training throughput (samples/s, GFLOP/s, peak memory)\n"
+    "  sweep      plan, run and inspect sweeps of training jobs over GPUs (sweeps/*.yaml)\n"
     "\n"
     "`resecg <command> --help` describes each command's options.\n";
 
@@ -35,7 +39,8 @@ static const char *usage_train =
     "\n"
     "  --config FILE    YAML model and training config (e.g. cfgs/ResECG.yaml, cfgs/small.yaml)\n"
     "  --set key=value  override one config key, e.g. --set loss.kind=focal --set optim.lr=3e-4\n"
-    "  --data DIR       directory of CinC 2017 records (sets data.source=cinc17, data.dir=DIR)\n"
+    "  --data DIR       directory of CinC 2017 records (sets data.source=cinc17, data.dir=DIR);\n"
+    "                   data.protocol (hannun | pytorch-ref) picks the split and preprocessing\n"
     "  --out DIR        run directory (default runs/<config name>)\n"
     "  --device NAME    cpu (oneDNN convolutions, default), cpu-ref (plain C reference), cuda\n"
     "  --resume         continue the run in --out from its last.safetensors\n"
@@ -43,11 +48,29 @@ static const char *usage_train =
 
 static const char *usage_evaluate =
     "usage: resecg evaluate --config FILE --ckpt FILE [--set key=value ...] [--data DIR]\n"
-    "                       [--out DIR] [--device NAME]\n"
+    "                       [--split dev|all] [--out DIR] [--device NAME]\n"
     "\n"
-    "  Scores the checkpoint on the dev split of the config's data (the same split and\n"
-    "  normalisation as training) and prints per-class precision, recall and F1.\n"
-    "  --out DIR writes f1.csv, confusion.csv and predictions.csv there.\n";
+    "  Scores the checkpoint and prints per-class precision, recall and F1. Records are\n"
+    "  normalised with the checkpoint's statistics (the training split's).\n"
+    "  --config FILE    the run's config (its config.yaml): model, protocol, split\n"
+    "  --data DIR       CinC 2017 records directory (sets data.source=cinc17, data.dir=DIR)\n"
+    "  --split dev      the dev split training used, recomputed from config and data or read\n"
+    "                   from data.manifest (default)\n"
+    "  --split all      every record of the data, e.g. another labelled directory\n"
+    "  --out DIR        write f1.csv, confusion.csv, predictions.csv, normalization.csv there\n";
+
+static const char *usage_data =
+    "usage: resecg data split --config FILE [--data DIR] [--set key=value ...] [--folds K]\n"
+    "                         --out FILE\n"
+    "\n"
+    "  Writes the split the config describes (data.protocol, data.split, data.dev_fraction,\n"
+    "  data.seed; data.manifest is ignored) as a manifest CSV: record,label,split with split\n"
+    "  train or dev, or with --folds K a fold number 0..K-1 (fold 0 is the dev split when\n"
+    "  data.split is shuffle and data.dev_fraction is 1/K). Train and evaluate use it with\n"
+    "  --set data.manifest=FILE (and data.dev_fold=J for a fold manifest).\n"
+    "  --data DIR       CinC 2017 records directory (sets data.source=cinc17, data.dir=DIR)\n"
+    "  --folds K        k folds instead of train/dev\n"
+    "  --out FILE       the manifest to write (atomically)\n";
 
 static const char *usage_bench =
     "usage: resecg bench --config FILE [--batch B] [--length L] [--steps S] [--set key=value ...]\n"
@@ -59,11 +82,11 @@ static const char *usage_bench =
     "  Defaults: batch 32, length 8960, steps 5.\n";
 
 typedef struct cli {
-    const char *config, *data, *out, *device, *ckpt;
+    const char *config, *data, *out, *device, *ckpt, *split;
     const char *sets[MAX_SETS];
     int nsets;
     int resume, quiet, help;
-    int batch, length, steps, threads;
+    int batch, length, steps, threads, folds;
 } cli;
 
 static int parse_int(const char *flag, const char *s, int *out)
@@ -121,6 +144,17 @@ static int cli_parse(cli *c, int argc, char **argv, const char *usage)
         } else if (strcmp(a, "--ckpt") == 0) {
             NEED_VALUE;
             c->ckpt = next;
+        } else if (strcmp(a, "--split") == 0) {
+            NEED_VALUE;
+            if (strcmp(next, "dev") != 0 && strcmp(next, "all") != 0) {
+                fprintf(stderr, "resecg: --split: expected dev or all, got '%s'\n", next);
+                return -1;
+            }
+            c->split = next;
+        } else if (strcmp(a, "--folds") == 0) {
+            NEED_VALUE;
+            if (parse_int(a, next, &c->folds) != 0)
+                return -1;
         } else if (strcmp(a, "--resume") == 0) {
             c->resume = 1;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -247,13 +281,129 @@ static int cmd_evaluate(int argc, char **argv)
         fprintf(stderr, "resecg evaluate: %s\n", e.msg);
         return 2;
     }
-    metrics mt;
-    if (evaluate_checkpoint(&cfg, c.ckpt, c.device, c.out, &mt, &e) != 0) {
+    eval_opts o = {
+        .ckpt = c.ckpt,
+        .device = c.device,
+        .out_dir = c.out,
+        .all_records = c.split && strcmp(c.split, "all") == 0,
+    };
+    eval_result r;
+    if (evaluate_run(&cfg, &o, &r, &e) != 0) {
         fprintf(stderr, "resecg evaluate: %s\n", e.msg);
         return 1;
     }
-    print_metrics(&mt);
+    if (r.info.skipped)
+        fprintf(stderr, "%s\n", r.info.report);
+    const char *what = strcmp(cfg.data.source, "cinc17") == 0 ? cfg.data.dir : "synthetic data";
+    printf("%s on %s: %d records (%s), normalised with the checkpoint's mean %.6g std %.6g, "
+           "loss %.4f\n",
+           c.ckpt, what, r.records, o.all_records ? "all records" : "dev split", r.mean, r.std,
+           r.loss);
+    print_metrics(&r.mt);
     return 0;
+}
+
+/* `resecg data split`: the config's split (or k folds) as a manifest. */
+static int cmd_data(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        fputs(usage_data, argc < 1 ? stderr : stdout);
+        return argc < 1 ? 2 : 0;
+    }
+    if (strcmp(argv[0], "split") != 0) {
+        fprintf(stderr, "resecg data: unknown subcommand '%s'\n%s", argv[0], usage_data);
+        return 2;
+    }
+    cli c;
+    if (cli_parse(&c, argc - 1, argv + 1, usage_data) != 0)
+        return 2;
+    if (c.help) {
+        fputs(usage_data, stdout);
+        return 0;
+    }
+    if (!c.config || !c.out) {
+        fprintf(stderr, "resecg data split: --config FILE and --out FILE are required\n%s",
+                usage_data);
+        return 2;
+    }
+    rerr e = {{0}};
+    resecg_config cfg;
+    if (load_config(&cfg, &c, &e) != 0) {
+        fprintf(stderr, "resecg data split: %s\n", e.msg);
+        return 2;
+    }
+    cfg.data.manifest[0] = '\0'; /* compute the split, do not copy one */
+    dataset ds;
+    data_info info;
+    /* the split depends on the record list and labels only: no resampling */
+    if (data_load(&cfg, 0, &ds, &info, &e) != 0) {
+        fprintf(stderr, "resecg data split: %s\n", e.msg);
+        return 1;
+    }
+    if (info.skipped)
+        fprintf(stderr, "%s\n", info.report);
+    int rc = 1, K = ds.num_classes;
+    int *part = malloc(sizeof *part * (size_t)(ds.n > 0 ? ds.n : 1));
+    int *tr = NULL, *dv = NULL, ntr = 0, ndv = 0;
+    if (!part) {
+        fprintf(stderr, "resecg data split: out of memory\n");
+        goto done;
+    }
+    int nparts = c.folds ? c.folds : 2;
+    if (c.folds) {
+        if (dataset_folds(&ds, c.folds, cfg.data.split == SPLIT_STRATIFIED, cfg.data.seed, part,
+                          &e) != 0) {
+            fprintf(stderr, "resecg data split: %s\n", e.msg);
+            rc = 2;
+            goto done;
+        }
+    } else {
+        if (data_split(&cfg, &ds, &tr, &ntr, &dv, &ndv, &e) != 0) {
+            fprintf(stderr, "resecg data split: %s\n", e.msg);
+            goto done;
+        }
+        for (int i = 0; i < ntr; i++)
+            part[tr[i]] = MANIFEST_TRAIN;
+        for (int i = 0; i < ndv; i++)
+            part[dv[i]] = MANIFEST_DEV;
+    }
+    if (manifest_write(c.out, &ds, part, &e) != 0) {
+        fprintf(stderr, "resecg data split: %s\n", e.msg);
+        goto done;
+    }
+    printf("%s: %d records, protocol %s, %s split, seed %llu\n", c.out, ds.n,
+           config_protocol_name(cfg.data.protocol), config_split_name(cfg.data.split),
+           (unsigned long long)cfg.data.seed);
+    printf("%-6s %7s", "part", "records");
+    for (int k = 0; k < K; k++)
+        printf(" %6s", metrics_class_name(k));
+    printf("\n");
+    for (int p = 0; p < nparts; p++) {
+        /* parts in file order: train, dev / folds 0..K-1 */
+        int want = c.folds ? p : (p == 0 ? MANIFEST_TRAIN : MANIFEST_DEV);
+        long counts[RESECG_MAX_CLASSES] = {0}, total = 0;
+        for (int i = 0; i < ds.n; i++)
+            if (part[i] == want) {
+                counts[ds.recs[i].label]++;
+                total++;
+            }
+        char name[24];
+        if (c.folds)
+            snprintf(name, sizeof name, "fold %d", p);
+        else
+            snprintf(name, sizeof name, "%s", p == 0 ? "train" : "dev");
+        printf("%-6s %7ld", name, total);
+        for (int k = 0; k < K; k++)
+            printf(" %6ld", counts[k]);
+        printf("\n");
+    }
+    rc = 0;
+done:
+    free(part);
+    free(tr);
+    free(dv);
+    dataset_free(&ds);
+    return rc;
 }
 
 static int cmd_bench(int argc, char **argv)
@@ -347,8 +497,12 @@ int main(int argc, char **argv)
         return cmd_train(argc - 2, argv + 2);
     if (strcmp(argv[1], "evaluate") == 0)
         return cmd_evaluate(argc - 2, argv + 2);
+    if (strcmp(argv[1], "data") == 0)
+        return cmd_data(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0)
         return cmd_bench(argc - 2, argv + 2);
+    if (strcmp(argv[1], "sweep") == 0)
+        return cmd_sweep(argc - 2, argv + 2);
     fprintf(stderr, "resecg: unknown command '%s'\n%s", argv[1], usage_main);
     return 2;
 }

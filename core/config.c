@@ -48,9 +48,16 @@ static const char *const sections[] = {"model", "loss", "optim", "train", "data"
 /* in loss_kind order */
 static const char *const loss_kinds[] = {"ce", "weighted", "focal", NULL};
 static const char *const data_sources[] = {"synthetic", "cinc17", NULL};
+/* in data_protocol, split_kind and batching_kind order */
+static const char *const protocols[] = {"hannun", "pytorch-ref", NULL};
+static const char *const split_kinds[] = {"shuffle", "stratified", NULL};
+static const char *const batching_kinds[] = {"by_length", "random", NULL};
 
 /* KT_ENUM stores the index into an int-sized enum field. */
 _Static_assert(sizeof(loss_kind) == sizeof(int), "loss_kind must be int-sized");
+_Static_assert(sizeof(data_protocol) == sizeof(int), "data_protocol must be int-sized");
+_Static_assert(sizeof(split_kind) == sizeof(int), "split_kind must be int-sized");
+_Static_assert(sizeof(batching_kind) == sizeof(int), "batching_kind must be int-sized");
 
 #define FIELD(f) offsetof(resecg_config, f), sizeof(((resecg_config *)0)->f)
 #define NOMAX INT_MAX
@@ -117,10 +124,20 @@ static const key_desc keys[] = {
     {"train.drop_last", KT_BOOL, FIELD(train.drop_last), 0, 0, 0, NULL,
      "drop the last partial batch of an epoch"},
 
+    {"data.protocol", KT_ENUM, FIELD(data.protocol), 0, 0, 0, protocols,
+     "hannun | pytorch-ref: presets the split, resampling and batching keys not given"},
     {"data.source", KT_STRING, FIELD(data.source), 0, 0, 0, data_sources,
      "synthetic | cinc17"},
     {"data.dir", KT_STRING, FIELD(data.dir), 0, 0, 0, NULL,
      "records directory (cinc17)"},
+    {"data.labels", KT_STRING, FIELD(data.labels), 0, 0, 0, NULL,
+     "label file inside data.dir (cinc17)"},
+    {"data.skip_bad", KT_BOOL, FIELD(data.skip_bad), 0, 0, 0, NULL,
+     "skip unreadable records (counted in the log) instead of failing"},
+    {"data.manifest", KT_STRING, FIELD(data.manifest), 0, 0, 0, NULL,
+     "split manifest CSV (resecg data split) to use; empty = compute the split"},
+    {"data.split", KT_ENUM, FIELD(data.split), 0, 0, 0, split_kinds,
+     "shuffle (Python's random.shuffle, as the originals) | stratified"},
     {"data.synth_records", KT_INT, FIELD(data.synth_records), 1, 10000000, 0, NULL,
      "synthetic records to generate"},
     {"data.synth_length", KT_INT, FIELD(data.synth_length), 1, 1 << 24, 0, NULL,
@@ -130,7 +147,13 @@ static const key_desc keys[] = {
     {"data.synth_noise", KT_FLOAT, FIELD(data.synth_noise), 0, HUGE_VAL, 0, NULL,
      "noise scale of the generator (1 = normal)"},
     {"data.dev_fraction", KT_FLOAT, FIELD(data.dev_fraction), 0, 1, LO_OPEN | HI_OPEN, NULL,
-     "share of each class held out for dev"},
+     "share held out for dev (hannun 0.1, pytorch-ref 0.2)"},
+    {"data.dev_fold", KT_INT, FIELD(data.dev_fold), 0, 100000, 0, NULL,
+     "with a k-fold manifest: the fold held out for dev"},
+    {"data.resample_length", KT_INT, FIELD(data.resample_length), 0, 100000, 0, NULL,
+     "resample every record to this many samples; 0 = keep lengths"},
+    {"data.batching", KT_ENUM, FIELD(data.batching), 0, 0, 0, batching_kinds,
+     "by_length (sorted, batch order shuffled) | random"},
     {"data.sample_rate", KT_INT, FIELD(data.sample_rate), 1, 100000, 0, NULL,
      "Hz"},
     {"data.seed", KT_U64, FIELD(data.seed), 0, 0, 0, NULL,
@@ -138,6 +161,8 @@ static const key_desc keys[] = {
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
+_Static_assert(sizeof keys / sizeof keys[0] <= RESECG_CONFIG_MAX_KEYS,
+               "raise RESECG_CONFIG_MAX_KEYS");
 
 static void *key_field(const key_desc *k, resecg_config *c)
 {
@@ -176,6 +201,55 @@ static int choice_index(const char *const *choices, const char *s)
 static int list_len(const key_desc *k)
 {
     return (int)(k->size / sizeof(float));
+}
+
+/* ---- protocol presets ----
+ * What the reference implementations did (experiments/cinc17/README.md):
+ * awni/ecg examples/cinc17 holds out 10%, increase24's PyTorch code 20%, both
+ * with a plain random.shuffle; the PyTorch code resamples every record to
+ * 8960 samples and batches at random (DataLoader(shuffle=True)), awni/ecg
+ * sorts by length. awni/ecg also drops the last partial batch; that stays
+ * train.drop_last's own setting (default false, as every other run), not a
+ * preset. */
+
+typedef struct protocol_preset {
+    float dev_fraction;
+    split_kind split;
+    int resample_length;
+    batching_kind batching;
+} protocol_preset;
+
+static const protocol_preset presets[] = {
+    [PROTOCOL_HANNUN] = {0.1f, SPLIT_SHUFFLE, 0, BATCH_BY_LENGTH},
+    [PROTOCOL_PYTORCH_REF] = {0.2f, SPLIT_SHUFFLE, 8960, BATCH_RANDOM},
+};
+
+/* Stores v into the int-sized field of key `name` unless that key was given. */
+static void preset_int(resecg_config *c, const char *name, int v)
+{
+    int ki = key_find(name);
+    RESECG_ASSERT(ki >= 0 && keys[ki].size == sizeof(int));
+    if (!c->given[ki])
+        memcpy(key_field(&keys[ki], c), &v, sizeof v);
+}
+
+void config_set_protocol(resecg_config *c, data_protocol p)
+{
+    RESECG_ASSERT((int)p >= 0 && (int)p < (int)(sizeof presets / sizeof presets[0]));
+    const protocol_preset *ps = &presets[p];
+    c->data.protocol = p;
+    int ki = key_find("data.dev_fraction");
+    if (!c->given[ki])
+        c->data.dev_fraction = ps->dev_fraction;
+    preset_int(c, "data.split", (int)ps->split);
+    preset_int(c, "data.resample_length", ps->resample_length);
+    preset_int(c, "data.batching", (int)ps->batching);
+}
+
+int config_frame(const model_config *m)
+{
+    int strided = m->subsample_every > 0 ? m->num_blocks / m->subsample_every : 0;
+    return strided >= 0 && strided <= 24 ? 1 << strided : 0;
 }
 
 /* ---- defaults ---- */
@@ -227,17 +301,29 @@ void config_defaults(resecg_config *c)
     c->data.synth_length = 2560;
     c->data.synth_min_length = 1280;
     c->data.synth_noise = 1.0f;
-    c->data.dev_fraction = 0.1f;
     c->data.sample_rate = 300;
-    c->data.seed = 2018;
+    c->data.seed = 2018; /* random.seed(2018) in both reference implementations */
+    strcpy(c->data.labels, "REFERENCE-v3.csv");
+    c->data.skip_bad = 0;
+    c->data.manifest[0] = '\0';
+    c->data.dev_fold = 0;
+    /* dev_fraction, split, resample_length, batching */
+    config_set_protocol(c, PROTOCOL_HANNUN);
 }
 
-const char *config_loss_name(loss_kind k)
+/* names[v], or "?" outside the NULL-terminated list */
+static const char *choice_name(const char *const *names, int v)
 {
-    if ((int)k < 0 || (int)k >= (int)(sizeof loss_kinds / sizeof loss_kinds[0]) - 1)
-        return "?";
-    return loss_kinds[k];
+    for (int i = 0; names[i]; i++)
+        if (i == v)
+            return names[i];
+    return "?";
 }
+
+const char *config_loss_name(loss_kind k) { return choice_name(loss_kinds, (int)k); }
+const char *config_protocol_name(data_protocol p) { return choice_name(protocols, (int)p); }
+const char *config_split_name(split_kind k) { return choice_name(split_kinds, (int)k); }
+const char *config_batching_name(batching_kind k) { return choice_name(batching_kinds, (int)k); }
 
 /* ---- error reporting ----
  * A load context knows where text came from: a file (messages start with
@@ -707,6 +793,16 @@ static int ctx_unknown_key(const load_ctx *x, yaml_mark_t m, const char *name)
 
 /* ---- walking a document ---- */
 
+/* Marks key ki as given; a protocol applies its preset to the keys not given
+ * (so far or later: a key given after the protocol overwrites the preset, one
+ * given before it is left alone). */
+static void key_given(resecg_config *c, int ki)
+{
+    c->given[ki] = 1;
+    if (strcmp(keys[ki].name, "data.protocol") == 0)
+        config_set_protocol(c, c->data.protocol);
+}
+
 /* The scalar text of a mapping key; keys must be plain names. */
 static int key_text(const load_ctx *x, const yaml_node_t *kn, const char **out)
 {
@@ -764,6 +860,7 @@ static int apply_section(load_ctx *x, const char *section, const yaml_node_t *n,
             return ctx_unknown_key(x, kn->start_mark, full);
         if (apply_value(x, &keys[ki], doc_node(x, pair->value), c))
             return -1;
+        key_given(c, ki);
     }
     return 0;
 }
@@ -939,6 +1036,8 @@ int config_set(resecg_config *c, const char *assignment, rerr *e)
     }
     resecg_config tmp = *c;
     int rc = apply_value(&x, &keys[ki], v, &tmp);
+    if (rc == 0)
+        key_given(&tmp, ki);
     if (rc == 0 && x.list_n[ki] && x.list_n[ki] != tmp.model.num_classes)
         rc = rerr_set(e, "--set %s: %d values given but model.classes is %d (set model.classes first)",
                       assignment, x.list_n[ki], tmp.model.num_classes);
@@ -961,6 +1060,13 @@ static void format_float(char *buf, size_t n, float v)
             return;
     }
     snprintf(buf, n, "%.9g", (double)v);
+}
+
+double config_decimal(float v)
+{
+    char buf[32];
+    format_float(buf, sizeof buf, v);
+    return strtod(buf, NULL);
 }
 
 /* Range check of one table entry on a struct that may not have come through
@@ -1089,6 +1195,14 @@ int config_validate(const resecg_config *c, rerr *e)
     }
     if (strcmp(d->source, "cinc17") == 0 && d->dir[0] == '\0')
         return rerr_set(e, "data.dir must name the records directory when data.source is cinc17");
+    if (strcmp(d->source, "cinc17") == 0 && d->labels[0] == '\0')
+        return rerr_set(e, "data.labels must name the label file (e.g. REFERENCE-v3.csv)");
+    /* records are trimmed to whole frames first, then resampled: a length
+     * that is not whole frames would leave a partial frame unlabelled */
+    if (d->resample_length > 0 && d->resample_length % frame != 0)
+        return rerr_set(e, "data.resample_length %d is not a multiple of the network's frame (%ld "
+                           "samples: model.blocks %d / model.subsample_every %d stride-2 blocks)",
+                        d->resample_length, frame, m->num_blocks, m->subsample_every);
     return 0;
 }
 
@@ -1178,7 +1292,7 @@ static void write_value(FILE *fp, const key_desc *k, const resecg_config *c)
     case KT_ENUM: {
         int v;
         memcpy(&v, f, sizeof v);
-        fputs(config_loss_name((loss_kind)v), fp);
+        fputs(choice_name(k->choices, v), fp);
         break;
     }
     case KT_STRING:

@@ -19,6 +19,25 @@ typedef enum loss_kind {
     LOSS_FOCAL = 2,    /* focal loss, Lin et al. 2017 */
 } loss_kind;
 
+/* The two data pipelines this project reproduces (experiments/cinc17/README.md
+ * compares them). A protocol is a preset: choosing one sets data.dev_fraction,
+ * data.split, data.resample_length and data.batching, except those a file or
+ * --set gives explicitly (in any order). */
+typedef enum data_protocol {
+    PROTOCOL_HANNUN = 0,      /* awni/ecg examples/cinc17 (Hannun et al. 2019) */
+    PROTOCOL_PYTORCH_REF = 1, /* increase24/ecg-arrhythmia-detection-dnn (Table 1) */
+} data_protocol;
+
+typedef enum split_kind {
+    SPLIT_SHUFFLE = 0,    /* Python's random.seed(data.seed); random.shuffle; first int(f*n) to dev */
+    SPLIT_STRATIFIED = 1, /* per class, round(f * count) to dev (dataset_split) */
+} split_kind;
+
+typedef enum batching_kind {
+    BATCH_BY_LENGTH = 0, /* sort by length, consecutive batches, batch order shuffled per epoch */
+    BATCH_RANDOM = 1,    /* records shuffled per epoch, consecutive batches */
+} batching_kind;
+
 typedef struct model_config {
     int in_channels;          /* model.in_channels, 1 */
     int num_classes;          /* model.classes, 4 (N, A, O, ~) */
@@ -70,7 +89,19 @@ typedef struct data_config {
     int sample_rate;      /* data.sample_rate, 300 Hz */
     uint64_t seed;        /* data.seed, 2018: synthetic records and the train/dev split, kept
                              apart from train.seed so every job of a sweep sees the same dev set */
+    data_protocol protocol; /* data.protocol: hannun | pytorch-ref */
+    char labels[256];     /* data.labels, "REFERENCE-v3.csv": label file inside data.dir */
+    int skip_bad;         /* data.skip_bad, false: skip unreadable records instead of failing */
+    split_kind split;     /* data.split: shuffle | stratified (protocol: shuffle) */
+    int resample_length;  /* data.resample_length: 0 = none (hannun), 8960 (pytorch-ref) */
+    batching_kind batching; /* data.batching: by_length (hannun) | random (pytorch-ref) */
+    char manifest[1024];  /* data.manifest: split manifest CSV to use instead of computing
+                             the split; "" = compute it */
+    int dev_fold;         /* data.dev_fold, 0: the dev fold of a k-fold manifest */
 } data_config;
+
+/* Upper bound on the number of keys in config.c's table (for `given`). */
+#define RESECG_CONFIG_MAX_KEYS 128
 
 typedef struct resecg_config {
     model_config model;
@@ -79,6 +110,10 @@ typedef struct resecg_config {
     train_config train;
     data_config data;
     char source_path[1024]; /* file the config came from, for messages */
+    /* 1 for each key (by its index in config.c's table) that a file or
+     * --set assigned: protocol presets leave those alone. Not a setting:
+     * the written config lists every key, so it reads back fully given. */
+    unsigned char given[RESECG_CONFIG_MAX_KEYS];
 } resecg_config;
 
 /* Fills every field with the defaults of cfgs/ResECG.yaml (the Hannun network). */
@@ -110,5 +145,24 @@ char *config_to_string(const resecg_config *c);
 
 /* "ce", "weighted", "focal" */
 const char *config_loss_name(loss_kind k);
+/* "hannun", "pytorch-ref" */
+const char *config_protocol_name(data_protocol p);
+/* "shuffle", "stratified" */
+const char *config_split_name(split_kind k);
+/* "by_length", "random" */
+const char *config_batching_name(batching_kind k);
+
+/* Sets data.protocol to p and applies its preset to every key it covers
+ * that is not marked given (what loading `data.protocol: NAME` does). */
+void config_set_protocol(resecg_config *c, data_protocol p);
+
+/* The double that v's shortest decimal form reads as (0.1f -> 0.1): what
+ * Python holds for the same literal, for splits computed as int(f * n). */
+double config_decimal(float v);
+
+/* Input samples per output frame of the network m describes: 2 to the
+ * number of stride-2 blocks (256 for ResECG). Records are trimmed to
+ * multiples of it. Call on a validated config. */
+int config_frame(const model_config *m);
 
 #endif

@@ -1,5 +1,7 @@
 /* Datasets of labelled ECG records, the built-in synthetic ECG generator,
- * train/dev splits, normalisation statistics and padded batches.
+ * train/dev splits (stratified, or Python-compatible as the reference
+ * implementations), split manifests, normalisation statistics, the batches of
+ * an epoch and padded batch tensors.
  * A record carries one label for its whole length; every output frame of the
  * network (one per `frame` input samples) gets that label, and frames past a
  * record's end in a padded batch get -1 (masked from the loss). */
@@ -66,6 +68,79 @@ int dataset_split(const dataset *ds, double dev_fraction, uint64_t seed, int **t
                   int **dev, int *ndev, rerr *e);
 /* Mean and standard deviation over all samples of the records in idx. */
 void dataset_stats(const dataset *ds, const int *idx, int n, double *mean, double *std);
+
+/* Python-compatible plain split, as both reference implementations make it:
+ *   random.seed(seed); random.shuffle(records); dev = records[:int(f * n)]
+ * over the records in dataset order (the labels file's order for CinC 2017),
+ * with CPython's MT19937 and shuffle (pyrandom.h), so the same records and
+ * seed give the originals' dev set exactly. dev_fraction should be the double
+ * Python would hold (config_decimal(0.1f) = 0.1, not 0.100000001). Index
+ * arrays come back sorted and malloc'd (caller frees). */
+int dataset_split_shuffle(const dataset *ds, double dev_fraction, uint64_t seed, int **train,
+                          int *ntrain, int **dev, int *ndev, rerr *e);
+
+/* k folds: fold[i] in 0..k-1 for every record. The records are ordered as the
+ * split orders them (stratified 0: the Python-compatible shuffle of all
+ * records; 1: dataset_split's per-class shuffles) and fold j takes positions
+ * [floor(j n / k), floor((j+1) n / k)) of that order (per class when
+ * stratified). With the shuffle order and dev_fraction = 1/k, fold 0 is
+ * exactly dataset_split_shuffle's dev set. */
+int dataset_folds(const dataset *ds, int k, int stratified, uint64_t seed, int *fold, rerr *e);
+
+/* Trims every record to whole frames, floor(len / frame) * frame samples, as
+ * Hannun et al. (STEP = 256); a record shorter than one frame is kept whole. */
+void dataset_trim(dataset *ds, int frame);
+
+/* Sorts idx (n) by record length, ties by index: the order of by-length
+ * batches, and of evaluation batches (records of similar length share a
+ * batch, so little padding). -1 with e filled when out of memory. */
+int dataset_sort_by_length(const dataset *ds, int *idx, int n, rerr *e);
+
+/* ---- the batches of one training epoch ----
+ * by_length (awni/ecg's data_generator): the records sorted by length are cut
+ * into consecutive batches of batch_size (the short last one dropped with
+ * drop_last), and the order of the batches is shuffled each epoch.
+ * random: the records are shuffled each epoch and cut into consecutive
+ * batches. The shuffles are seeded from (seed, epoch) alone, so a resumed run
+ * sees the same batches as an uninterrupted one. */
+typedef struct epoch_batches {
+    int *idx;    /* (cap) dataset indices, batch after batch */
+    int *start;  /* (cap + 2) batch b is idx[start[b] .. start[b + 1]) */
+    int nb;      /* batches this epoch */
+    int cap;
+    int *sorted; /* (cap) scratch: the records in length order */
+    int *perm;   /* (cap + 1) scratch: the batch order */
+} epoch_batches;
+
+/* Allocates eb for up to cap records. */
+int epoch_batches_init(epoch_batches *eb, int cap, rerr *e);
+void epoch_batches_free(epoch_batches *eb);
+/* Fills eb with epoch `epoch`'s batches of the records train (n <= cap). With
+ * drop_last and fewer records than batch_size, all of them form one batch.
+ * -1 with e filled when out of memory (sorting). */
+int epoch_batches_fill(epoch_batches *eb, const dataset *ds, const int *train, int n,
+                       int batch_size, int by_length, int drop_last, uint64_t seed, int epoch,
+                       rerr *e);
+
+/* ---- split manifests ----
+ * A CSV with the header `record,label,split` and one row per record: label N,
+ * A, O, ~ (metrics_class_name), split `train`, `dev` or a fold number 0..K-1
+ * (not mixed in one file). It pins a split down so other tools, or a later
+ * run, use exactly the same records. */
+#define MANIFEST_TRAIN (-1)
+#define MANIFEST_DEV (-2)
+
+/* Writes one row per record of ds (in dataset order) with part[i] =
+ * MANIFEST_TRAIN, MANIFEST_DEV or a fold index. Atomic. */
+int manifest_write(const char *path, const dataset *ds, const int *part, rerr *e);
+
+/* Reads a manifest for the records of ds into part (ds->n entries) and
+ * *nfolds (0 for a train/dev manifest). Every row must name a record of ds
+ * (data_name, e.g. the records directory, is put in that message) with the
+ * same label, once; every record of ds must be listed. Errors name
+ * "path:line: what" (or "path: what" for a record the file lacks). */
+int manifest_read(const char *path, const dataset *ds, const char *data_name, int *part,
+                  int *nfolds, rerr *e);
 
 /* ---- batches ---- */
 typedef struct batch {

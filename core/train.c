@@ -1,4 +1,5 @@
-/* The training loop and evaluation (see train.h for the run directory). */
+/* The data pipeline of a run (load, trim, resample, split), the training
+ * loop and evaluation (see train.h for the run directory). */
 #include "train.h"
 
 #include <errno.h>
@@ -9,16 +10,76 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "cinc17.h"
 #include "optim.h"
+#include "resample.h"
 #include "rng.h"
 
 #define CKPT_FORMAT "resecg-checkpoint-1"
 
 /* ---- data ---- */
 
-int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntrain, int **dev,
-                    int *ndev, rerr *e)
+/* The reader's report as a few log lines: counts by problem, then the first
+ * problems one per line. */
+static void data_report_text(const cinc17_report *rep, const char *dir, char *out, size_t n)
 {
+    static const char *const what[CINC17_NPROBLEMS] = {"missing", "bad .mat", "bad header",
+                                                       "bad label", "duplicate"};
+    size_t o = 0;
+    o += (size_t)snprintf(out + o, n - o, "%s: loaded %d records, skipped %d (", dir, rep->loaded,
+                          rep->skipped);
+    int first = 1;
+    for (int p = 0; p < CINC17_NPROBLEMS && o < n; p++) {
+        if (!rep->by_problem[p])
+            continue;
+        o += (size_t)snprintf(out + o, n - o, "%s%s %d", first ? "" : ", ", what[p],
+                              rep->by_problem[p]);
+        first = 0;
+    }
+    if (o < n)
+        o += (size_t)snprintf(out + o, n - o, ")");
+    for (int i = 0; i < rep->nexamples && o < n; i++)
+        o += (size_t)snprintf(out + o, n - o, "\n  %s", rep->examples[i]);
+}
+
+/* Replaces every record by its resampling to m samples. */
+static int data_resample(dataset *ds, int m, int *changed, rerr *e)
+{
+    resampler rs;
+    if (resampler_init(&rs, m, e) != 0)
+        return -1;
+    int rc = 0;
+    *changed = 0;
+    for (int i = 0; i < ds->n && rc == 0; i++) {
+        record *r = &ds->recs[i];
+        if (r->len == m)
+            continue;
+        float *y = malloc(sizeof *y * (size_t)m);
+        if (!y) {
+            rc = rerr_set(e, "%s: out of memory resampling to %d samples", r->name, m);
+            break;
+        }
+        if (resampler_run(&rs, r->x, r->len, y, e) != 0) {
+            free(y);
+            rc = -1;
+            break;
+        }
+        free(r->x);
+        r->x = y;
+        r->len = m;
+        (*changed)++;
+    }
+    resampler_free(&rs);
+    return rc;
+}
+
+int data_load(const resecg_config *cfg, int resample, dataset *ds, data_info *info, rerr *e)
+{
+    data_info local;
+    if (!info)
+        info = &local;
+    memset(info, 0, sizeof *info);
+    double t0 = util_now();
     dataset_init(ds, cfg->model.num_classes);
     if (strcmp(cfg->data.source, "synthetic") == 0) {
         if (cfg->model.num_classes != 4)
@@ -32,13 +93,109 @@ int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntr
             .noise = cfg->data.synth_noise,
             .seed = cfg->data.seed,
         };
-        if (synth_generate(ds, &sp, e) != 0)
+        if (synth_generate(ds, &sp, e) != 0) {
+            dataset_free(ds);
             return -1;
+        }
+    } else if (strcmp(cfg->data.source, "cinc17") == 0) {
+        if (cfg->model.num_classes != 4)
+            return rerr_set(e, "data.source cinc17 has 4 classes (N, A, O, ~), model.classes is %d",
+                            cfg->model.num_classes);
+        cinc17_opts co = {
+            .labels = cfg->data.labels,
+            .skip_bad = cfg->data.skip_bad,
+            .threads = cfg->train.threads,
+        };
+        cinc17_report rep;
+        if (cinc17_load(ds, cfg->data.dir, &co, &rep, e) != 0) {
+            dataset_free(ds);
+            return -1;
+        }
+        info->skipped = rep.skipped;
+        if (rep.skipped)
+            data_report_text(&rep, cfg->data.dir, info->report, sizeof info->report);
     } else {
-        return rerr_set(e, "data.source '%s': only 'synthetic' is available in this build "
-                           "(the CinC 2017 reader is not written yet)", cfg->data.source);
+        return rerr_set(e, "data.source '%s': expected synthetic or cinc17", cfg->data.source);
     }
-    return dataset_split(ds, cfg->data.dev_fraction, cfg->data.seed, train, ntrain, dev, ndev, e);
+    /* awni/ecg: ecg[:STEP * int(len(ecg) / STEP)], one label per STEP samples */
+    info->frame = config_frame(&cfg->model);
+    dataset_trim(ds, info->frame);
+    if (resample && cfg->data.resample_length > 0 &&
+        data_resample(ds, cfg->data.resample_length, &info->resampled, e) != 0) {
+        dataset_free(ds);
+        return -1;
+    }
+    info->loaded = ds->n;
+    info->seconds = util_now() - t0;
+    return 0;
+}
+
+/* train = records whose part is not dev_part, dev = the others; sorted. */
+static int data_split_parts(const int *part, int n, int dev_part, int **train, int *ntrain,
+                            int **dev, int *ndev, rerr *e)
+{
+    size_t sz = sizeof(int) * (size_t)(n > 0 ? n : 1);
+    int *tr = malloc(sz), *dv = malloc(sz), nt = 0, nd = 0;
+    if (!tr || !dv) {
+        free(tr);
+        free(dv);
+        return rerr_set(e, "split: out of memory for %d records", n);
+    }
+    for (int i = 0; i < n; i++) {
+        if (part[i] == dev_part)
+            dv[nd++] = i;
+        else
+            tr[nt++] = i;
+    }
+    *train = tr;
+    *ntrain = nt;
+    *dev = dv;
+    *ndev = nd;
+    return 0;
+}
+
+int data_split(const resecg_config *cfg, const dataset *ds, int **train, int *ntrain, int **dev,
+               int *ndev, rerr *e)
+{
+    const data_config *d = &cfg->data;
+    *train = *dev = NULL;
+    *ntrain = *ndev = 0;
+    if (d->manifest[0]) {
+        int *part = malloc(sizeof *part * (size_t)(ds->n > 0 ? ds->n : 1)), nfolds = 0;
+        if (!part)
+            return rerr_set(e, "%s: out of memory", d->manifest);
+        const char *data_name = strcmp(d->source, "cinc17") == 0 ? d->dir : "the synthetic data";
+        int rc = manifest_read(d->manifest, ds, data_name, part, &nfolds, e);
+        if (rc == 0 && nfolds > 0 && d->dev_fold >= nfolds)
+            rc = rerr_set(e, "%s: data.dev_fold is %d but the manifest has folds 0..%d", d->manifest,
+                          d->dev_fold, nfolds - 1);
+        if (rc == 0)
+            rc = data_split_parts(part, ds->n, nfolds > 0 ? d->dev_fold : MANIFEST_DEV, train,
+                                  ntrain, dev, ndev, e);
+        free(part);
+        return rc;
+    }
+    if (d->split == SPLIT_SHUFFLE)
+        return dataset_split_shuffle(ds, config_decimal(d->dev_fraction), d->seed, train, ntrain,
+                                     dev, ndev, e);
+    return dataset_split(ds, d->dev_fraction, d->seed, train, ntrain, dev, ndev, e);
+}
+
+int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntrain, int **dev,
+                    int *ndev, data_info *info, rerr *e)
+{
+    *train = *dev = NULL;
+    *ntrain = *ndev = 0;
+    if (data_load(cfg, 1, ds, info, e) != 0)
+        return -1;
+    return data_split(cfg, ds, train, ntrain, dev, ndev, e);
+}
+
+int normalization_write(const char *path, double mean, double std, rerr *e)
+{
+    char text[128];
+    int n = snprintf(text, sizeof text, "mean,std\n%.17g,%.17g\n", mean, std);
+    return util_write_file_atomic(path, text, (size_t)n, e);
 }
 
 /* Longest record among idx, trimmed to whole frames (at least one frame). */
@@ -195,6 +352,32 @@ typedef struct eval_out {
     int *pred;     /* (n) record predictions, or NULL */
 } eval_out;
 
+/* pos (n) = positions into idx in by-length order (length, then index). */
+static int eval_order(const dataset *ds, const int *idx, int n, int *pos, rerr *e)
+{
+    int *sorted = malloc(sizeof *sorted * (size_t)(n > 0 ? n : 1));
+    int *where = malloc(sizeof *where * (size_t)(ds->n > 0 ? ds->n : 1));
+    int rc = -1;
+    if (!sorted || !where) {
+        rerr_set(e, "out of memory for evaluation");
+        goto done;
+    }
+    memcpy(sorted, idx, sizeof(int) * (size_t)n);
+    if (dataset_sort_by_length(ds, sorted, n, e) != 0)
+        goto done;
+    for (int i = 0; i < n; i++)
+        where[idx[i]] = i;
+    for (int i = 0; i < n; i++)
+        pos[i] = where[sorted[i]];
+    rc = 0;
+done:
+    free(sorted);
+    free(where);
+    return rc;
+}
+
+/* Evaluates the records idx in by-length batches (train.h: evaluate_run);
+ * out->pred and out->probs stay in idx's order. */
 static int eval_records(model *m, const dataset *ds, const int *idx, int n, float mean, float sd,
                         const loss_params *lp, batch *bt, eval_out *out, rerr *e)
 {
@@ -202,18 +385,31 @@ static int eval_records(model *m, const dataset *ds, const int *idx, int n, floa
     int K = m->cfg.num_classes, cap = bt->cap_B;
     size_t pbytes = (size_t)cap * (bt->cap_L / m->frame) * K * sizeof(float);
     float *pd = be->alloc(be, pbytes), *ph = malloc(pbytes);
-    if (!pd || !ph) {
+    int *pos = malloc(sizeof *pos * (size_t)(n > 0 ? n : 1));
+    int *bidx = malloc(sizeof *bidx * (size_t)cap);
+    if (!pd || !ph || !pos || !bidx) {
         if (pd)
             be->free(be, pd);
         free(ph);
+        free(pos);
+        free(bidx);
         return rerr_set(e, "out of memory for evaluation");
+    }
+    if (eval_order(ds, idx, n, pos, e) != 0) {
+        be->free(be, pd);
+        free(ph);
+        free(pos);
+        free(bidx);
+        return -1;
     }
     metrics_init(&out->mt, K);
     double loss_sum = 0;
     long frames = 0;
     for (int s = 0; s < n; s += cap) {
         int B = n - s < cap ? n - s : cap;
-        batch_fill(bt, ds, idx + s, B, m->frame, mean, sd);
+        for (int i = 0; i < B; i++)
+            bidx[i] = idx[pos[s + i]];
+        batch_fill(bt, ds, bidx, B, m->frame, mean, sd);
         model_forward(m, bt->x, B, bt->L, 0, 0);
         long valid = 0;
         for (int i = 0; i < B; i++)
@@ -226,14 +422,15 @@ static int eval_records(model *m, const dataset *ds, const int *idx, int n, floa
             const float *p = ph + (size_t)i * bt->T * K;
             int pred = metrics_record_vote(p, bt->frames[i], K, NULL);
             metrics_add(&out->mt, ds->recs[bt->rec[i]].label, pred);
+            int at = pos[s + i];
             if (out->pred)
-                out->pred[s + i] = pred;
+                out->pred[at] = pred;
             if (out->probs) {
                 for (int k = 0; k < K; k++) {
                     double acc = 0;
                     for (int t = 0; t < bt->frames[i]; t++)
                         acc += p[t * K + k];
-                    out->probs[(size_t)(s + i) * K + k] = (float)(acc / bt->frames[i]);
+                    out->probs[(size_t)at * K + k] = (float)(acc / bt->frames[i]);
                 }
             }
         }
@@ -242,6 +439,8 @@ static int eval_records(model *m, const dataset *ds, const int *idx, int n, floa
     out->loss = frames ? loss_sum / frames : 0;
     be->free(be, pd);
     free(ph);
+    free(pos);
+    free(bidx);
     return 0;
 }
 
@@ -446,9 +645,11 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     size_t rows_len = 0, rows_cap = 0;
     float *rec_probs = NULL;
     int *rec_pred = NULL;
+    epoch_batches eb = {0};
     char path[4096];
+    data_info info;
 
-    if (data_load_split(cfg, &ds, &tr, &ntr, &dv, &ndv, e) != 0)
+    if (data_load_split(cfg, &ds, &tr, &ntr, &dv, &ndv, &info, e) != 0)
         goto done;
     if (ntr == 0 || ndv == 0) {
         rerr_set(e, "the split has %d training and %d dev records: both must be non-empty", ntr,
@@ -482,11 +683,16 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
         goto done;
     model_init_weights(&m, cfg->train.seed);
 
-    /* normalisation from the training split only */
+    /* normalisation from the training split only (awni/ecg's Preproc fits
+     * on the training records; increase24's code normalised its dev set with
+     * the dev set's own statistics, which we do not copy) */
     double mean, sd;
     dataset_stats(&ds, tr, ntr, &mean, &sd);
     if (!(sd > 0))
         sd = 1;
+    util_path_join(path, sizeof path, o->out_dir, "normalization.csv");
+    if (normalization_write(path, mean, sd, e) != 0)
+        goto done;
     long counts[RESECG_MAX_CLASSES] = {0};
     dataset_class_counts(&ds, tr, ntr, counts);
     loss_params lp;
@@ -502,6 +708,26 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
                     "epoch,train_loss,dev_loss,lr,f1_N,f1_A,f1_O,f1_~,cinc_f1,macro_f1,"
                     "weighted_f1,seconds\n");
     }
+    if (info.skipped)
+        logf_(log, o->quiet, "%s\n", info.report);
+    const data_config *dc = &cfg->data;
+    char split_desc[1200], resampled[64] = "";
+    if (dc->resample_length > 0)
+        snprintf(resampled, sizeof resampled, ", resampled to %d", dc->resample_length);
+    if (dc->manifest[0])
+        snprintf(split_desc, sizeof split_desc, "split from %s", dc->manifest);
+    else
+        snprintf(split_desc, sizeof split_desc, "%s split, dev fraction %g, seed %llu",
+                 config_split_name(dc->split), (double)dc->dev_fraction,
+                 (unsigned long long)dc->seed);
+    logf_(log, o->quiet,
+          "data: %s%s%s, protocol %s: %d records trimmed to multiples of %d samples%s, %s, "
+          "%s batches%s; normalisation mean %.6g std %.6g (%.1fs)\n",
+          dc->source, strcmp(dc->source, "cinc17") == 0 ? " " : "",
+          strcmp(dc->source, "cinc17") == 0 ? dc->dir : "", config_protocol_name(dc->protocol),
+          info.loaded, info.frame, resampled, split_desc,
+          config_batching_name(dc->batching), cfg->train.drop_last ? " (last partial dropped)" : "",
+          mean, sd, info.seconds);
     logf_(log, o->quiet,
           "resecg train: %d train / %d dev records, %ld parameters, device %s, loss %s, "
           "batch %d, up to %d epochs\n",
@@ -511,36 +737,32 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     int K = cfg->model.num_classes;
     rec_probs = malloc((size_t)ndv * K * sizeof(float));
     rec_pred = malloc((size_t)ndv * sizeof(int));
-    int *order = malloc((size_t)ntr * sizeof(int));
-    if (!rec_probs || !rec_pred || !order) {
-        free(order);
+    if (!rec_probs || !rec_pred) {
         rerr_set(e, "out of memory");
         goto done;
     }
+    if (epoch_batches_init(&eb, ntr, e) != 0)
+        goto done;
     int stop = 0;
     while (!stop && st.epoch < cfg->train.max_epochs) {
         int ep = st.epoch + 1;
         double te = util_now();
-        /* the epoch's order depends only on (seed, epoch): a resumed run
+        /* the epoch's batches depend only on (seed, epoch): a resumed run
          * continues exactly as an uninterrupted one */
-        memcpy(order, tr, (size_t)ntr * sizeof(int));
-        rng r;
-        rng_seed(&r, rng_hash3(cfg->train.seed, (uint64_t)ep, 0x0de5));
-        rng_shuffle(&r, order, ntr);
-        int nb = cfg->train.drop_last ? ntr / Bcap : (ntr + Bcap - 1) / Bcap;
-        if (nb == 0)
-            nb = 1;
+        if (epoch_batches_fill(&eb, &ds, tr, ntr, Bcap, dc->batching == BATCH_BY_LENGTH,
+                               cfg->train.drop_last, cfg->train.seed, ep, e) != 0)
+            goto done;
+        int nb = eb.nb;
         double loss_sum = 0;
         for (int b = 0; b < nb; b++) {
-            int B = ntr - b * Bcap < Bcap ? ntr - b * Bcap : Bcap;
-            batch_fill(&bt, &ds, order + b * Bcap, B, m.frame, (float)mean, (float)sd);
+            int B = eb.start[b + 1] - eb.start[b];
+            batch_fill(&bt, &ds, eb.idx + eb.start[b], B, m.frame, (float)mean, (float)sd);
             model_forward(&m, bt.x, B, bt.L, 1, rng_hash3(cfg->train.seed, (uint64_t)ep, (uint64_t)b));
             float l = be->loss_forward_backward(be, NULL, m.dlogits, m.logits, bt.labels,
                                                 B * bt.T, &lp);
             if (!isfinite(l)) {
                 rerr_set(e, "epoch %d batch %d: the loss is %g (diverged); lower optim.lr", ep, b + 1,
                          (double)l);
-                free(order);
                 goto done;
             }
             model_backward(&m);
@@ -558,7 +780,6 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
 
         eval_out ev = {0};
         if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, e) != 0) {
-            free(order);
             goto done;
         }
         double secs = util_now() - te;
@@ -571,7 +792,6 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
             st.es_wait = 0;
             util_path_join(path, sizeof path, o->out_dir, "best.safetensors");
             if (save_best(&m, path, mean, sd, ep, e) != 0) {
-                free(order);
                 goto done;
             }
         } else if (++st.es_wait >= cfg->train.early_stop_patience) {
@@ -595,12 +815,10 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
                     mt->weighted_f1, secs);
         util_path_join(path, sizeof path, o->out_dir, "epochs.csv");
         if (!rows || util_write_file_atomic(path, rows, rows_len, e) != 0) {
-            free(order);
             goto done;
         }
         util_path_join(path, sizeof path, o->out_dir, "last.safetensors");
         if (save_last(&m, &opt, &st, path, mean, sd, e) != 0) {
-            free(order);
             goto done;
         }
         logf_(log, o->quiet,
@@ -613,7 +831,6 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
             logf_(log, o->quiet, "early stop: no dev-loss improvement for %d epochs\n",
                   cfg->train.early_stop_patience);
     }
-    free(order);
 
     /* final outputs from the best checkpoint */
     util_path_join(path, sizeof path, o->out_dir, "best.safetensors");
@@ -644,6 +861,7 @@ done:
         model_free(&m);
         backend_destroy(be);
     }
+    epoch_batches_free(&eb);
     free(tr);
     free(dv);
     dataset_free(&ds);
@@ -652,8 +870,7 @@ done:
     return rc;
 }
 
-int evaluate_checkpoint(const resecg_config *cfg, const char *ckpt, const char *device,
-                        const char *out_dir, metrics *mt, rerr *e)
+int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, rerr *e)
 {
     dataset ds = {0};
     int *tr = NULL, *dv = NULL, ntr = 0, ndv = 0, rc = -1;
@@ -664,30 +881,53 @@ int evaluate_checkpoint(const resecg_config *cfg, const char *ckpt, const char *
     int *pred = NULL;
     st_file f = {0};
     int have_f = 0;
+    memset(r, 0, sizeof *r);
 
-    if (st_read(&f, ckpt, e) != 0)
+    if (st_read(&f, o->ckpt, e) != 0)
         goto done;
     have_f = 1;
     const char *ms = st_meta_get(&f, "norm_mean"), *ss = st_meta_get(&f, "norm_std");
     if (!ms || !ss) {
         rerr_set(e, "%s: no normalisation statistics in the metadata (not a resecg checkpoint?)",
-                 ckpt);
+                 o->ckpt);
         goto done;
     }
-    double mean = strtod(ms, NULL), sd = strtod(ss, NULL);
-    if (data_load_split(cfg, &ds, &tr, &ntr, &dv, &ndv, e) != 0)
+    r->mean = strtod(ms, NULL);
+    r->std = strtod(ss, NULL);
+    if (data_load(cfg, 1, &ds, &r->info, e) != 0)
         goto done;
-    be = backend_create(device, cfg->train.threads, e);
+    if (o->all_records) {
+        /* every record is scored, none is "training" (the class counts of a
+         * balanced weighted loss then come from the scored records) */
+        dv = malloc(sizeof *dv * (size_t)(ds.n > 0 ? ds.n : 1));
+        if (!dv) {
+            rerr_set(e, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < ds.n; i++)
+            dv[i] = i;
+        ndv = ds.n;
+    } else if (data_split(cfg, &ds, &tr, &ntr, &dv, &ndv, e) != 0) {
+        goto done;
+    }
+    if (ndv == 0) {
+        rerr_set(e, "no records to evaluate (the dev split is empty)");
+        goto done;
+    }
+    be = backend_create(o->device, cfg->train.threads, e);
     if (!be || model_init(&m, &cfg->model, be, e) != 0)
         goto done;
     int cap_L = max_trimmed_len(&ds, dv, ndv, m.frame);
     int Bcap = cfg->train.batch_size;
     if (model_reserve(&m, Bcap, cap_L, e) != 0 || batch_init(&bt, Bcap, cap_L, e) != 0)
         goto done;
-    if (checkpoint_load(&m, NULL, ckpt, e) != 0)
+    if (checkpoint_load(&m, NULL, o->ckpt, e) != 0)
         goto done;
     long counts[RESECG_MAX_CLASSES] = {0};
-    dataset_class_counts(&ds, tr, ntr, counts);
+    if (ntr > 0)
+        dataset_class_counts(&ds, tr, ntr, counts);
+    else
+        dataset_class_counts(&ds, dv, ndv, counts);
     loss_params lp;
     loss_params_from_config(&lp, &cfg->loss, cfg->model.num_classes, counts);
     int K = cfg->model.num_classes;
@@ -698,12 +938,18 @@ int evaluate_checkpoint(const resecg_config *cfg, const char *ckpt, const char *
         goto done;
     }
     eval_out ev = {.probs = probs, .pred = pred};
-    if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, e) != 0)
+    if (eval_records(&m, &ds, dv, ndv, (float)r->mean, (float)r->std, &lp, &bt, &ev, e) != 0)
         goto done;
-    if (out_dir && (util_mkdir_p(out_dir, e) != 0 ||
-                    write_eval_outputs(out_dir, &ds, dv, ndv, &ev, K, e) != 0))
-        goto done;
-    *mt = ev.mt;
+    if (o->out_dir) {
+        char path[4096];
+        util_path_join(path, sizeof path, o->out_dir, "normalization.csv");
+        if (util_mkdir_p(o->out_dir, e) != 0 || normalization_write(path, r->mean, r->std, e) != 0 ||
+            write_eval_outputs(o->out_dir, &ds, dv, ndv, &ev, K, e) != 0)
+            goto done;
+    }
+    r->mt = ev.mt;
+    r->loss = ev.loss;
+    r->records = ndv;
     rc = 0;
 done:
     if (have_f)
@@ -717,7 +963,17 @@ done:
     }
     free(tr);
     free(dv);
-    if (ds.recs || ds.n)
-        dataset_free(&ds);
+    dataset_free(&ds);
     return rc;
+}
+
+int evaluate_checkpoint(const resecg_config *cfg, const char *ckpt, const char *device,
+                        const char *out_dir, metrics *mt, rerr *e)
+{
+    eval_opts o = {.ckpt = ckpt, .device = device, .out_dir = out_dir};
+    eval_result r;
+    if (evaluate_run(cfg, &o, &r, e) != 0)
+        return -1;
+    *mt = r.mt;
+    return 0;
 }

@@ -8,9 +8,12 @@
  *   best.safetensors   weights and BN statistics of the epoch with the lowest dev loss
  *   predictions.csv    per dev record: label, prediction, mean frame probabilities (best)
  *   confusion.csv      dev confusion matrix (best)
+ *   normalization.csv  mean,std of the training split's samples (also in the checkpoints)
  *   f1.csv             per-class F1 of the best checkpoint on dev: written LAST, so its
  *                      presence means the run finished
- *   train.log          the progress lines */
+ *   train.log          the progress lines
+ * The data pipeline (data_load, data_split) follows data.protocol: see
+ * experiments/cinc17/README.md. */
 #ifndef RESECG_TRAIN_H
 #define RESECG_TRAIN_H
 
@@ -42,16 +45,67 @@ typedef struct train_result {
 
 int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e);
 
-/* Loads the data a config names (built-in synthetic ECG for data.source
- * synthetic) and splits it with data.seed. */
-int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntrain, int **dev,
-                    int *ndev, rerr *e);
+/* What loading the data did, for the log. */
+typedef struct data_info {
+    int loaded;          /* records in the dataset */
+    int skipped;         /* records the CinC 2017 reader skipped (data.skip_bad) */
+    char report[2048];   /* the reader's summary and first problems when it skipped any */
+    int frame;           /* records were trimmed to multiples of this */
+    int resampled;       /* records whose length resampling changed */
+    double seconds;      /* load + trim + resample */
+} data_info;
 
-/* Scores a checkpoint on the dev split of the config's data (or all records
- * when all_records): prints nothing, fills m. When out_dir is not NULL,
- * writes f1.csv, confusion.csv and predictions.csv there. */
+/* Loads the records a config names (data.source synthetic: the built-in
+ * generator; cinc17: data.dir with data.labels, data.skip_bad), in order
+ * (the labels file's for CinC 2017), trims each to whole frames of the
+ * network (config_frame; awni/ecg's STEP = 256) and, when resample is set
+ * and data.resample_length > 0, resamples each to that length
+ * (scipy.signal.resample). info may be NULL. On failure ds is left empty. */
+int data_load(const resecg_config *cfg, int resample, dataset *ds, data_info *info, rerr *e);
+
+/* The train/dev split of ds a config names: data.manifest when set (k-fold
+ * manifests: fold data.dev_fold is dev), else data.split with
+ * data.dev_fraction and data.seed (shuffle: Python-compatible, as the
+ * reference implementations; stratified: dataset_split). Sorted, malloc'd. */
+int data_split(const resecg_config *cfg, const dataset *ds, int **train, int *ntrain, int **dev,
+               int *ndev, rerr *e);
+
+/* data_load (resampling included) then data_split. */
+int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntrain, int **dev,
+                    int *ndev, data_info *info, rerr *e);
+
+typedef struct eval_opts {
+    const char *ckpt;    /* checkpoint: weights, BN statistics, normalisation in its metadata */
+    const char *device;  /* backend name */
+    const char *out_dir; /* when not NULL: f1.csv, confusion.csv, predictions.csv,
+                            normalization.csv written there */
+    int all_records;     /* score every record of the data (e.g. another labelled
+                            directory) instead of the config's dev split */
+} eval_opts;
+
+typedef struct eval_result {
+    metrics mt;
+    double loss;         /* mean over valid frames */
+    double mean, std;    /* the normalisation applied: the checkpoint's */
+    int records;         /* records scored */
+    data_info info;
+} eval_result;
+
+/* Scores a checkpoint on the config's dev split (the split training used,
+ * recomputed from config and data, or read from data.manifest) or on all
+ * records, normalised with the checkpoint's training statistics. Records are
+ * batched by length (as in training's dev evaluation, so the numbers agree):
+ * zero padding past a record's end reaches its last frames through the
+ * convolutions' receptive field, so batch composition matters a little, and
+ * by-length batches keep the padding small. Prints nothing. */
+int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, rerr *e);
+
+/* evaluate_run on the dev split, metrics only. */
 int evaluate_checkpoint(const resecg_config *cfg, const char *ckpt, const char *device,
                         const char *out_dir, metrics *mt, rerr *e);
+
+/* Writes "mean,std" and the values (%.17g) to path, atomically. */
+int normalization_write(const char *path, double mean, double std, rerr *e);
 
 /* Saves a model (and optimiser state when a is not NULL) as safetensors with
  * the given metadata pairs. Host copies are made for device backends. */

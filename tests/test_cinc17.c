@@ -921,106 +921,12 @@ START_TEST(test_real_data)
 }
 END_TEST
 
-/* Runs argv (no shell); 0 when it exits 0. */
-static int run_prog(char *const argv[])
-{
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int st;
-    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-        return -1;
-    return WEXITSTATUS(st);
-}
-
-/* Whether the stamp file holds want (a complete unpack of that tarball). */
-static int stamp_ok(const char *stamp, const char *want)
-{
-    char *have = NULL;
-    int ok = util_read_file(stamp, &have, NULL, NULL) == 0 && strcmp(have, want) == 0;
-    free(have);
-    return ok;
-}
-
-/* Finds the working copy ($RESECG_SHARED_DIR, else $RESECG_SOURCE_DIR/../shared)
- * and unpacks it once into $TMPDIR/resecg-cinc17-cache. The stamp file,
- * written atomically after tar succeeded and holding the tarball's size and
- * mtime, marks a complete unpack of that tarball; concurrent test runs each
- * unpack into their own directory and only one rename wins. Returns 1 with
- * g_real_dir set, or 0 after printing why the real-data tests are skipped
- * (-1: present but unusable, which fails). */
+/* The working copy, unpacked once into a cache shared with the other
+ * real-data tests (testutil_cinc17_dir: stamp file + lock). Returns 1 with
+ * g_real_dir set, 0 when absent (skip), -1 when present but unusable (fail). */
 static int real_data_prepare(char *why, size_t whysz)
 {
-    const char *shared = getenv("RESECG_SHARED_DIR");
-    char sbuf[1024], tarball[1200];
-    if (!shared || !*shared) {
-        snprintf(sbuf, sizeof sbuf, "%s/../shared", testutil_source_dir());
-        shared = sbuf;
-    }
-    snprintf(tarball, sizeof tarball, "%s/data/cinc17/training2017.tar.xz", shared);
-    struct stat st;
-    if (stat(tarball, &st) != 0) {
-        snprintf(why, whysz, "%s not found (set RESECG_SHARED_DIR)", tarball);
-        return 0;
-    }
-    const char *tmp = getenv("TMPDIR");
-    char cache[1024], stamp[1100], want[128], final_dir[1100];
-    snprintf(cache, sizeof cache, "%s/resecg-cinc17-cache", tmp && *tmp ? tmp : "/tmp");
-    snprintf(stamp, sizeof stamp, "%s/complete", cache);
-    snprintf(final_dir, sizeof final_dir, "%s/training2017", cache);
-    snprintf(want, sizeof want, "%lld %lld\n", (long long)st.st_size, (long long)st.st_mtime);
-    rerr e;
-    if (stamp_ok(stamp, want)) {
-        snprintf(g_real_dir, sizeof g_real_dir, "%s", final_dir);
-        return 1;
-    }
-    if (util_mkdir_p(cache, &e) != 0) {
-        snprintf(why, whysz, "%s", e.msg);
-        return -1;
-    }
-    unlink(stamp);
-    char work[1200];
-    snprintf(work, sizeof work, "%s/unpack.%d", cache, (int)getpid());
-    testutil_rmtree(work);
-    if (util_mkdir_p(work, &e) != 0) {
-        snprintf(why, whysz, "%s", e.msg);
-        return -1;
-    }
-    printf("unpacking %s into %s\n", tarball, cache);
-    double t0 = util_now();
-    char *argv[] = {"tar", "-xJf", tarball, "-C", work, NULL};
-    if (run_prog(argv) != 0) {
-        testutil_rmtree(work);
-        snprintf(why, whysz, "tar -xJf %s failed", tarball);
-        return -1;
-    }
-    char got[1300];
-    snprintf(got, sizeof got, "%s/training2017", work);
-    if (rename(got, final_dir) != 0) {
-        /* Another run finished first (keep its tree), or a stale partial
-         * tree from an interrupted run is in the way. */
-        if (!stamp_ok(stamp, want)) {
-            testutil_rmtree(final_dir);
-            if (rename(got, final_dir) != 0) {
-                snprintf(why, whysz, "rename %s: %s", got, strerror(errno));
-                testutil_rmtree(work);
-                return -1;
-            }
-        }
-    }
-    testutil_rmtree(work);
-    if (!stamp_ok(stamp, want) && util_write_file_atomic(stamp, want, strlen(want), &e) != 0) {
-        snprintf(why, whysz, "%s", e.msg);
-        return -1;
-    }
-    printf("unpacked in %.1f s\n", util_now() - t0);
-    snprintf(g_real_dir, sizeof g_real_dir, "%s", final_dir);
-    return 1;
+    return testutil_cinc17_dir(g_real_dir, sizeof g_real_dir, why, whysz);
 }
 
 static char g_real_why[4096];

@@ -68,6 +68,15 @@ static const char *cfg_diff(const resecg_config *a, const resecg_config *b)
     SAME(data.synth_noise);
     SAME(data.dev_fraction);
     SAME(data.sample_rate);
+    SAME(data.seed);
+    SAME(data.protocol);
+    SAME_STR(data.labels);
+    SAME(data.skip_bad);
+    SAME(data.split);
+    SAME(data.resample_length);
+    SAME(data.batching);
+    SAME_STR(data.manifest);
+    SAME(data.dev_fold);
     return NULL;
 #undef SAME
 #undef SAME_STR
@@ -239,6 +248,15 @@ START_TEST(test_defaults)
     ck_assert(c.data.synth_noise == 1.0f);
     ck_assert(c.data.dev_fraction == 0.1f);
     ck_assert_int_eq(c.data.sample_rate, 300);
+    ck_assert_int_eq(c.data.protocol, PROTOCOL_HANNUN);
+    ck_assert_str_eq(c.data.labels, "REFERENCE-v3.csv");
+    ck_assert_int_eq(c.data.skip_bad, 0);
+    ck_assert_int_eq(c.data.split, SPLIT_SHUFFLE);
+    ck_assert_int_eq(c.data.resample_length, 0);
+    ck_assert_int_eq(c.data.batching, BATCH_BY_LENGTH);
+    ck_assert_str_eq(c.data.manifest, "");
+    ck_assert_int_eq(c.data.dev_fold, 0);
+    ck_assert(c.data.seed == 2018);
     rerr e = {{0}};
     ck_assert_msg(config_validate(&c, &e) == 0, "defaults invalid: %s", e.msg);
     ck_assert_str_eq(config_loss_name(LOSS_CE), "ce");
@@ -253,7 +271,8 @@ START_TEST(test_resecg_yaml_is_defaults)
     source_path(path, sizeof path, "cfgs/ResECG.yaml");
     resecg_config c, d;
     config_defaults(&d);
-    /* loaded on top of something else, so every key must be in the file */
+    /* loaded on top of something else, so every key must be in the file
+     * (the protocol's keys through `protocol: hannun`, see below) */
     config_defaults(&c);
     set_ok(&c, "model.filters=7");
     set_ok(&c, "model.classes=2");
@@ -262,6 +281,14 @@ START_TEST(test_resecg_yaml_is_defaults)
     set_ok(&c, "optim.lr=0.5");
     set_ok(&c, "train.seed=5");
     set_ok(&c, "data.dir=/elsewhere");
+    set_ok(&c, "data.labels=REFERENCE.csv");
+    set_ok(&c, "data.skip_bad=true");
+    set_ok(&c, "data.manifest=m.csv");
+    set_ok(&c, "data.dev_fold=3");
+    /* the keys the protocol presets are comments in the file: its
+     * `protocol: hannun` must bring them back from pytorch-ref's values */
+    set_ok(&c, "data.protocol=pytorch-ref");
+    ck_assert_int_eq(c.data.resample_length, 8960);
     rerr e = {{0}};
     ck_assert_msg(config_load_file(&c, path, &e) == 0, "%s", e.msg);
     ck_assert_cfg_eq(&c, &d);
@@ -397,6 +424,18 @@ START_TEST(test_round_trip_random)
         c.data.synth_noise = rand_float(&s, 0, 10);
         c.data.dev_fraction = rand_float(&s, 1e-3, 1);
         c.data.sample_rate = rng_int(&s, 1, 100000);
+        c.data.seed = rng_next(&s);
+        c.data.protocol = (data_protocol)rng_int(&s, 0, 1);
+        c.data.skip_bad = rng_int(&s, 0, 1);
+        c.data.split = (split_kind)rng_int(&s, 0, 1);
+        c.data.resample_length = rng_int(&s, 0, 100000);
+        c.data.batching = (batching_kind)rng_int(&s, 0, 1);
+        c.data.dev_fold = rng_int(&s, 0, 100000);
+        c.data.labels[0] = c.data.manifest[0] = '\0';
+        for (int i = 0, np2 = rng_int(&s, 0, 10); i < np2; i++)
+            strcat(c.data.labels, pieces[rng_int(&s, 0, npieces - 1)]);
+        for (int i = 0, np2 = rng_int(&s, 0, 40); i < np2; i++)
+            strcat(c.data.manifest, pieces[rng_int(&s, 0, npieces - 1)]);
         check_round_trip(&c);
     }
 }
@@ -662,6 +701,98 @@ START_TEST(test_set)
 }
 END_TEST
 
+/* ---- protocol presets ---- */
+
+START_TEST(test_protocol_presets)
+{
+    resecg_config c, d;
+    config_defaults(&c);
+    ck_assert_str_eq(config_protocol_name(PROTOCOL_HANNUN), "hannun");
+    ck_assert_str_eq(config_protocol_name(PROTOCOL_PYTORCH_REF), "pytorch-ref");
+    ck_assert_str_eq(config_protocol_name((data_protocol)9), "?");
+    ck_assert_str_eq(config_split_name(SPLIT_STRATIFIED), "stratified");
+    ck_assert_str_eq(config_batching_name(BATCH_RANDOM), "random");
+
+    /* the preset of each protocol */
+    set_ok(&c, "data.protocol=pytorch-ref");
+    ck_assert_int_eq(c.data.protocol, PROTOCOL_PYTORCH_REF);
+    ck_assert(c.data.dev_fraction == 0.2f);
+    ck_assert_int_eq(c.data.split, SPLIT_SHUFFLE);
+    ck_assert_int_eq(c.data.resample_length, 8960);
+    ck_assert_int_eq(c.data.batching, BATCH_RANDOM);
+    ck_assert_int_eq(c.train.drop_last, 0); /* not a preset */
+    rerr e = {{0}};
+    ck_assert_msg(config_validate(&c, &e) == 0, "%s", e.msg);
+    set_ok(&c, "data.protocol=hannun");
+    config_defaults(&d);
+    ck_assert_cfg_eq(&c, &d);
+
+    /* an explicit key wins whether it comes before or after the protocol,
+     * in a file or through --set */
+    const char *orders[] = {"data:\n  dev_fraction: 0.3\n  protocol: pytorch-ref\n",
+                            "data:\n  protocol: pytorch-ref\n  dev_fraction: 0.3\n"};
+    for (int i = 0; i < 2; i++) {
+        config_defaults(&c);
+        load_ok(&c, orders[i]);
+        ck_assert(c.data.dev_fraction == 0.3f);
+        ck_assert_int_eq(c.data.resample_length, 8960);
+        ck_assert_int_eq(c.data.batching, BATCH_RANDOM);
+    }
+    config_defaults(&c);
+    load_ok(&c, "data:\n  batching: by_length\ntrain:\n  drop_last: true\n");
+    set_ok(&c, "data.protocol=pytorch-ref");
+    ck_assert_int_eq(c.data.batching, BATCH_BY_LENGTH);
+    ck_assert_int_eq(c.train.drop_last, 1);
+    ck_assert(c.data.dev_fraction == 0.2f);
+    set_ok(&c, "data.protocol=hannun");
+    ck_assert_int_eq(c.train.drop_last, 1); /* not a preset: stays as given */
+    ck_assert(c.data.dev_fraction == 0.1f);
+    set_ok(&c, "data.resample_length=0");
+    set_ok(&c, "data.protocol=pytorch-ref");
+    ck_assert_int_eq(c.data.resample_length, 0);
+    /* the written config lists every key and reads back the same */
+    check_round_trip(&c);
+    /* a failed load marks nothing */
+    config_defaults(&c);
+    rerr fe = {{0}};
+    ck_assert_int_eq(config_load_string(&c, "data:\n  dev_fraction: 0.3\n  protocol: nope\n", "t.yaml",
+                                        &fe), -1);
+    set_ok(&c, "data.protocol=pytorch-ref");
+    ck_assert(c.data.dev_fraction == 0.2f);
+    /* config_set_protocol from code */
+    config_defaults(&c);
+    config_set_protocol(&c, PROTOCOL_PYTORCH_REF);
+    ck_assert_int_eq(c.data.resample_length, 8960);
+    /* config_frame: 2^(blocks / subsample_every) */
+    ck_assert_int_eq(config_frame(&c.model), 256);
+    c.model.num_blocks = 8;
+    ck_assert_int_eq(config_frame(&c.model), 16);
+    /* config_decimal: the double Python would hold */
+    ck_assert(config_decimal(0.1f) == 0.1);
+    ck_assert(config_decimal(0.2f) == 0.2);
+    ck_assert(config_decimal(0.35f) == 0.35);
+
+    expect_load_error("data:\n  protocol: awni\n",
+                      "t.yaml:2:13: data.protocol: expected one of hannun, pytorch-ref, got 'awni'");
+    expect_load_error("data:\n  split: random\n",
+                      "t.yaml:2:10: data.split: expected one of shuffle, stratified, got 'random'");
+    expect_load_error("data:\n  batching: sorted\n",
+                      "t.yaml:2:13: data.batching: expected one of by_length, random, got 'sorted'");
+    expect_load_error("data:\n  resample_length: -1\n",
+                      "t.yaml:2:20: data.resample_length: -1 is out of range (must be in [0, 100000])");
+    expect_load_error("data:\n  skip_bad: sometimes\n",
+                      "t.yaml:2:13: data.skip_bad: expected true or false, got 'sometimes'");
+    expect_load_error("data:\n  dev_fold: -2\n",
+                      "t.yaml:2:13: data.dev_fold: -2 is out of range (must be in [0, 100000])");
+    expect_load_error("data:\n  manifest: [a]\n",
+                      "t.yaml:2:13: data.manifest: expected a string, got a sequence");
+    expect_load_error("data:\n  protokol: hannun\n",
+                      "t.yaml:2:3: unknown key 'data.protokol' (did you mean 'data.protocol'?)");
+    expect_set_error("data.protocol=keras",
+                     "--set data.protocol=keras: expected one of hannun, pytorch-ref, got 'keras'");
+}
+END_TEST
+
 /* ---- config_validate ---- */
 
 static void expect_invalid(const char *const *sets, int nsets, const char *want)
@@ -698,6 +829,10 @@ START_TEST(test_validate)
     expect_invalid(i, 4, "exceeds 65536 channels");
     const char *j[] = {"model.classes=3"};
     expect_invalid(j, 1, "model.classes is 3 but data.source synthetic has 4 classes");
+    const char *rl[] = {"data.resample_length=9000"};
+    expect_invalid(rl, 1, "data.resample_length 9000 is not a multiple of the network's frame (256 samples");
+    const char *lb[] = {"data.source=cinc17", "data.dir=/d", "data.labels="};
+    expect_invalid(lb, 3, "data.labels must name the label file");
 
     /* a struct built in code is range-checked from the same table */
     resecg_config c;
@@ -851,6 +986,7 @@ static Suite *config_suite(void)
     t = tcase_create("set_validate");
     tcase_add_test(t, test_set);
     tcase_add_test(t, test_validate);
+    tcase_add_test(t, test_protocol_presets);
     suite_add_tcase(s, t);
     t = tcase_create("fuzz");
     tcase_set_timeout(t, 300);

@@ -1,15 +1,22 @@
 /* Helpers shared by the test programs: a scratch directory per test program
- * (made in the parent process by an unchecked fixture, removed at the end)
- * and the repository root for fixtures. Header-only: each test is one file. */
+ * (made in the parent process by an unchecked fixture, removed at the end),
+ * the repository root for fixtures, and the unpacked CinC 2017 working copy
+ * for real-data tests. Header-only: each test is one file. */
 #ifndef RESECG_TESTUTIL_H
 #define RESECG_TESTUTIL_H
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "util.h"
 
 /* Makes $TMPDIR/resecg-<tag>-XXXXXX (or under /tmp) into dir; aborts on
  * failure, since no test could run without it. */
@@ -50,6 +57,110 @@ static inline const char *testutil_source_dir(void)
 {
     const char *s = getenv("RESECG_SOURCE_DIR");
     return s && *s ? s : "..";
+}
+
+/* ---- the CinC 2017 working copy for real-data tests ----
+ * The records live in ../shared (never in the repository) as
+ * data/cinc17/training2017.tar.xz. They are unpacked once into
+ * $TMPDIR/resecg-cinc17-cache/training2017; the stamp file `complete` beside
+ * it, written atomically after tar and the rename succeeded, holds the
+ * tarball's "size mtime" and marks a complete unpack of that tarball. The
+ * protocol is test_cinc17.c's, so the tests share one cache; an flock on
+ * `lock` keeps concurrent test programs from unpacking at once. */
+
+/* Runs argv (no shell); the exit status, or -1. */
+static inline int testutil_run(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+static inline int testutil_stamp_ok(const char *stamp, const char *want)
+{
+    char *have = NULL;
+    int ok = util_read_file(stamp, &have, NULL, NULL) == 0 && strcmp(have, want) == 0;
+    free(have);
+    return ok;
+}
+
+/* Fills dir with the unpacked training2017/ directory and returns 1; 0 when
+ * there is no working copy ($RESECG_SHARED_DIR, else
+ * $RESECG_SOURCE_DIR/../shared), with why saying so; -1 when it is there but
+ * could not be unpacked (a failure, not a skip). */
+static inline int testutil_cinc17_dir(char *dir, size_t size, char *why, size_t whysz)
+{
+    const char *shared = getenv("RESECG_SHARED_DIR");
+    char sbuf[1024], tarball[1200];
+    if (!shared || !*shared) {
+        snprintf(sbuf, sizeof sbuf, "%s/../shared", testutil_source_dir());
+        shared = sbuf;
+    }
+    snprintf(tarball, sizeof tarball, "%s/data/cinc17/training2017.tar.xz", shared);
+    struct stat st;
+    if (stat(tarball, &st) != 0) {
+        snprintf(why, whysz, "%s not found (set RESECG_SHARED_DIR)", tarball);
+        return 0;
+    }
+    const char *tmp = getenv("TMPDIR");
+    char cache[1024], stamp[1100], want[128], final_dir[1100], lockp[1100];
+    snprintf(cache, sizeof cache, "%s/resecg-cinc17-cache", tmp && *tmp ? tmp : "/tmp");
+    snprintf(stamp, sizeof stamp, "%s/complete", cache);
+    snprintf(lockp, sizeof lockp, "%s/lock", cache);
+    snprintf(final_dir, sizeof final_dir, "%s/training2017", cache);
+    snprintf(want, sizeof want, "%lld %lld\n", (long long)st.st_size, (long long)st.st_mtime);
+    snprintf(dir, size, "%s", final_dir);
+    if (testutil_stamp_ok(stamp, want))
+        return 1;
+    rerr e;
+    if (util_mkdir_p(cache, &e) != 0) {
+        snprintf(why, whysz, "%s", e.msg);
+        return -1;
+    }
+    int lk = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lk >= 0)
+        flock(lk, LOCK_EX);
+    int rc = 1;
+    if (!testutil_stamp_ok(stamp, want)) { /* nobody finished it while we waited */
+        unlink(stamp);
+        char work[1200], got[1300];
+        snprintf(work, sizeof work, "%s/unpack.%d", cache, (int)getpid());
+        snprintf(got, sizeof got, "%s/training2017", work);
+        testutil_rmtree(work);
+        char *argv[] = {"tar", "-xJf", tarball, "-C", work, NULL};
+        printf("unpacking %s into %s\n", tarball, cache);
+        if (util_mkdir_p(work, &e) != 0) {
+            snprintf(why, whysz, "%s", e.msg);
+            rc = -1;
+        } else if (testutil_run(argv) != 0) {
+            snprintf(why, whysz, "tar -xJf %s failed", tarball);
+            rc = -1;
+        } else if (rename(got, final_dir) != 0 && !testutil_stamp_ok(stamp, want)) {
+            /* a stale partial tree from an interrupted run is in the way */
+            testutil_rmtree(final_dir);
+            if (rename(got, final_dir) != 0) {
+                snprintf(why, whysz, "rename %s: %s", got, strerror(errno));
+                rc = -1;
+            }
+        }
+        testutil_rmtree(work);
+        if (rc == 1 && !testutil_stamp_ok(stamp, want) &&
+            util_write_file_atomic(stamp, want, strlen(want), &e) != 0) {
+            snprintf(why, whysz, "%s", e.msg);
+            rc = -1;
+        }
+    }
+    if (lk >= 0)
+        close(lk); /* releases the lock */
+    return rc;
 }
 
 #endif

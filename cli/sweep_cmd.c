@@ -1,0 +1,173 @@
+/* `resecg sweep`: argument parsing for plan, run and status; the work is in
+ * runner/sweep_run.c. Exit status: 0 success (every job finished), 1 jobs
+ * failed or the run was stopped by --fail-fast, 128 + signal when a signal
+ * stopped it, 2 bad usage or a bad sweep file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "sweep_run.h"
+#include "util.h"
+
+static const char *usage_sweep =
+    "usage: resecg sweep plan FILE [--out DIR]\n"
+    "       resecg sweep run FILE [options]\n"
+    "       resecg sweep status DIR\n"
+    "\n"
+    "  plan     list the jobs of a sweep file (id, variant, seed, overrides); runs nothing\n"
+    "  run      run every job not yet finished under <out>/<sweep name>/ (resumes interrupted ones)\n"
+    "  status   counts and per-job state of a sweep output directory (e.g. results/demo),\n"
+    "           with each failure's exit status and the end of its log\n"
+    "\n"
+    "run options:\n"
+    "  --gpus auto|none|0,1,...  GPUs to use (auto: NVML, then nvidia-smi; none: CPU only)\n"
+    "  --jobs-per-gpu N          jobs sharing one GPU at a time (default 1)\n"
+    "  --max-parallel N          jobs at a time in all (CPU default: one per core)\n"
+    "  --busy-threshold F        skip GPUs with more than this share of memory in use (0.5)\n"
+    "  --retries N               extra attempts after a failure, 1 s, 2 s, 4 s ... apart (1)\n"
+    "  --fail-fast               stop everything at the first job that fails for good\n"
+    "  --out DIR                 results root (default results)\n"
+    "  --device NAME             passed to train (default cuda on GPUs, cpu otherwise)\n"
+    "  --grace SECONDS           SIGTERM to SIGKILL delay when stopping (default 10)\n"
+    "  --live / --no-live        live table / plain log lines (default: table on a terminal)\n"
+    "  --job-program PATH        run PATH instead of `resecg train` (tests)\n"
+    "  --backoff SECONDS         first retry delay (default 1)\n"
+    "\n"
+    "Ctrl-C (or SIGTERM) stops launching and stops the running jobs (SIGTERM, then SIGKILL\n"
+    "after --grace); a second Ctrl-C kills them at once. Run the same command again to resume.\n"
+    "The sweep file format is described in sweeps/README.md.\n";
+
+static int arg_int(const char *flag, const char *s, int lo, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > 1 << 20) {
+        fprintf(stderr, "resecg sweep: %s: expected an integer >= %d, got '%s'\n", flag, lo, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int arg_double(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "resecg sweep: %s: expected a number in [%g, %g], got '%s'\n", flag, lo, hi,
+                s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        fputs(usage_sweep, argc < 1 ? stderr : stdout);
+        return argc < 1 ? 2 : 0;
+    }
+    const char *sub = argv[0];
+    if (strcmp(sub, "plan") != 0 && strcmp(sub, "run") != 0 && strcmp(sub, "status") != 0) {
+        fprintf(stderr, "resecg sweep: unknown subcommand '%s'\n%s", sub, usage_sweep);
+        return 2;
+    }
+    sweep_run_opts o;
+    sweep_run_opts_default(&o);
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = strcmp(a, "--gpus") == 0 || strcmp(a, "--jobs-per-gpu") == 0 ||
+                    strcmp(a, "--max-parallel") == 0 || strcmp(a, "--retries") == 0 ||
+                    strcmp(a, "--out") == 0 || strcmp(a, "--device") == 0 ||
+                    strcmp(a, "--grace") == 0 || strcmp(a, "--job-program") == 0 ||
+                    strcmp(a, "--busy-threshold") == 0 || strcmp(a, "--backoff") == 0;
+        if (takes && !next) {
+            fprintf(stderr, "resecg sweep: %s needs a value\n", a);
+            return 2;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_sweep, stdout);
+            return 0;
+        } else if (takes && strcmp(sub, "run") != 0 &&
+                   !(strcmp(a, "--out") == 0 && strcmp(sub, "plan") == 0)) {
+            fprintf(stderr, "resecg sweep %s: %s is not an option of `sweep %s`\n", sub, a, sub);
+            return 2;
+        } else if (strcmp(a, "--gpus") == 0) {
+            o.gpus = next;
+        } else if (strcmp(a, "--jobs-per-gpu") == 0) {
+            if (arg_int(a, next, 1, &o.jobs_per_gpu))
+                return 2;
+        } else if (strcmp(a, "--max-parallel") == 0) {
+            if (arg_int(a, next, 1, &o.max_parallel))
+                return 2;
+        } else if (strcmp(a, "--retries") == 0) {
+            if (arg_int(a, next, 0, &o.retries))
+                return 2;
+        } else if (strcmp(a, "--out") == 0) {
+            o.out = next;
+        } else if (strcmp(a, "--device") == 0) {
+            o.device = next;
+        } else if (strcmp(a, "--grace") == 0) {
+            if (arg_double(a, next, 0, 86400, &o.grace_s))
+                return 2;
+        } else if (strcmp(a, "--busy-threshold") == 0) {
+            if (arg_double(a, next, 0, 1, &o.busy_threshold))
+                return 2;
+        } else if (strcmp(a, "--backoff") == 0) {
+            if (arg_double(a, next, 0, 3600, &o.backoff_s))
+                return 2;
+        } else if (strcmp(a, "--job-program") == 0) {
+            o.job_program = next;
+        } else if (strcmp(a, "--fail-fast") == 0 && strcmp(sub, "run") == 0) {
+            o.fail_fast = 1;
+            continue;
+        } else if (strcmp(a, "--live") == 0 && strcmp(sub, "run") == 0) {
+            o.live = 1;
+            continue;
+        } else if (strcmp(a, "--no-live") == 0 && strcmp(sub, "run") == 0) {
+            o.live = 0;
+            continue;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "resecg sweep %s: unknown option '%s'\n%s", sub, a, usage_sweep);
+            return 2;
+        } else if (file) {
+            fprintf(stderr, "resecg sweep %s: one %s only ('%s' and '%s')\n", sub,
+                    strcmp(sub, "status") == 0 ? "DIR" : "FILE", file, a);
+            return 2;
+        } else {
+            file = a;
+            continue;
+        }
+        i++; /* the option's value */
+    }
+    if (!file) {
+        fprintf(stderr, "resecg sweep %s: %s is required\n%s", sub,
+                strcmp(sub, "status") == 0 ? "DIR" : "FILE", usage_sweep);
+        return 2;
+    }
+    rerr e = {{0}};
+    if (strcmp(sub, "plan") == 0) {
+        if (sweep_plan_print(file, o.out, stdout, &e) != 0) {
+            fprintf(stderr, "resecg sweep plan: %s\n", e.msg);
+            return 2;
+        }
+        return 0;
+    }
+    if (strcmp(sub, "status") == 0) {
+        if (sweep_status(file, stdout, &e) != 0) {
+            fprintf(stderr, "resecg sweep status: %s\n", e.msg);
+            return 2;
+        }
+        return 0;
+    }
+    int rc = sweep_run(file, &o, &e);
+    if (rc < 0) {
+        fprintf(stderr, "resecg sweep run: %s\n", e.msg);
+        return 2;
+    }
+    return rc;
+}

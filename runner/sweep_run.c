@@ -1,0 +1,1275 @@
+/* `resecg sweep run | plan | status` (see sweep_run.h).
+ *
+ * Layout of <out>/<sweep>/:
+ *   <id>/          one run directory per job: job.yaml (the resolved config,
+ *                  written by us), job.log (the child's output, appended per
+ *                  attempt), and everything `resecg train` writes there;
+ *                  f1.csv, written last, marks the job done
+ *   jobs.tsv       the expanded jobs (id, variant, seed, overrides), for status
+ *   journal.log    one fsync'd line per state change (journal.h)
+ *   .lock          flock'd by the running scheduler; holds its pid
+ *
+ * Resuming is stateless: a job is done iff its f1.csv exists; every other
+ * job runs again, with --resume when its last.safetensors exists. */
+#define _GNU_SOURCE
+#include "sweep_run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "gpu.h"
+#include "journal.h"
+#include "scheduler.h"
+#include "sweep.h"
+
+extern char **environ;
+
+void sweep_run_opts_default(sweep_run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->gpus = "auto";
+    o->jobs_per_gpu = 1;
+    o->retries = 1;
+    o->out = "results";
+    o->grace_s = 10;
+    o->busy_threshold = 0.5;
+    o->live = -1;
+    o->backoff_s = 1;
+}
+
+/* Cores this process may run on (taskset, cgroup cpusets), not the machine's. */
+static int cpu_count(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static int path_join3(char *out, size_t n, const char *a, const char *b, const char *c)
+{
+    int w = snprintf(out, n, "%s/%s%s%s", a, b, c ? "/" : "", c ? c : "");
+    return w < 0 || (size_t)w >= n ? -1 : 0;
+}
+
+/* ---- per-job context ---- */
+
+typedef struct run_job {
+    const sweep_job *sj;
+    char id[13];
+    /* progress parsed from the child's epoch lines */
+    int epoch, max_epochs;
+    double train_loss, dev_loss, cinc_f1;
+} run_job;
+
+typedef struct run_ctx {
+    const sweep *sw;
+    sweep_plan *plan;
+    const sweep_run_opts *o;
+    char root[4096];     /* <out>/<name> as given */
+    char root_abs[4096]; /* the same, absolute: stale-process checks compare it */
+    char exe[4096];
+    const char *device;
+    int threads;
+    int parallel;        /* jobs that can run at once */
+    journal jr;
+    int journal_broken;
+    sched s;
+    run_job *rj;
+    sched_job *jobs;
+    int njobs;           /* pending this run */
+    int nskipped;        /* already done before this run */
+    int live;
+    int drawn;           /* lines of the live table on screen */
+    double t0;
+    double dur_sum;
+    int dur_n;
+    /* scratch for the command of one attempt */
+    char **env;
+    int nenv_base;
+    char *argv[24];
+    char argstore[6][4400];
+    char envstore[5][4400];
+} run_ctx;
+
+static run_job *rjob(const sched_job *j)
+{
+    return j->data;
+}
+
+static void job_dir(const run_ctx *c, const run_job *r, char *out, size_t n)
+{
+    path_join3(out, n, c->root, r->id, NULL);
+}
+
+static int job_file_exists(const run_ctx *c, const run_job *r, const char *file)
+{
+    char p[4200];
+    if (path_join3(p, sizeof p, c->root, r->id, file))
+        return 0;
+    return util_file_exists(p);
+}
+
+/* ---- output: log lines or a live table ---- */
+
+static void clock_text(char *buf, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, n, "%H:%M:%S", &tm);
+}
+
+static void duration_text(double s, char *buf, size_t n)
+{
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else
+        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+static void table_erase(run_ctx *c)
+{
+    if (c->live && c->drawn > 0) {
+        fprintf(stderr, "\r\033[%dA\033[J", c->drawn); /* up to the table's first line, clear below */
+        c->drawn = 0;
+    }
+}
+
+static void say(run_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(run_ctx *c, const char *fmt, ...)
+{
+    char when[16];
+    clock_text(when, sizeof when);
+    table_erase(c);
+    fprintf(stderr, "[%s] ", when);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void job_label(const run_ctx *c, const run_job *r, char *buf, size_t n)
+{
+    char ov[600];
+    sweep_job_overrides(c->plan, r->sj, ov, sizeof ov);
+    snprintf(buf, n, "%s %s seed %" PRIu64 "%s%s", r->id, sweep_job_variant(c->plan, r->sj),
+             r->sj->seed, ov[0] ? " " : "", ov);
+}
+
+static double eta_seconds(const run_ctx *c)
+{
+    if (c->dur_n == 0 || c->parallel < 1)
+        return -1;
+    double avg = c->dur_sum / c->dur_n, now = util_now(), running_left = 0;
+    for (int i = 0; i < c->njobs; i++) {
+        const sched_job *j = &c->jobs[i];
+        if (j->state == SCHED_RUNNING) {
+            double left = avg - (now - j->t_start);
+            running_left += left > 0 ? left : 0;
+        }
+    }
+    int waiting = c->s.nqueued + c->s.nbackoff;
+    return (running_left + avg * waiting) / c->parallel;
+}
+
+/* Redrawn at most twice a second (the tick), cut to the terminal's width so
+ * that no line wraps and the cursor arithmetic stays right. */
+static void table_draw(run_ctx *c)
+{
+    struct winsize ws;
+    int cols = 100, rows = 40;
+    if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) {
+        cols = ws.ws_col;
+        rows = ws.ws_row > 6 ? ws.ws_row : 6;
+    }
+    table_erase(c);
+    char line[1024], el[32], eta[32] = "?";
+    double e = eta_seconds(c);
+    if (e >= 0)
+        duration_text(e, eta, sizeof eta);
+    duration_text(util_now() - c->t0, el, sizeof el);
+    snprintf(line, sizeof line,
+             "sweep %s: %d queued  %d running  %d done  %d failed%s  | elapsed %s  ETA %s",
+             c->sw->name, c->s.nqueued + c->s.nbackoff, c->s.nrunning, c->s.ndone + c->nskipped,
+             c->s.nfailed, c->s.nkilled ? "  (stopping)" : "", el, eta);
+    fprintf(stderr, "%.*s\n", cols - 1, line);
+    int shown = 1;
+    for (int i = 0; i < c->njobs; i++) {
+        const sched_job *j = &c->jobs[i];
+        if (j->state != SCHED_RUNNING)
+            continue;
+        if (shown >= rows - 2) {
+            fprintf(stderr, "  ... %d more running\n", c->s.nrunning - (shown - 1));
+            shown++;
+            break;
+        }
+        const run_job *r = rjob(j);
+        char lab[700], prog[160] = "starting", t[32];
+        job_label(c, r, lab, sizeof lab);
+        if (r->epoch > 0)
+            snprintf(prog, sizeof prog, "epoch %d/%d  dev_loss %.4f  cinc_f1 %.3f", r->epoch,
+                     r->max_epochs, r->dev_loss, r->cinc_f1);
+        duration_text(util_now() - j->t_start, t, sizeof t);
+        snprintf(line, sizeof line, "  %-7s %s  %s%s  | %s", t, prog, j->gpus[0] ? "GPU " : "CPU",
+                 j->gpus, lab);
+        fprintf(stderr, "%.*s\n", cols - 1, line);
+        shown++;
+    }
+    c->drawn = shown;
+    fflush(stderr);
+}
+
+static void tick_hook(sched *s)
+{
+    run_ctx *c = s->data;
+    if (c->live)
+        table_draw(c);
+}
+
+/* ---- journal ---- */
+
+static void jlog(run_ctx *c, const char *id, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void jlog(run_ctx *c, const char *id, const char *event, const char *fmt, ...)
+{
+    char fields[1400] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(fields, sizeof fields, fmt, ap);
+        va_end(ap);
+    }
+    rerr e;
+    if (journal_append(&c->jr, id, event, fields, &e) != 0 && !c->journal_broken) {
+        c->journal_broken = 1; /* say it once; the jobs themselves are unaffected */
+        say(c, "warning: %s", e.msg);
+    }
+}
+
+/* "exit=3" or "exit=137 signal=9" (and the reason a launch failed) */
+static void status_fields(const sched_job *j, char *buf, size_t n)
+{
+    int o = snprintf(buf, n, "exit=%d", j->exit_status);
+    if (j->term_signal && o > 0 && (size_t)o < n)
+        o += snprintf(buf + o, n - (size_t)o, " signal=%d", j->term_signal);
+    if (j->no_result && o > 0 && (size_t)o < n)
+        o += snprintf(buf + o, n - (size_t)o, " note=exited 0 but wrote no f1.csv");
+    else if (j->error[0] && o > 0 && (size_t)o < n)
+        snprintf(buf + o, n - (size_t)o, " note=%s", j->error);
+}
+
+static void status_text(const sched_job *j, char *buf, size_t n)
+{
+    if (j->error[0])
+        snprintf(buf, n, "%s", j->error);
+    else if (j->no_result)
+        snprintf(buf, n, "exit 0 without f1.csv");
+    else if (j->term_signal)
+        snprintf(buf, n, "killed by signal %d (%s), status %d", j->term_signal,
+                 strsignal(j->term_signal), j->exit_status);
+    else
+        snprintf(buf, n, "exit status %d", j->exit_status);
+}
+
+static void event_hook(sched *s, sched_job *j, sched_event ev)
+{
+    run_ctx *c = s->data;
+    if (!j) {
+        if (s->stop_failfast) {
+            jlog(c, "-", "sweep-stop", "reason=fail-fast");
+            say(c, "a job failed and --fail-fast is set: stopping (%d running get SIGTERM)",
+                s->nrunning);
+        } else {
+            jlog(c, "-", "sweep-stop", "reason=signal signal=%d", s->stop_signal);
+            say(c, "%s: stopping; %d running jobs get SIGTERM, SIGKILL after %.0f s (again: kill now)",
+                strsignal(s->stop_signal), s->nrunning, c->o->grace_s);
+        }
+        return;
+    }
+    run_job *r = rjob(j);
+    char lab[700], st[400], dir[4200];
+    job_label(c, r, lab, sizeof lab);
+    job_dir(c, r, dir, sizeof dir);
+    switch (ev) {
+    case SCHED_EV_STARTED:
+        r->epoch = r->max_epochs = 0; /* a retry starts its progress afresh */
+        jlog(c, r->id, "started", "attempt=%d pid=%ld gpus=%s", j->attempt, j->pid,
+             j->gpus[0] ? j->gpus : "none");
+        if (!c->live)
+            say(c, "started %s (attempt %d, %s%s)", lab, j->attempt, j->gpus[0] ? "GPU " : "CPU",
+                j->gpus);
+        break;
+    case SCHED_EV_DONE: {
+        double d = j->t_end - j->t_start;
+        c->dur_sum += d;
+        c->dur_n++;
+        jlog(c, r->id, "done", "attempt=%d seconds=%.1f epochs=%d dev_loss=%.4f cinc_f1=%.3f",
+             j->attempt, d, r->epoch, r->dev_loss, r->cinc_f1);
+        if (r->epoch > 0)
+            say(c, "done    %s in %.1f s (epoch %d/%d: dev_loss %.4f cinc_f1 %.3f)", lab, d,
+                r->epoch, r->max_epochs, r->dev_loss, r->cinc_f1);
+        else
+            say(c, "done    %s in %.1f s", lab, d);
+        break;
+    }
+    case SCHED_EV_RETRY:
+        status_fields(j, st, sizeof st);
+        jlog(c, r->id, "retry", "attempt=%d %s", j->attempt, st);
+        status_text(j, st, sizeof st);
+        say(c, "retry   %s: attempt %d failed (%s); log %s/job.log", lab, j->attempt, st, dir);
+        break;
+    case SCHED_EV_FAILED:
+        status_fields(j, st, sizeof st);
+        jlog(c, r->id, "failed", "attempt=%d %s", j->attempt, st);
+        status_text(j, st, sizeof st);
+        say(c, "FAILED  %s after %d attempt%s (%s); log %s/job.log", lab, j->attempt,
+            j->attempt == 1 ? "" : "s", st, dir);
+        break;
+    case SCHED_EV_KILLED:
+        status_fields(j, st, sizeof st);
+        jlog(c, r->id, "killed", "attempt=%d %s", j->attempt, st);
+        say(c, "stopped %s (%s)", lab, j->term_signal ? strsignal(j->term_signal) : "exited");
+        break;
+    case SCHED_EV_STOPPING:
+        break;
+    }
+}
+
+/* "epoch   3/12  train_loss 0.4321  dev_loss 0.5123  cinc_f1 0.612  F1 N ..." */
+static void line_hook(sched *s, sched_job *j, const char *line)
+{
+    (void)s;
+    run_job *r = rjob(j);
+    int ep, max;
+    double tl, dl, f1;
+    if (strncmp(line, "epoch", 5) == 0 &&
+        sscanf(line, "epoch %d/%d train_loss %lf dev_loss %lf cinc_f1 %lf", &ep, &max, &tl, &dl,
+               &f1) == 5) {
+        r->epoch = ep;
+        r->max_epochs = max;
+        r->train_loss = tl;
+        r->dev_loss = dl;
+        r->cinc_f1 = f1;
+    }
+}
+
+static int check_hook(sched *s, sched_job *j)
+{
+    run_ctx *c = s->data;
+    return job_file_exists(c, rjob(j), "f1.csv");
+}
+
+/* ---- launching one attempt ---- */
+
+static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
+{
+    run_ctx *c = s->data;
+    run_job *r = rjob(j);
+    char dir[4200], yaml[4300], logp[4300];
+    job_dir(c, r, dir, sizeof dir);
+    if (util_mkdir_p(dir, e))
+        return -1;
+    if (path_join3(yaml, sizeof yaml, dir, "job.yaml", NULL) ||
+        path_join3(logp, sizeof logp, dir, "job.log", NULL))
+        return rerr_set(e, "%s: path too long", dir);
+    /* the resolved config, rebuilt from scratch: it must hash to the id the
+     * plan computed, or the run directory would hold another job */
+    resecg_config cfg;
+    if (sweep_job_config(c->plan, r->sj, &cfg, e))
+        return -1;
+    if (sweep_config_id(&cfg) != r->sj->id)
+        return rerr_set(e, "internal error: job %s's config does not hash to its id", r->id);
+    if (config_write(&cfg, yaml, e))
+        return -1;
+    int resume = job_file_exists(c, r, "last.safetensors") && !job_file_exists(c, r, "f1.csv");
+
+    /* a header per attempt, so job.log reads as a history */
+    int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        char hdr[600], when[16];
+        clock_text(when, sizeof when);
+        int n = snprintf(hdr, sizeof hdr, "==== resecg sweep %s: job %s attempt %d at %s, %s%s%s\n",
+                         c->sw->name, r->id, j->attempt, when, j->gpus[0] ? "GPU " : "CPU",
+                         j->gpus, resume ? ", resuming" : "");
+        if (n > 0 && write(fd, hdr, (size_t)n) < 0) {
+            /* the log is for people; the job can run without its header */
+        }
+        close(fd);
+    }
+
+    int a = 0;
+    if (c->o->job_program) {
+        c->argv[a++] = (char *)c->o->job_program;
+    } else {
+        c->argv[a++] = c->exe;
+        c->argv[a++] = "train";
+    }
+    snprintf(c->argstore[0], sizeof c->argstore[0], "%s", yaml);
+    snprintf(c->argstore[1], sizeof c->argstore[1], "%s", dir);
+    snprintf(c->argstore[2], sizeof c->argstore[2], "train.threads=%d", c->threads);
+    c->argv[a++] = "--config";
+    c->argv[a++] = c->argstore[0];
+    c->argv[a++] = "--out";
+    c->argv[a++] = c->argstore[1];
+    if (resume)
+        c->argv[a++] = "--resume";
+    c->argv[a++] = "--device";
+    c->argv[a++] = (char *)c->device;
+    /* concurrent OpenMP jobs on shared cores spin against each other's
+     * barriers (50x slower, measured): each gets its share of the cores */
+    c->argv[a++] = "--set";
+    c->argv[a++] = c->argstore[2];
+    c->argv[a] = NULL;
+
+    int ne = c->nenv_base;
+    snprintf(c->envstore[0], sizeof c->envstore[0], "CUDA_VISIBLE_DEVICES=%s", j->gpus);
+    snprintf(c->envstore[1], sizeof c->envstore[1], "OMP_NUM_THREADS=%d", c->threads);
+    snprintf(c->envstore[2], sizeof c->envstore[2], "RESECG_SWEEP_JOB=%s/%s", c->root_abs, r->id);
+    snprintf(c->envstore[3], sizeof c->envstore[3], "RESECG_SWEEP_ATTEMPT=%d", j->attempt);
+    for (int k = 0; k < 4; k++)
+        c->env[ne++] = c->envstore[k];
+    /* nvidia-smi and NVML number GPUs in PCI order; CUDA's default order
+     * (fastest first) may differ, and then "GPU 1" would be another card */
+    c->env[ne++] = "CUDA_DEVICE_ORDER=PCI_BUS_ID";
+    c->env[ne] = NULL;
+
+    /* cmd is read after we return: everything it points to lives in c */
+    snprintf(c->argstore[3], sizeof c->argstore[3], "%s", logp);
+    cmd->argv = c->argv;
+    cmd->env = c->env;
+    cmd->log_path = c->argstore[3];
+    return 0;
+}
+
+/* Our environment without the variables each attempt sets itself. */
+static int env_init(run_ctx *c)
+{
+    static const char *const ours[] = {"CUDA_VISIBLE_DEVICES=", "OMP_NUM_THREADS=",
+                                       "RESECG_SWEEP_JOB=", "RESECG_SWEEP_ATTEMPT=",
+                                       "CUDA_DEVICE_ORDER=", NULL};
+    int n = 0;
+    while (environ && environ[n])
+        n++;
+    c->env = calloc((size_t)n + 8, sizeof *c->env);
+    if (!c->env)
+        return -1;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        int skip = 0;
+        for (int m = 0; ours[m]; m++)
+            skip |= strncmp(environ[i], ours[m], strlen(ours[m])) == 0;
+        if (!skip)
+            c->env[k++] = environ[i];
+    }
+    c->nenv_base = k;
+    return 0;
+}
+
+/* ---- slots ---- */
+
+/* A batch system (Slurm, a shared workstation's convention) may hand us
+ * some GPUs through CUDA_VISIBLE_DEVICES; NVML and nvidia-smi list them all,
+ * so with --gpus auto only the visible ones are used. */
+static int gpus_visible(run_ctx *c, gpu_info *g, int n)
+{
+    const char *v = getenv("CUDA_VISIBLE_DEVICES");
+    if (!v || n == 0)
+        return n;
+    int keep[GPU_MAX] = {0}, k = 0;
+    for (const char *p = v; *p;) {
+        char *end;
+        long idx = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',')) {
+            say(c, "CUDA_VISIBLE_DEVICES=%s is not a list of GPU numbers: ignored (use --gpus)", v);
+            return n;
+        }
+        for (int i = 0; i < n; i++)
+            if (g[i].index == idx)
+                keep[i] = 1;
+        p = *end ? end + 1 : end;
+    }
+    for (int i = 0; i < n; i++)
+        if (keep[i])
+            g[k++] = g[i];
+    if (k < n)
+        say(c, "CUDA_VISIBLE_DEVICES=%s: using %d of the %d GPUs found", v, k, n);
+    return k;
+}
+
+/* GPUs from --gpus (a list, auto or none), minus busy ones; fills the
+ * scheduler's slots. Says what it decided. */
+static int slots_plan(run_ctx *c, sched_opts *so, int npending, rerr *e)
+{
+    const sweep_run_opts *o = c->o;
+    int ncpu = cpu_count();
+    so->ngpu = 0;
+    if (strcmp(o->gpus, "none") != 0) {
+        gpu_info g[GPU_MAX];
+        int n = 0;
+        const char *source = "--gpus";
+        if (strcmp(o->gpus, "auto") == 0) {
+            n = gpu_discover(g, &source, e);
+            if (n < 0)
+                return -1;
+            n = gpus_visible(c, g, n);
+        } else {
+            const char *p = o->gpus;
+            while (*p) {
+                char *end;
+                long v = strtol(p, &end, 10);
+                if (end == p || v < 0 || v > 1023 || (*end && *end != ','))
+                    return rerr_set(e, "--gpus %s: expected auto, none or a list like 0,1,3", o->gpus);
+                if (n == GPU_MAX)
+                    return rerr_set(e, "--gpus %s: more than %d GPUs", o->gpus, GPU_MAX);
+                for (int k = 0; k < n; k++)
+                    if (g[k].index == v)
+                        return rerr_set(e, "--gpus %s: GPU %ld is listed twice", o->gpus, v);
+                g[n].index = (int)v;
+                g[n].total_mib = g[n].used_mib = -1;
+                n++;
+                p = *end ? end + 1 : end;
+            }
+        }
+        for (int k = 0; k < n; k++) {
+            int slots = o->jobs_per_gpu;
+            if (g[k].total_mib > 0) {
+                double share = (double)g[k].used_mib / (double)g[k].total_mib;
+                if (share > o->busy_threshold) {
+                    say(c, "GPU %d: %ld of %ld MiB in use by other processes (over %.0f%%): skipped",
+                        g[k].index, g[k].used_mib, g[k].total_mib, 100 * o->busy_threshold);
+                    continue;
+                }
+                if (c->sw->gpu_memory > 0) {
+                    long fit = (g[k].total_mib - g[k].used_mib) / c->sw->gpu_memory;
+                    if (fit < 1) {
+                        say(c, "GPU %d: %ld MiB free, a job needs %ld (resources.gpu_memory): skipped",
+                            g[k].index, g[k].total_mib - g[k].used_mib, c->sw->gpu_memory);
+                        continue;
+                    }
+                    if (fit < slots) {
+                        say(c, "GPU %d: room for %ld jobs of %ld MiB, not %d", g[k].index, fit,
+                            c->sw->gpu_memory, slots);
+                        slots = (int)fit;
+                    }
+                }
+            }
+            if (so->ngpu == SCHED_MAX_GPUS)
+                break;
+            so->gpu[so->ngpu].index = g[k].index;
+            so->gpu[so->ngpu].slots = slots;
+            so->ngpu++;
+        }
+        if (so->ngpu == 0 && strcmp(o->gpus, "auto") != 0)
+            return rerr_set(e, "--gpus %s: no usable GPU", o->gpus);
+        if (so->ngpu == 0 && n > 0)
+            say(c, "no usable GPU (of %d found by %s): running on the CPU", n, source);
+        if (so->ngpu > 0 && so->ngpu < c->sw->gpus)
+            return rerr_set(e, "each job needs %d GPUs (resources.gpus) but %d are usable",
+                            c->sw->gpus, so->ngpu);
+    }
+    int slots;
+    if (so->ngpu > 0) {
+        slots = 0;
+        for (int k = 0; k < so->ngpu; k++)
+            slots += so->gpu[k].slots;
+        slots /= c->sw->gpus;
+        if (o->max_parallel > 0 && o->max_parallel < slots)
+            slots = o->max_parallel;
+        so->max_parallel = o->max_parallel;
+    } else {
+        /* one job per core: a sweep wants throughput, and single-threaded
+         * training wastes nothing on barriers */
+        slots = o->max_parallel > 0 ? o->max_parallel : ncpu;
+        so->cpu_slots = slots;
+        so->max_parallel = slots;
+    }
+    c->parallel = slots < npending ? slots : npending;
+    if (c->parallel < 1)
+        c->parallel = 1;
+    c->threads = ncpu / c->parallel;
+    if (c->threads < 1)
+        c->threads = 1;
+    c->device = o->device ? o->device : so->ngpu > 0 ? "cuda" : "cpu";
+    char gl[400] = "";
+    for (int k = 0; k < so->ngpu; k++)
+        snprintf(gl + strlen(gl), sizeof gl - strlen(gl), "%s%d(x%d)", k ? "," : "",
+                 so->gpu[k].index, so->gpu[k].slots);
+    if (so->ngpu > 0)
+        say(c, "GPUs %s, %d job%s at a time, %d CPU thread%s each, device %s", gl, slots,
+            slots == 1 ? "" : "s", c->threads, c->threads == 1 ? "" : "s", c->device);
+    else
+        say(c, "CPU only: %d job%s at a time, %d thread%s each (%d cores), device %s", slots,
+            slots == 1 ? "" : "s", c->threads, c->threads == 1 ? "" : "s", ncpu, c->device);
+    return 0;
+}
+
+/* ---- processes left behind by a scheduler that died ---- */
+
+/* Whether pid is alive and one of ours: a job of this sweep started with
+ * RESECG_SWEEP_JOB=<dir> in its environment (a recycled pid is not). */
+static int proc_is_job(long pid, const char *want)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%ld/environ", pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    static char buf[1 << 16];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0; /* gone, or a zombie */
+    buf[n] = '\0';
+    size_t wl = strlen(want);
+    for (ssize_t i = 0; i < n;) {
+        if (strncmp(buf + i, want, wl) == 0 && buf[i + (ssize_t)wl] == '\0')
+            return 1;
+        i += (ssize_t)strlen(buf + i) + 1;
+    }
+    return 0;
+}
+
+static int proc_alive(long pid)
+{
+    char p[64], st[512];
+    snprintf(p, sizeof p, "/proc/%ld/stat", pid);
+    FILE *fp = fopen(p, "r");
+    if (!fp)
+        return 0;
+    size_t n = fread(st, 1, sizeof st - 1, fp);
+    fclose(fp);
+    st[n] = '\0';
+    const char *rp = strrchr(st, ')');
+    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+typedef struct stale_scan {
+    char (*id)[13];
+    long *pid;
+    int n, cap;
+} stale_scan;
+
+/* the last "started" of each job with no end after it */
+static int stale_visit(const journal_entry *en, void *data)
+{
+    stale_scan *ss = data;
+    if (strcmp(en->id, "-") == 0 || strlen(en->id) != 12)
+        return 0;
+    int k = -1;
+    for (int i = 0; i < ss->n; i++)
+        if (strcmp(ss->id[i], en->id) == 0)
+            k = i;
+    if (strcmp(en->event, "started") == 0) {
+        char pid[32];
+        if (journal_field(en->fields, "pid", pid, sizeof pid) != 0)
+            return 0;
+        if (k < 0) {
+            if (ss->n == ss->cap) {
+                int cap = ss->cap ? ss->cap * 2 : 64;
+                void *a = realloc(ss->id, sizeof *ss->id * (size_t)cap);
+                if (!a)
+                    return -1;
+                ss->id = a;
+                void *b = realloc(ss->pid, sizeof *ss->pid * (size_t)cap);
+                if (!b)
+                    return -1;
+                ss->pid = b;
+                ss->cap = cap;
+            }
+            k = ss->n++;
+            memcpy(ss->id[k], en->id, 13);
+        }
+        ss->pid[k] = atol(pid);
+    } else if (k >= 0) {
+        ss->pid[k] = 0; /* done, failed, killed, retry: that attempt ended */
+    }
+    return 0;
+}
+
+/* A scheduler killed with SIGKILL cannot stop its children: they run on in
+ * their own process groups. Before running anything, stop those still at
+ * work in this sweep's directories, so no job runs twice at once. */
+static void stale_stop(run_ctx *c, const char *jpath)
+{
+    stale_scan ss = {0};
+    rerr e;
+    if (journal_read(jpath, stale_visit, &ss, &e) != 0)
+        say(c, "warning: %s", e.msg);
+    for (int i = 0; i < ss.n; i++) {
+        if (ss.pid[i] <= 0)
+            continue;
+        char want[4300];
+        snprintf(want, sizeof want, "RESECG_SWEEP_JOB=%s/%s", c->root_abs, ss.id[i]);
+        if (!proc_is_job(ss.pid[i], want))
+            continue;
+        long pid = ss.pid[i];
+        say(c, "job %s (pid %ld) is still running from an earlier scheduler: stopping it", ss.id[i],
+            pid);
+        kill(-(pid_t)pid, SIGTERM);
+        double until = util_now() + c->o->grace_s;
+        while (proc_alive(pid) && util_now() < until) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        int hard = proc_alive(pid);
+        if (hard)
+            kill(-(pid_t)pid, SIGKILL);
+        jlog(c, ss.id[i], "killed", "pid=%ld signal=%d note=left running by an earlier scheduler", pid,
+             hard ? SIGKILL : SIGTERM);
+    }
+    free(ss.id);
+    free(ss.pid);
+}
+
+/* ---- the sweep directory ---- */
+
+/* flock, not a pid file: the kernel drops it when we die, however we die. */
+static int lock_take(const char *root, int *fd_out, rerr *e)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/.lock", root);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return rerr_set(e, "%s: cannot open: %s", p, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "?";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        return rerr_set(e, "%s is in use by another scheduler (pid %s)", root, pid);
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        /* the lock holds without the pid; only messages lose it */
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static int manifest_write(const run_ctx *c, rerr *e)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/jobs.tsv", c->root);
+    afile af;
+    if (afile_open(&af, p, e))
+        return -1;
+    fprintf(af.fp, "# sweep %s from %s: id, variant, seed, overrides\n", c->sw->name, c->sw->path);
+    char ov[2000], hex[13];
+    for (size_t i = 0; i < c->plan->njobs; i++) {
+        const sweep_job *j = &c->plan->jobs[i];
+        sweep_id_hex(j->id, hex);
+        sweep_job_overrides(c->plan, j, ov, sizeof ov);
+        fprintf(af.fp, "%s\t%s\t%" PRIu64 "\t%s\n", hex, sweep_job_variant(c->plan, j), j->seed, ov);
+    }
+    return afile_commit(&af, e);
+}
+
+static int self_exe(char *out, size_t n, rerr *e)
+{
+    ssize_t len = readlink("/proc/self/exe", out, n - 1);
+    if (len <= 0)
+        return rerr_set(e, "cannot find this program (/proc/self/exe): %s", strerror(errno));
+    out[len] = '\0';
+    return 0;
+}
+
+int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
+{
+    sweep sw;
+    sweep_plan plan;
+    run_ctx *c = NULL;
+    uv_loop_t loop;
+    int lock_fd = -1, loop_ok = 0, rc = -1, sched_ok = 0;
+    /* A closed output (`sweep run | head`, a dropped ssh session) must not
+     * kill the scheduler and orphan its jobs: writes then just fail. The
+     * children get default signal handling back from libuv. */
+    struct sigaction ign, old_pipe;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &old_pipe);
+    memset(&plan, 0, sizeof plan);
+    memset(&sw, 0, sizeof sw);
+    if (sweep_load(&sw, path, e))
+        goto fail;
+    if (sweep_expand(&sw, &plan, e))
+        goto fail;
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        rerr_set(e, "out of memory");
+        goto fail;
+    }
+    c->jr.fd = -1;
+    c->sw = &sw;
+    c->plan = &plan;
+    c->o = o;
+    c->t0 = util_now();
+    c->live = o->live >= 0 ? o->live : isatty(2);
+    if (snprintf(c->root, sizeof c->root, "%s/%s", o->out, sw.name) >= (int)sizeof c->root) {
+        rerr_set(e, "%s: path too long", o->out);
+        goto fail;
+    }
+    if (o->job_program) {
+        snprintf(c->exe, sizeof c->exe, "%s", o->job_program);
+    } else if (self_exe(c->exe, sizeof c->exe, e)) {
+        goto fail;
+    }
+    if (sw.data) {
+        /* fail once here rather than once per job */
+        struct stat st;
+        if (stat(sw.data, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            rerr_set(e, "%s:%d:%d: data: %s is not a directory", sw.path, sw.data_mark.line,
+                     sw.data_mark.col, sw.data);
+            goto fail;
+        }
+    }
+
+    /* pending jobs: those without f1.csv */
+    c->rj = calloc(plan.njobs ? plan.njobs : 1, sizeof *c->rj);
+    c->jobs = calloc(plan.njobs ? plan.njobs : 1, sizeof *c->jobs);
+    if (!c->rj || !c->jobs) {
+        rerr_set(e, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < plan.njobs; i++) {
+        run_job *r = &c->rj[c->njobs];
+        r->sj = &plan.jobs[i];
+        sweep_id_hex(r->sj->id, r->id);
+        if (job_file_exists(c, r, "f1.csv")) {
+            c->nskipped++;
+            continue;
+        }
+        c->jobs[c->njobs].data = r;
+        c->jobs[c->njobs].ngpus = sw.gpus;
+        c->njobs++;
+    }
+    /* slots before anything is written: a bad --gpus leaves no trace */
+    sched_opts so;
+    sched_opts_default(&so);
+    if (slots_plan(c, &so, c->njobs, e))
+        goto fail;
+    if (so.ngpu == 0)
+        for (int i = 0; i < c->njobs; i++)
+            c->jobs[i].ngpus = 0;
+
+    if (util_mkdir_p(c->root, e) || lock_take(c->root, &lock_fd, e))
+        goto fail;
+    if (!realpath(c->root, c->root_abs)) {
+        rerr_set(e, "%s: %s", c->root, strerror(errno));
+        goto fail;
+    }
+    char jpath[4200];
+    snprintf(jpath, sizeof jpath, "%s/journal.log", c->root);
+    if (journal_open(&c->jr, jpath, e))
+        goto fail;
+    stale_stop(c, jpath);
+    if (manifest_write(c, e) || env_init(c) != 0) {
+        if (!e->msg[0])
+            rerr_set(e, "out of memory");
+        goto fail;
+    }
+    so.retries = o->retries;
+    so.fail_fast = o->fail_fast;
+    so.grace_s = o->grace_s;
+    so.backoff_s = o->backoff_s;
+    so.tick_s = c->live ? 0.5 : 0;
+    sched_hooks h = {prepare_hook, check_hook, event_hook, line_hook, tick_hook};
+
+    {
+        /* queued lines for the whole run in one write and one fsync */
+        size_t cap = (size_t)c->njobs * 80 + 256, len = 0;
+        char *buf = malloc(cap);
+        if (buf) {
+            char f[200];
+            snprintf(f, sizeof f, "jobs=%zu pending=%d done=%d pid=%ld file=%s", plan.njobs,
+                     c->njobs, c->nskipped, (long)getpid(), sw.path);
+            len += journal_format(buf + len, cap - len, "-", "sweep-start", f);
+            for (int i = 0; i < c->njobs; i++)
+                len += journal_format(buf + len, cap - len, rjob(&c->jobs[i])->id, "queued", NULL);
+            rerr je;
+            if (journal_append_raw(&c->jr, buf, len, &je) != 0)
+                say(c, "warning: %s", je.msg);
+            free(buf);
+        }
+    }
+    say(c, "sweep %s: %zu jobs, %d already done, %d to run; results in %s", sw.name, plan.njobs,
+        c->nskipped, c->njobs, c->root);
+
+    if (uv_loop_init(&loop) != 0) {
+        rerr_set(e, "cannot start the event loop");
+        goto fail;
+    }
+    loop_ok = 1;
+    if (sched_init(&c->s, &loop, &so, &h, c->jobs, c->njobs, e))
+        goto fail;
+    sched_ok = 1;
+    c->s.data = c;
+    sched_run(&c->s);
+    table_erase(c);
+
+    int failed = c->s.nfailed, done = c->s.ndone + c->nskipped;
+    jlog(c, "-", "sweep-end", "done=%d failed=%d stopped=%d seconds=%.1f", done, failed,
+         c->s.nkilled + c->s.nqueued + c->s.nbackoff, util_now() - c->t0);
+    say(c, "sweep %s: %d of %zu jobs done, %d failed%s (%.1f s); `resecg sweep status %s` for details",
+        sw.name, done, plan.njobs, failed,
+        c->s.stopping ? ", stopped early" : "", util_now() - c->t0, c->root);
+    if (c->s.stop_signal)
+        rc = 128 + c->s.stop_signal;
+    else
+        rc = done == (int)plan.njobs ? 0 : 1;
+fail:
+    if (sched_ok)
+        sched_free(&c->s);
+    if (loop_ok)
+        uv_loop_close(&loop);
+    if (c) {
+        journal_close(&c->jr);
+        free(c->env);
+        free(c->rj);
+        free(c->jobs);
+        free(c);
+    }
+    if (lock_fd >= 0)
+        close(lock_fd);
+    sweep_plan_free(&plan);
+    sweep_free(&sw);
+    sigaction(SIGPIPE, &old_pipe, NULL);
+    return rc;
+}
+
+/* ---- plan ---- */
+
+int sweep_plan_print(const char *path, const char *out_root, FILE *out, rerr *e)
+{
+    sweep sw;
+    sweep_plan plan;
+    if (sweep_load(&sw, path, e))
+        return -1;
+    double t0 = util_now();
+    if (sweep_expand(&sw, &plan, e)) {
+        sweep_free(&sw);
+        return -1;
+    }
+    double secs = util_now() - t0;
+    char root[4200];
+    snprintf(root, sizeof root, "%s/%s", out_root, sw.name);
+    uint64_t points = 1;
+    for (int d = 0; d < sw.ndims; d++)
+        points *= (uint64_t)sw.dims[d].nvalues;
+    fprintf(out, "sweep %s (%s): %zu job%s = %d variant%s x %" PRIu64 " grid point%s x %d seed%s", sw.name,
+            sw.path, plan.njobs, plan.njobs == 1 ? "" : "s", sw.nvariants, sw.nvariants == 1 ? "" : "s", points,
+            points == 1 ? "" : "s", sw.nseeds ? sw.nseeds : 1, sw.nseeds == 1 ? "" : "s");
+    if (sw.ninclude)
+        fprintf(out, ", %d include entr%s", sw.ninclude, sw.ninclude == 1 ? "y" : "ies");
+    if (plan.nexcluded)
+        fprintf(out, ", %zu excluded", plan.nexcluded);
+    if (plan.nduplicates)
+        fprintf(out, ", %zu duplicate%s dropped", plan.nduplicates, plan.nduplicates == 1 ? "" : "s");
+    fprintf(out, "\nbase %s; %d GPU%s per job; run directories %s/<id>/ (expanded in %.3f s)\n",
+            sw.config ? sw.config : "(built-in defaults)", sw.gpus, sw.gpus == 1 ? "" : "s", root,
+            secs);
+    size_t vw = 7;
+    for (int v = 0; v < sw.nvariants; v++)
+        if (strlen(sw.variants[v].name) > vw)
+            vw = strlen(sw.variants[v].name);
+    fprintf(out, "%-12s  %-*s  %-6s  %-5s  %s\n", "id", (int)vw, "variant", "seed", "state",
+            "overrides");
+    size_t ndone = 0;
+    char ov[2000], hex[13], f1[4300];
+    for (size_t i = 0; i < plan.njobs; i++) {
+        const sweep_job *j = &plan.jobs[i];
+        sweep_id_hex(j->id, hex);
+        sweep_job_overrides(&plan, j, ov, sizeof ov);
+        snprintf(f1, sizeof f1, "%s/%s/f1.csv", root, hex);
+        int done = util_file_exists(f1);
+        ndone += (size_t)done;
+        fprintf(out, "%-12s  %-*s  %-6" PRIu64 "  %-5s  %s\n", hex, (int)vw,
+                sweep_job_variant(&plan, j), j->seed, done ? "done" : "-", ov[0] ? ov : "-");
+    }
+    if (ndone)
+        fprintf(out, "%zu of %zu jobs already done in %s\n", ndone, plan.njobs, root);
+    sweep_plan_free(&plan);
+    sweep_free(&sw);
+    return 0;
+}
+
+/* ---- status ---- */
+
+typedef struct st_job {
+    char id[13];
+    char *variant, *seed, *overrides; /* into the manifest text */
+    char last[16];                    /* last journal event */
+    int attempts;
+    char status[160];                 /* fields of the last end: "exit=3 signal=9 ..." or done's */
+    int done;
+} st_job;
+
+typedef struct st_ctx {
+    st_job *jobs;
+    int n;
+    int *order; /* indexes sorted by id */
+} st_ctx;
+
+static st_ctx *st_sort_ctx;
+
+static int st_cmp(const void *a, const void *b)
+{
+    return strcmp(st_sort_ctx->jobs[*(const int *)a].id, st_sort_ctx->jobs[*(const int *)b].id);
+}
+
+static st_job *st_find(st_ctx *st, const char *id)
+{
+    int lo = 0, hi = st->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        int r = strcmp(st->jobs[st->order[mid]].id, id);
+        if (r == 0)
+            return &st->jobs[st->order[mid]];
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return NULL;
+}
+
+static int st_visit(const journal_entry *en, void *data)
+{
+    st_ctx *st = data;
+    st_job *j = st_find(st, en->id);
+    if (!j || strcmp(en->event, "queued") == 0)
+        return 0;
+    snprintf(j->last, sizeof j->last, "%s", en->event);
+    char a[32];
+    if (journal_field(en->fields, "attempt", a, sizeof a) == 0 && atoi(a) > 0) {
+        if (strcmp(en->event, "started") == 0)
+            j->attempts++;
+    }
+    if (strcmp(en->event, "failed") == 0 || strcmp(en->event, "retry") == 0 ||
+        strcmp(en->event, "killed") == 0 || strcmp(en->event, "done") == 0)
+        snprintf(j->status, sizeof j->status, "%s", en->fields);
+    return 0;
+}
+
+/* The last n lines of a file, each indented. */
+static void print_tail(FILE *out, const char *path, int n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(out, "      (no log: %s)\n", strerror(errno));
+        return;
+    }
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    long from = size > 8192 ? size - 8192 : 0;
+    fseek(fp, from, SEEK_SET);
+    char buf[8193];
+    size_t len = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[len] = '\0';
+    while (len > 0 && buf[len - 1] == '\n')
+        buf[--len] = '\0';
+    int lines = 0;
+    size_t start = len;
+    while (start > 0 && lines < n) {
+        start--;
+        if (buf[start] == '\n' && ++lines == n) {
+            start++;
+            break;
+        }
+    }
+    for (char *l = buf + start; l && *l;) {
+        char *nl = strchr(l, '\n');
+        if (nl)
+            *nl = '\0';
+        for (char *q = l; *q; q++) /* progress bars' carriage returns */
+            if (*q == '\r')
+                *q = ' ';
+        fprintf(out, "      | %s\n", l);
+        l = nl ? nl + 1 : NULL;
+    }
+}
+
+/* "exit=3 signal=9 note=..." -> "exit status 3" / "killed by signal 9 (Killed)" */
+static void st_describe(const char *fields, char *buf, size_t n)
+{
+    char ex[32] = "?", sig[32] = "", note[200] = "";
+    journal_field(fields, "exit", ex, sizeof ex);
+    journal_field(fields, "signal", sig, sizeof sig);
+    journal_field(fields, "note", note, sizeof note);
+    if (sig[0])
+        snprintf(buf, n, "killed by signal %s (%s), status %s%s%s", sig, strsignal(atoi(sig)), ex,
+                 note[0] ? "; " : "", note);
+    else
+        snprintf(buf, n, "exit status %s%s%s", ex, note[0] ? "; " : "", note);
+}
+
+int sweep_status(const char *dir, FILE *out, rerr *e)
+{
+    char p[4200], *text = NULL;
+    size_t len;
+    st_ctx st = {0};
+    int rc = -1;
+    snprintf(p, sizeof p, "%s/jobs.tsv", dir);
+    if (access(p, R_OK) != 0)
+        return rerr_set(e, "%s: not a sweep output directory (no jobs.tsv; has `sweep run` started?)",
+                        dir);
+    if (util_read_file(p, &text, &len, e))
+        return -1;
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    st.jobs = calloc((size_t)lines + 1, sizeof *st.jobs);
+    st.order = calloc((size_t)lines + 1, sizeof *st.order);
+    if (!st.jobs || !st.order) {
+        rerr_set(e, "out of memory");
+        goto done;
+    }
+    for (char *l = text; l && *l;) {
+        char *nl = strchr(l, '\n');
+        if (nl)
+            *nl = '\0';
+        if (l[0] != '#') {
+            char *f[4] = {l, NULL, NULL, NULL};
+            for (int k = 1; k < 4 && f[k - 1]; k++) {
+                char *t = strchr(f[k - 1], '\t');
+                if (t) {
+                    *t = '\0';
+                    f[k] = t + 1;
+                }
+            }
+            if (f[3] && strlen(f[0]) == 12) {
+                st_job *j = &st.jobs[st.n];
+                memcpy(j->id, f[0], 13);
+                j->variant = f[1];
+                j->seed = f[2];
+                j->overrides = f[3];
+                st.order[st.n] = st.n;
+                st.n++;
+            }
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    st_sort_ctx = &st;
+    qsort(st.order, (size_t)st.n, sizeof *st.order, st_cmp);
+    snprintf(p, sizeof p, "%s/journal.log", dir);
+    if (journal_read(p, st_visit, &st, e))
+        goto done;
+
+    /* a running scheduler holds the lock */
+    int running = 0;
+    char pid[32] = "";
+    snprintf(p, sizeof p, "%s/.lock", dir);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+            running = 1;
+            ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+        }
+        close(fd);
+    }
+    int ndone = 0, nrun = 0, nfail = 0, nqueued = 0;
+    for (int i = 0; i < st.n; i++) {
+        st_job *j = &st.jobs[i];
+        snprintf(p, sizeof p, "%s/%s/f1.csv", dir, j->id);
+        j->done = util_file_exists(p);
+        if (j->done)
+            ndone++;
+        else if (running && strcmp(j->last, "started") == 0)
+            nrun++;
+        else if (strcmp(j->last, "failed") == 0)
+            nfail++;
+        else
+            nqueued++;
+    }
+    fprintf(out, "sweep %s: %d jobs: %d done, %d running, %d failed, %d queued; %s\n", dir, st.n,
+            ndone, nrun, nfail, nqueued,
+            running ? "scheduler running" : "no scheduler running");
+    if (running)
+        fprintf(out, "scheduler pid %s\n", pid);
+    fprintf(out, "%-12s  %-11s  %-8s  %-10s  %-6s  %s\n", "id", "state", "attempts", "variant", "seed",
+            "overrides / detail");
+    for (int i = 0; i < st.n; i++) {
+        st_job *j = &st.jobs[i];
+        const char *s;
+        char detail[400] = "";
+        if (j->done) {
+            s = "done";
+            char ep[32], dl[32], f1[32];
+            if (strcmp(j->last, "done") == 0 && journal_field(j->status, "epochs", ep, sizeof ep) == 0 &&
+                journal_field(j->status, "dev_loss", dl, sizeof dl) == 0 &&
+                journal_field(j->status, "cinc_f1", f1, sizeof f1) == 0 && atoi(ep) > 0)
+                snprintf(detail, sizeof detail, "  [epoch %s: dev_loss %s cinc_f1 %s]", ep, dl, f1);
+        } else if (running && strcmp(j->last, "started") == 0) {
+            s = "running";
+            /* the last epoch line of the log */
+            snprintf(p, sizeof p, "%s/%s/job.log", dir, j->id);
+            FILE *fp = fopen(p, "rb");
+            if (fp) {
+                char line[512];
+                while (fgets(line, sizeof line, fp))
+                    if (strncmp(line, "epoch", 5) == 0) {
+                        line[strcspn(line, "\n")] = '\0';
+                        snprintf(detail, sizeof detail, "  [%.200s]", line);
+                    }
+                fclose(fp);
+            }
+        } else if (strcmp(j->last, "failed") == 0) {
+            s = "failed";
+            char d[300];
+            st_describe(j->status, d, sizeof d);
+            snprintf(detail, sizeof detail, "  [%s]", d);
+        } else if (j->last[0] && strcmp(j->last, "done") != 0) {
+            s = "interrupted"; /* will run again, resuming from its checkpoint */
+        } else {
+            s = "queued";
+        }
+        fprintf(out, "%-12s  %-11s  %-8d  %-10s  %-6s  %s%s\n", j->id, s, j->attempts, j->variant,
+                j->seed, j->overrides[0] ? j->overrides : "-", detail);
+    }
+    if (nfail) {
+        fprintf(out, "\nfailures:\n");
+        for (int i = 0; i < st.n; i++) {
+            st_job *j = &st.jobs[i];
+            if (j->done || strcmp(j->last, "failed") != 0)
+                continue;
+            char d[300];
+            st_describe(j->status, d, sizeof d);
+            fprintf(out, "  %s (%s seed %s%s%s): %s after %d attempt%s\n", j->id, j->variant, j->seed,
+                    j->overrides[0] ? " " : "", j->overrides, d, j->attempts,
+                    j->attempts == 1 ? "" : "s");
+            snprintf(p, sizeof p, "%s/%s/job.log", dir, j->id);
+            fprintf(out, "    last lines of %s:\n", p);
+            print_tail(out, p, 10);
+        }
+    }
+    rc = 0;
+done:
+    free(st.jobs);
+    free(st.order);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,871 @@
+/* Checks the sweep scheduler (runner/scheduler.c, runner/sweep_run.c, gpu.c,
+ * journal.c): the process pool driven in-process with /bin/sh jobs (exit
+ * codes, 128 + signal, slot limits, retries), and `resecg sweep run` driven
+ * through the built binary ($RESECG_BIN) with fake GPUs (RESECG_FAKE_GPUS)
+ * and a fake job program, a shell script written here, that records each
+ * start (its CUDA_VISIBLE_DEVICES, pid, --resume) and end, holds per-GPU
+ * slot locks (atomic mkdir) to catch two jobs too many on one GPU, and fails
+ * or hangs on request. Covered: GPU assignment and slot limits over 40 jobs;
+ * kill -9 of the scheduler then a resume (every job done exactly once, the
+ * interrupted ones rerun with --resume, nothing of the first run left
+ * alive); retries with back-off, then success or a reported failure;
+ * --fail-fast; SIGINT and a second SIGINT (exit 130, no child left, the
+ * journal says so); `sweep status` naming failures with exit code and log. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "gpu.h"
+#include "journal.h"
+#include "scheduler.h"
+#include "sweep.h"
+#include "testutil.h"
+
+extern char **environ;
+
+/* ---- helpers ---- */
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    ck_assert_msg(fp != NULL, "cannot write %s: %s", path, strerror(errno));
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* Lines of a file (malloc'd array of malloc'd strings); 0 if it is missing. */
+static int read_lines(const char *path, char ***out)
+{
+    *out = NULL;
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 0;
+    char line[4096];
+    int n = 0, cap = 0;
+    while (fgets(line, sizeof line, fp)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            *out = realloc(*out, sizeof **out * (size_t)cap);
+        }
+        (*out)[n++] = strdup(line);
+    }
+    fclose(fp);
+    return n;
+}
+
+static void free_lines(char **l, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(l[i]);
+    free(l);
+}
+
+static int count_lines(const char *path)
+{
+    char **l;
+    int n = read_lines(path, &l);
+    free_lines(l, n);
+    return n;
+}
+
+static char *read_all(const char *path)
+{
+    char *text = NULL;
+    size_t len;
+    rerr e;
+    if (util_read_file(path, &text, &len, &e) != 0)
+        return strdup("");
+    return text;
+}
+
+/* Lines of path that contain every one of the strings a and b (b may be NULL). */
+static int count_matching(const char *path, const char *a, const char *b)
+{
+    char **l;
+    int n = read_lines(path, &l), m = 0;
+    for (int i = 0; i < n; i++)
+        m += strstr(l[i], a) && (!b || strstr(l[i], b));
+    free_lines(l, n);
+    return m;
+}
+
+/* Whether a live (not zombie) process has process group pgid. */
+static int group_alive(long pgid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int alive = 0;
+    while (d && (de = readdir(d)) && !alive) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char p[300], st[1024];
+        snprintf(p, sizeof p, "/proc/%s/stat", de->d_name);
+        FILE *fp = fopen(p, "r");
+        if (!fp)
+            continue;
+        size_t n = fread(st, 1, sizeof st - 1, fp);
+        fclose(fp);
+        st[n] = '\0';
+        char *rp = strrchr(st, ')');
+        char state;
+        long ppid, pgrp;
+        if (rp && sscanf(rp + 2, "%c %ld %ld", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
+            state != 'Z' && state != 'X')
+            alive = 1;
+    }
+    if (d)
+        closedir(d);
+    return alive;
+}
+
+/* ---- the fake job program and sweep files ---- */
+
+/* A stand-in for `resecg train --config F --out D [--resume] ...`:
+ *   starts: "ID PID CUDA_VISIBLE_DEVICES(or empty/unset) RESUME OMP_NUM_THREADS TIME" per start
+ *   ends:   "ID" per finished job (after f1.csv is in place)
+ *   slot-G-S: mkdir locks, two per GPU; "overlaps" gets a line when both are taken
+ *   sleep:  seconds to sleep (default 0.1 to 0.3, by pid)
+ *   fail-ID: fail (exit 3) after sleeping; failonce-ID: fail once; failfast-ID: exit 5 at once
+ * FAKE_IGNORE_TERM makes it (and its sleep) ignore SIGTERM. */
+static const char *fake_script =
+    "#!/bin/sh\n"
+    "out=''; resume=0\n"
+    "while [ $# -gt 0 ]; do\n"
+    "  case \"$1\" in --out) out=\"$2\"; shift;; --resume) resume=1;; esac; shift\n"
+    "done\n"
+    "T=\"$FAKE_DIR\"; id=$(basename \"$out\")\n"
+    "[ -n \"$FAKE_IGNORE_TERM\" ] && trap '' TERM\n"
+    "cvd=${CUDA_VISIBLE_DEVICES-unset}; [ -z \"$cvd\" ] && cvd=empty\n"
+    "echo \"$id $$ $cvd $resume ${OMP_NUM_THREADS-unset} $(date +%s.%N)\" >> \"$T/starts\"\n"
+    "if [ -e \"$T/failfast-$id\" ]; then echo \"fails at once\" >&2; exit 5; fi\n"
+    "held=''\n"
+    "for g in $(echo \"$CUDA_VISIBLE_DEVICES\" | tr ',' ' '); do\n"
+    "  got=''\n"
+    "  for s in 0 1; do if mkdir \"$T/slot-$g-$s\" 2>/dev/null; then got=\"$T/slot-$g-$s\"; break; fi; done\n"
+    "  if [ -z \"$got\" ]; then echo \"$id gpu $g\" >> \"$T/overlaps\"; else held=\"$held $got\"; fi\n"
+    "done\n"
+    "echo ckpt > \"$out/last.safetensors\"\n"
+    "echo \"epoch   1/2  train_loss 1.0000  dev_loss 0.9000  cinc_f1 0.500  F1 N 0.900\" >&2\n"
+    "s=$(cat \"$T/sleep\" 2>/dev/null || echo 0.$(( $$ % 3 + 1 )))\n"
+    "sleep \"$s\"\n"
+    "for h in $held; do rmdir \"$h\"; done\n"
+    "if [ -e \"$T/failonce-$id\" ]; then rm -f \"$T/failonce-$id\"; echo \"transient failure\" >&2; exit 3; fi\n"
+    "if [ -e \"$T/fail-$id\" ]; then echo \"boom $id\" >&2; exit 3; fi\n"
+    "echo \"epoch   2/2  train_loss 0.5000  dev_loss 0.4000  cinc_f1 0.700  F1 N 0.950\" >&2\n"
+    "echo 'class,f1' > \"$out/f1.csv.tmp.$$\" && mv \"$out/f1.csv.tmp.$$\" \"$out/f1.csv\"\n"
+    "echo \"$id\" >> \"$T/ends\"\n";
+
+typedef struct fixture {
+    char dir[200];
+    char fake[300], sweep[300], out[300], root[320];
+} fixture;
+
+/* A temp dir with the fake program and a sweep of nvar variants x nseeds seeds. */
+static void fixture_init(fixture *f, const char *tag, int nvar, int nseeds)
+{
+    testutil_mkdtemp(f->dir, sizeof f->dir, tag);
+    snprintf(f->fake, sizeof f->fake, "%s/fake.sh", f->dir);
+    snprintf(f->sweep, sizeof f->sweep, "%s/s.yaml", f->dir);
+    snprintf(f->out, sizeof f->out, "%s/out", f->dir);
+    snprintf(f->root, sizeof f->root, "%s/out/s", f->dir);
+    write_text(f->fake, fake_script);
+    chmod(f->fake, 0755);
+    char text[2048];
+    int o = snprintf(text, sizeof text, "name: s\nconfig: %s/cfgs/small.yaml\nvariants:\n",
+                     testutil_source_dir());
+    const char *kinds[3] = {"ce", "focal", "weighted"};
+    for (int v = 0; v < nvar; v++)
+        o += snprintf(text + o, sizeof text - (size_t)o, "  v%d: {loss.kind: %s}\n", v, kinds[v]);
+    snprintf(text + o, sizeof text - (size_t)o, "seeds: %d\n", nseeds);
+    write_text(f->sweep, text);
+}
+
+/* The 12-hex ids of the fixture's jobs, in plan order. */
+static int fixture_ids(const fixture *f, char ids[][13], int max)
+{
+    sweep sw;
+    sweep_plan p;
+    rerr e = {{0}};
+    ck_assert_msg(sweep_load(&sw, f->sweep, &e) == 0, "%s", e.msg);
+    ck_assert_msg(sweep_expand(&sw, &p, &e) == 0, "%s", e.msg);
+    int n = (int)p.njobs < max ? (int)p.njobs : max;
+    for (int i = 0; i < n; i++)
+        sweep_id_hex(p.jobs[i].id, ids[i]);
+    sweep_plan_free(&p);
+    sweep_free(&sw);
+    return n;
+}
+
+static void fixture_path(const fixture *f, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", f->dir, name);
+}
+
+static const char *resecg_bin(void)
+{
+    const char *b = getenv("RESECG_BIN");
+    return b && *b ? b : "./resecg";
+}
+
+/* Starts `resecg sweep ARGS...` with FAKE_DIR and extra environment
+ * entries, its output appended to dir/<log>; returns the pid. */
+static pid_t run_start(const fixture *f, const char *log, const char *const *env_extra,
+                       const char *const *args)
+{
+    char logp[1100];
+    snprintf(logp, sizeof logp, "%s/%s", f->dir, log);
+    const char *argv[40];
+    int a = 0;
+    argv[a++] = resecg_bin();
+    argv[a++] = "sweep";
+    for (int i = 0; args[i]; i++)
+        argv[a++] = args[i];
+    argv[a] = NULL;
+    int n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc((size_t)n + 16, sizeof *env);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (strncmp(environ[i], "RESECG_FAKE_GPUS=", 17) != 0 && strncmp(environ[i], "FAKE_", 5) != 0)
+            env[k++] = environ[i];
+    char fakedir[600];
+    snprintf(fakedir, sizeof fakedir, "FAKE_DIR=%s", f->dir);
+    env[k++] = fakedir;
+    for (int i = 0; env_extra && env_extra[i]; i++)
+        env[k++] = (char *)env_extra[i];
+    env[k] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    free(env);
+    ck_assert_msg(rc == 0, "cannot run %s: %s", argv[0], strerror(rc));
+    return pid;
+}
+
+/* Waits for pid (at most timeout seconds, then kills it and fails);
+ * returns its exit status, 128 + signal if a signal ended it. */
+static int run_wait(pid_t pid, double timeout)
+{
+    double until = util_now() + timeout;
+    int st;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            break;
+        if (util_now() > until) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            ck_abort_msg("resecg sweep did not finish in %.0f s", timeout);
+        }
+        sleep_s(0.02);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run_sync(const fixture *f, const char *log, const char *const *env_extra,
+                    const char *const *args, double timeout)
+{
+    return run_wait(run_start(f, log, env_extra, args), timeout);
+}
+
+static void show_log(const fixture *f, const char *log)
+{
+    char p[1100];
+    fixture_path(f, log, p, sizeof p);
+    char *t = read_all(p);
+    fprintf(stderr, "---- %s ----\n%s", p, t);
+    free(t);
+}
+
+/* Every recorded start's process group is gone. */
+static void assert_no_children(const fixture *f)
+{
+    char p[1100], **l;
+    fixture_path(f, "starts", p, sizeof p);
+    int n = read_lines(p, &l);
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        long pid;
+        if (sscanf(l[i], "%31s %ld", id, &pid) == 2)
+            ck_assert_msg(!group_alive(pid), "job %s (process group %ld) is still alive", id, pid);
+    }
+    free_lines(l, n);
+}
+
+/* ---- unit: GPU lists ---- */
+
+START_TEST(test_gpu_parse)
+{
+    gpu_info g[GPU_MAX];
+    rerr e = {{0}};
+    ck_assert_int_eq(gpu_parse_fake("0:81920:500,1:81920:70000", g, &e), 2);
+    ck_assert_int_eq(g[1].index, 1);
+    ck_assert_int_eq(g[1].total_mib, 81920);
+    ck_assert_int_eq(g[1].used_mib, 70000);
+    ck_assert_int_eq(gpu_parse_fake("", g, &e), 0);
+    ck_assert_int_eq(gpu_parse_fake("0:100", g, &e), -1);
+    ck_assert_msg(strstr(e.msg, "RESECG_FAKE_GPUS") != NULL, "%s", e.msg);
+    ck_assert_int_eq(gpu_parse_fake("0:100:200", g, &e), -1); /* used > total */
+    ck_assert_int_eq(gpu_parse_fake("0:100:1,0:100:1", g, &e), -1);
+    ck_assert_int_eq(gpu_parse_fake("0:100:1;1:100:1", g, &e), -1);
+    ck_assert_int_eq(gpu_parse_smi("0, 1024, 81559\n1, 70000, 81559\n", g), 2);
+    ck_assert_int_eq(g[0].used_mib, 1024);
+    ck_assert_int_eq(g[0].total_mib, 81559);
+    ck_assert_int_eq(gpu_parse_smi("NVIDIA-SMI has failed\n", g), 0);
+    /* discovery honours the fake list, and never fails without a driver */
+    setenv("RESECG_FAKE_GPUS", "3:1000:10", 1);
+    const char *src = NULL;
+    ck_assert_int_eq(gpu_discover(g, &src, &e), 1);
+    ck_assert_str_eq(src, "RESECG_FAKE_GPUS");
+    ck_assert_int_eq(g[0].index, 3);
+    unsetenv("RESECG_FAKE_GPUS");
+    ck_assert_int_ge(gpu_discover(g, &src, &e), 0);
+}
+END_TEST
+
+START_TEST(test_journal)
+{
+    char dir[200], p[300];
+    testutil_mkdtemp(dir, sizeof dir, "journal");
+    snprintf(p, sizeof p, "%s/journal.log", dir);
+    write_text(p, "2024-01-01T00:00:00.000Z abcdef012345 started attempt=1 pid=5\n2024-01-01T00:00:01.0"); /* torn */
+    journal j;
+    rerr e = {{0}};
+    ck_assert_msg(journal_open(&j, p, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(journal_append(&j, "abcdef012345", "failed", "attempt=1 exit=3 note=a b c", &e), 0);
+    journal_close(&j);
+    char **l;
+    int n = read_lines(p, &l);
+    ck_assert_int_eq(n, 3); /* the torn line was ended, ours is whole */
+    ck_assert_msg(strstr(l[2], " abcdef012345 failed attempt=1 exit=3 note=a b c") != NULL, "%s", l[2]);
+    free_lines(l, n);
+    char v[64];
+    ck_assert_int_eq(journal_field("attempt=2 exit=137 signal=9 note=x y", "signal", v, sizeof v), 0);
+    ck_assert_str_eq(v, "9");
+    ck_assert_int_eq(journal_field("attempt=2 exit=137 signal=9 note=x y", "note", v, sizeof v), 0);
+    ck_assert_str_eq(v, "x y");
+    ck_assert_int_eq(journal_field("note=exit=4", "exit", v, sizeof v), -1);
+    testutil_rmtree(dir);
+}
+END_TEST
+
+/* ---- the pool in-process ---- */
+
+typedef struct core_ctx {
+    char cmd[40][600];
+    char *argv[40][4];
+    int saw_line[40];
+    int max_running;
+    int events[8];
+} core_ctx;
+
+static int core_prepare(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
+{
+    core_ctx *c = s->data;
+    int i = (int)(j - s->jobs);
+    cmd->argv = c->argv[i];
+    return 0;
+}
+
+static void core_event(sched *s, sched_job *j, sched_event ev)
+{
+    core_ctx *c = s->data;
+    c->events[ev]++;
+    if (s->nrunning > c->max_running)
+        c->max_running = s->nrunning;
+}
+
+static void core_line(sched *s, sched_job *j, const char *line)
+{
+    core_ctx *c = s->data;
+    int i = (int)(j - s->jobs), k;
+    if (sscanf(line, "line-%d", &k) == 1 && k == i)
+        c->saw_line[i]++;
+}
+
+START_TEST(test_pool_core)
+{
+    char dir[200];
+    testutil_mkdtemp(dir, sizeof dir, "pool");
+    core_ctx *c = calloc(1, sizeof *c);
+    sched_job jobs[40];
+    memset(jobs, 0, sizeof jobs);
+    for (int i = 0; i < 40; i++) {
+        if (i % 10 == 3)
+            snprintf(c->cmd[i], sizeof c->cmd[i], "echo line-%d; exit 4", i);
+        else if (i % 10 == 7)
+            snprintf(c->cmd[i], sizeof c->cmd[i], "echo line-%d; kill -9 $$", i);
+        else if (i % 10 == 5) /* fails once, then succeeds */
+            snprintf(c->cmd[i], sizeof c->cmd[i],
+                     "echo line-%d; [ -e %s/once-%d ] && exit 0; touch %s/once-%d; exit 2", i, dir, i,
+                     dir, i);
+        else
+            snprintf(c->cmd[i], sizeof c->cmd[i], "printf 'line-%d\\npartial'", i);
+        c->argv[i][0] = "/bin/sh";
+        c->argv[i][1] = "-c";
+        c->argv[i][2] = c->cmd[i];
+        c->argv[i][3] = NULL;
+    }
+    sched_opts o;
+    sched_opts_default(&o);
+    o.cpu_slots = 3;
+    o.retries = 1;
+    o.backoff_s = 0.05;
+    o.handle_signals = 0;
+    sched_hooks h = {core_prepare, NULL, core_event, core_line, NULL};
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    sched s;
+    rerr e = {{0}};
+    ck_assert_msg(sched_init(&s, &loop, &o, &h, jobs, 40, &e) == 0, "%s", e.msg);
+    s.data = c;
+    ck_assert_int_eq(sched_run(&s), 1);
+    ck_assert_int_eq(s.ndone, 40 - 8);
+    ck_assert_int_eq(s.nfailed, 8);
+    ck_assert_int_le(c->max_running, 3);
+    ck_assert_int_eq(c->events[SCHED_EV_RETRY], 8 + 4);
+    for (int i = 0; i < 40; i++) {
+        ck_assert_msg(c->saw_line[i] == jobs[i].attempt, "job %d: %d lines for %d attempts", i,
+                      c->saw_line[i], jobs[i].attempt);
+        if (i % 10 == 3) {
+            ck_assert_int_eq(jobs[i].state, SCHED_FAILED);
+            ck_assert_int_eq(jobs[i].exit_status, 4);
+            ck_assert_int_eq(jobs[i].attempt, 2);
+        } else if (i % 10 == 7) { /* a signal is reported as 128 + signal */
+            ck_assert_int_eq(jobs[i].state, SCHED_FAILED);
+            ck_assert_int_eq(jobs[i].term_signal, SIGKILL);
+            ck_assert_int_eq(jobs[i].exit_status, 128 + SIGKILL);
+        } else if (i % 10 == 5) {
+            ck_assert_int_eq(jobs[i].state, SCHED_DONE);
+            ck_assert_int_eq(jobs[i].attempt, 2);
+        } else {
+            ck_assert_int_eq(jobs[i].state, SCHED_DONE);
+            ck_assert_int_eq(jobs[i].attempt, 1);
+        }
+    }
+    sched_free(&s);
+    ck_assert_int_eq(uv_loop_close(&loop), 0); /* every handle was closed */
+    /* a program that does not exist fails the attempt with 127 and a reason */
+    sched_job bad;
+    memset(&bad, 0, sizeof bad);
+    c->argv[0][0] = "/nonexistent/program";
+    o.retries = 0;
+    uv_loop_init(&loop);
+    ck_assert(sched_init(&s, &loop, &o, &h, &bad, 1, &e) == 0);
+    s.data = c;
+    ck_assert_int_eq(sched_run(&s), 1);
+    ck_assert_int_eq(bad.exit_status, 127);
+    ck_assert_msg(strstr(bad.error, "/nonexistent/program") != NULL, "%s", bad.error);
+    sched_free(&s);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    free(c);
+    testutil_rmtree(dir);
+}
+END_TEST
+
+/* ---- `resecg sweep run` ---- */
+
+START_TEST(test_gpu_slots)
+{
+    fixture f;
+    fixture_init(&f, "slots", 2, 20); /* 40 jobs */
+    const char *env[] = {"RESECG_FAKE_GPUS=0:81920:500,1:81920:1000,2:81920:70000", NULL};
+    const char *args[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--jobs-per-gpu",
+                          "2", "--no-live", NULL};
+    int rc = run_sync(&f, "run.log", env, args, 60);
+    if (rc != 0)
+        show_log(&f, "run.log");
+    ck_assert_int_eq(rc, 0);
+    char p[1100], **l;
+    fixture_path(&f, "overlaps", p, sizeof p);
+    ck_assert_msg(access(p, F_OK) != 0, "more than 2 jobs shared a GPU (see %s)", p);
+    fixture_path(&f, "starts", p, sizeof p);
+    int n = read_lines(p, &l);
+    ck_assert_int_eq(n, 40);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int per_gpu[3] = {0};
+    for (int i = 0; i < n; i++) {
+        char id[32], cvd[32], omp[32];
+        long pid;
+        int resume;
+        ck_assert(sscanf(l[i], "%31s %ld %31s %d %31s", id, &pid, cvd, &resume, omp) == 5);
+        ck_assert_msg(strcmp(cvd, "0") == 0 || strcmp(cvd, "1") == 0,
+                      "CUDA_VISIBLE_DEVICES=%s (GPU 2 is busy and must be skipped)", cvd);
+        per_gpu[cvd[0] - '0']++;
+        ck_assert_int_eq(resume, 0);
+        (void)ncpu;
+        ck_assert_int_ge(atoi(omp), 1);
+    }
+    free_lines(l, n);
+    ck_assert_msg(per_gpu[0] >= 10 && per_gpu[1] >= 10, "jobs per GPU %d %d: not spread", per_gpu[0],
+                  per_gpu[1]);
+    fixture_path(&f, "ends", p, sizeof p);
+    ck_assert_int_eq(count_lines(p), 40);
+    fixture_path(&f, "run.log", p, sizeof p);
+    ck_assert_int_eq(count_matching(p, "GPU 2:", "skipped"), 1);
+    snprintf(p, sizeof p, "%s/journal.log", f.root);
+    ck_assert_int_eq(count_matching(p, " done attempt=1 ", "cinc_f1=0.700"), 40);
+    ck_assert_int_eq(count_matching(p, " started attempt=1 ", NULL), 40);
+    /* every run directory holds the resolved config */
+    char ids[40][13];
+    ck_assert_int_eq(fixture_ids(&f, ids, 40), 40);
+    for (int i = 0; i < 40; i++) {
+        snprintf(p, sizeof p, "%s/%s/job.yaml", f.root, ids[i]);
+        resecg_config c;
+        config_defaults(&c);
+        rerr e = {{0}};
+        ck_assert_msg(config_load_file(&c, p, &e) == 0, "%s", e.msg);
+        char hex[13];
+        sweep_id_hex(sweep_config_id(&c), hex);
+        ck_assert_str_eq(hex, ids[i]);
+    }
+    /* a second run finds everything done and runs nothing */
+    rc = run_sync(&f, "run2.log", env, args, 30);
+    ck_assert_int_eq(rc, 0);
+    fixture_path(&f, "starts", p, sizeof p);
+    ck_assert_int_eq(count_lines(p), 40);
+    testutil_rmtree(f.dir);
+}
+END_TEST
+
+START_TEST(test_kill9_resume)
+{
+    fixture f;
+    fixture_init(&f, "kill9", 2, 5); /* 10 jobs */
+    char p[1100], sleepf[1100], startsf[1100], endsf[1100];
+    fixture_path(&f, "sleep", sleepf, sizeof sleepf);
+    fixture_path(&f, "starts", startsf, sizeof startsf);
+    fixture_path(&f, "ends", endsf, sizeof endsf);
+    write_text(sleepf, "0.1\n");
+    const char *args[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--gpus", "none",
+                          "--max-parallel", "2", "--grace", "2", "--no-live", NULL};
+    pid_t pid = run_start(&f, "run1.log", NULL, args);
+    double until = util_now() + 30;
+    while (count_lines(endsf) < 3 && util_now() < until)
+        sleep_s(0.02);
+    ck_assert_int_ge(count_lines(endsf), 3);
+    write_text(sleepf, "30\n"); /* the next jobs hang: they will be interrupted */
+    /* wait until two jobs hang: started, not ended, and nothing ends for a while */
+    int last_ends = -1;
+    double stable_since = util_now();
+    while (util_now() < until) {
+        int s = count_lines(startsf), d = count_lines(endsf);
+        if (d != last_ends) {
+            last_ends = d;
+            stable_since = util_now();
+        }
+        if (s - d == 2 && util_now() - stable_since > 0.6)
+            break;
+        sleep_s(0.05);
+    }
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(run_wait(pid, 10), 128 + SIGKILL);
+    char **l;
+    int n1 = read_lines(startsf, &l), d1 = count_lines(endsf);
+    ck_assert_int_eq(n1 - d1, 2);
+    long first_pids[32];
+    for (int i = 0; i < n1 && i < 32; i++)
+        ck_assert(sscanf(l[i], "%*s %ld", &first_pids[i]) == 1);
+    free_lines(l, n1);
+
+    /* the resume stops the orphans, reruns them with --resume, finishes */
+    write_text(sleepf, "0.1\n");
+    int rc = run_sync(&f, "run2.log", NULL, args, 60);
+    if (rc != 0)
+        show_log(&f, "run2.log");
+    ck_assert_int_eq(rc, 0);
+    fixture_path(&f, "run2.log", p, sizeof p);
+    ck_assert_int_eq(count_matching(p, "still running from an earlier scheduler", NULL), 2);
+    for (int i = 0; i < n1 && i < 32; i++)
+        ck_assert_msg(!group_alive(first_pids[i]), "pid %ld of the first run is alive", first_pids[i]);
+    /* every job ended exactly once; the interrupted ones started twice, the
+     * second time resuming from their checkpoint */
+    char ids[10][13];
+    ck_assert_int_eq(fixture_ids(&f, ids, 10), 10);
+    int rerun = 0;
+    for (int i = 0; i < 10; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "%s", ids[i]);
+        ck_assert_msg(count_matching(endsf, want, NULL) == 1, "job %s ended %d times", ids[i],
+                      count_matching(endsf, want, NULL));
+        int starts = count_matching(startsf, want, NULL);
+        ck_assert_int_le(starts, 2);
+        if (starts == 2) {
+            rerun++;
+            snprintf(want, sizeof want, "%s ", ids[i]);
+            int n = read_lines(startsf, &l), seen = 0;
+            for (int k = 0; k < n; k++) {
+                if (strncmp(l[k], want, strlen(want)) != 0)
+                    continue;
+                int resume;
+                ck_assert(sscanf(l[k], "%*s %*d %*s %d", &resume) == 1);
+                int want_resume = seen++ ? 1 : 0; /* ck_assert_* evaluates twice */
+                ck_assert_int_eq(resume, want_resume);
+            }
+            free_lines(l, n);
+        }
+    }
+    ck_assert_int_eq(rerun, 2);
+    snprintf(p, sizeof p, "%s/journal.log", f.root);
+    ck_assert_int_eq(count_matching(p, " killed ", "earlier scheduler"), 2);
+    assert_no_children(&f);
+    testutil_rmtree(f.dir);
+}
+END_TEST
+
+START_TEST(test_retries_and_status)
+{
+    fixture f;
+    fixture_init(&f, "retry", 2, 3); /* 6 jobs */
+    char ids[6][13], p[1100];
+    ck_assert_int_eq(fixture_ids(&f, ids, 6), 6);
+    snprintf(p, sizeof p, "%s/failonce-%s", f.dir, ids[0]);
+    write_text(p, "");
+    snprintf(p, sizeof p, "%s/fail-%s", f.dir, ids[1]);
+    write_text(p, "");
+    fixture_path(&f, "sleep", p, sizeof p);
+    write_text(p, "0.05\n");
+    const char *args[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--gpus", "none",
+                          "--max-parallel", "2", "--retries", "2", "--backoff", "0.2", "--no-live",
+                          NULL};
+    int rc = run_sync(&f, "run.log", NULL, args, 60);
+    ck_assert_int_eq(rc, 1); /* not every job finished */
+    char startsf[1100], endsf[1100], jpath[1100];
+    fixture_path(&f, "starts", startsf, sizeof startsf);
+    fixture_path(&f, "ends", endsf, sizeof endsf);
+    snprintf(jpath, sizeof jpath, "%s/journal.log", f.root);
+    ck_assert_int_eq(count_matching(startsf, ids[0], NULL), 2); /* failed once, then done */
+    ck_assert_int_eq(count_matching(endsf, ids[0], NULL), 1);
+    ck_assert_int_eq(count_matching(jpath, ids[0], " retry attempt=1 exit=3"), 1);
+    ck_assert_int_eq(count_matching(startsf, ids[1], NULL), 3); /* 1 + 2 retries */
+    ck_assert_int_eq(count_matching(endsf, ids[1], NULL), 0);
+    ck_assert_int_eq(count_matching(jpath, ids[1], " retry attempt=2 exit=3"), 1);
+    ck_assert_int_eq(count_matching(jpath, ids[1], " failed attempt=3 exit=3"), 1);
+    ck_assert_int_eq(count_lines(endsf), 5);
+    /* exponential back-off: 0.2 s then 0.4 s between the attempts (plus the job's own time) */
+    char **l;
+    int n = read_lines(startsf, &l);
+    double t[3];
+    int k = 0;
+    for (int i = 0; i < n && k < 3; i++)
+        if (strncmp(l[i], ids[1], 12) == 0)
+            ck_assert(sscanf(l[i], "%*s %*d %*s %*d %*s %lf", &t[k++]) == 1);
+    free_lines(l, n);
+    ck_assert_msg(t[1] - t[0] >= 0.2 && t[2] - t[1] >= 0.4, "back-off gaps %.3f %.3f s", t[1] - t[0],
+                  t[2] - t[1]);
+
+    /* status names the failure, its exit status and the end of its log */
+    const char *sargs[] = {"status", f.root, NULL};
+    ck_assert_int_eq(run_sync(&f, "status.log", NULL, sargs, 30), 0);
+    fixture_path(&f, "status.log", p, sizeof p);
+    char *st = read_all(p);
+    ck_assert_msg(strstr(st, "6 jobs: 5 done, 0 running, 1 failed, 0 queued") != NULL, "%s", st);
+    char want[200];
+    snprintf(want, sizeof want, "%s (v1 seed 1): exit status 3 after 3 attempts", ids[1]);
+    ck_assert_msg(strstr(st, want) != NULL, "status lacks \"%s\":\n%s", want, st);
+    snprintf(want, sizeof want, "| boom %s", ids[1]);
+    ck_assert_msg(strstr(st, want) != NULL, "status lacks the log tail \"%s\":\n%s", want, st);
+    free(st);
+    testutil_rmtree(f.dir);
+}
+END_TEST
+
+START_TEST(test_fail_fast)
+{
+    fixture f;
+    fixture_init(&f, "failfast", 2, 4); /* 8 jobs */
+    char ids[8][13], p[1100];
+    ck_assert_int_eq(fixture_ids(&f, ids, 8), 8);
+    snprintf(p, sizeof p, "%s/failfast-%s", f.dir, ids[1]);
+    write_text(p, "");
+    fixture_path(&f, "sleep", p, sizeof p);
+    write_text(p, "30\n");
+    const char *args[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--gpus", "none",
+                          "--max-parallel", "2", "--retries", "0", "--fail-fast", "--grace", "5",
+                          "--no-live", NULL};
+    double t0 = util_now();
+    int rc = run_sync(&f, "run.log", NULL, args, 30);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(util_now() - t0 < 10, "fail-fast took %.1f s", util_now() - t0);
+    char startsf[1100], jpath[1100];
+    fixture_path(&f, "starts", startsf, sizeof startsf);
+    snprintf(jpath, sizeof jpath, "%s/journal.log", f.root);
+    /* nothing launched after the failure (the other job may be stopped
+     * before its script records its start: count the journal's starts) */
+    ck_assert_int_le(count_lines(startsf), 2);
+    ck_assert_int_eq(count_matching(jpath, " started attempt=1 ", NULL), 2);
+    ck_assert_int_eq(count_matching(jpath, "sweep-stop", "reason=fail-fast"), 1);
+    ck_assert_int_eq(count_matching(jpath, ids[1], " failed attempt=1 exit=5"), 1);
+    ck_assert_int_eq(count_matching(jpath, ids[0], " killed attempt=1 exit=143 signal=15"), 1);
+    assert_no_children(&f);
+    testutil_rmtree(f.dir);
+}
+END_TEST
+
+/* SIGINT: stop launching, SIGTERM to the jobs (which ignore it here), SIGKILL
+ * after --grace; exit 130; the journal and status say what happened. */
+START_TEST(test_sigint)
+{
+    fixture f;
+    fixture_init(&f, "sigint", 2, 2); /* 4 jobs */
+    char p[1100], startsf[1100];
+    fixture_path(&f, "sleep", p, sizeof p);
+    write_text(p, "1000\n");
+    fixture_path(&f, "starts", startsf, sizeof startsf);
+    const char *env[] = {"FAKE_IGNORE_TERM=1", NULL};
+    const char *args[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--gpus", "none",
+                          "--max-parallel", "2", "--grace", "0.5", "--no-live", NULL};
+    pid_t pid = run_start(&f, "run.log", env, args);
+    double until = util_now() + 20;
+    while (count_lines(startsf) < 2 && util_now() < until)
+        sleep_s(0.02);
+    ck_assert_int_eq(count_lines(startsf), 2);
+    sleep_s(0.2); /* let the scripts reach their sleep with SIGTERM ignored */
+    double t0 = util_now();
+    kill(pid, SIGINT);
+    int rc = run_wait(pid, 20);
+    double took = util_now() - t0;
+    if (rc != 130)
+        show_log(&f, "run.log");
+    ck_assert_int_eq(rc, 130);
+    ck_assert_msg(took >= 0.45 && took < 5, "stopping took %.2f s with --grace 0.5", took);
+    ck_assert_int_eq(count_lines(startsf), 2);
+    assert_no_children(&f);
+    char jpath[1100];
+    snprintf(jpath, sizeof jpath, "%s/journal.log", f.root);
+    ck_assert_int_eq(count_matching(jpath, "sweep-stop", "signal=2"), 1);
+    ck_assert_int_eq(count_matching(jpath, " killed attempt=1 exit=137 signal=9", NULL), 2);
+    const char *sargs[] = {"status", f.root, NULL};
+    ck_assert_int_eq(run_sync(&f, "status.log", NULL, sargs, 30), 0);
+    fixture_path(&f, "status.log", p, sizeof p);
+    char *st = read_all(p);
+    ck_assert_msg(strstr(st, "4 jobs: 0 done, 0 running, 0 failed, 4 queued; no scheduler running"),
+                  "%s", st);
+    ck_assert_int_eq(count_matching(p, " interrupted ", NULL), 2);
+    free(st);
+
+    /* a second SIGINT does not wait for the grace period */
+    testutil_rmtree(f.root);
+    unlink(startsf);
+    const char *args2[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--gpus", "none",
+                           "--max-parallel", "2", "--grace", "60", "--no-live", NULL};
+    pid = run_start(&f, "run2.log", env, args2);
+    until = util_now() + 20;
+    while (count_lines(startsf) < 2 && util_now() < until)
+        sleep_s(0.02);
+    sleep_s(0.2);
+    t0 = util_now();
+    kill(pid, SIGINT);
+    sleep_s(0.3);
+    kill(pid, SIGINT);
+    rc = run_wait(pid, 20);
+    ck_assert_int_eq(rc, 130);
+    ck_assert_msg(util_now() - t0 < 5, "a second SIGINT still waited %.1f s", util_now() - t0);
+    assert_no_children(&f);
+    testutil_rmtree(f.dir);
+}
+END_TEST
+
+/* GPUs handed to us through CUDA_VISIBLE_DEVICES limit --gpus auto. */
+START_TEST(test_visible_devices)
+{
+    fixture f;
+    fixture_init(&f, "visible", 2, 2);
+    char p[1100];
+    fixture_path(&f, "sleep", p, sizeof p);
+    write_text(p, "0.05\n");
+    const char *env[] = {"RESECG_FAKE_GPUS=0:1000:0,1:1000:0,2:1000:0", "CUDA_VISIBLE_DEVICES=2,0", NULL};
+    const char *args[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--no-live", NULL};
+    ck_assert_int_eq(run_sync(&f, "run.log", env, args, 30), 0);
+    char startsf[1100];
+    fixture_path(&f, "starts", startsf, sizeof startsf);
+    ck_assert_int_eq(count_lines(startsf), 4);
+    ck_assert_int_eq(count_matching(startsf, " 1 0 ", NULL), 0); /* GPU 1 is not ours */
+    fixture_path(&f, "run.log", p, sizeof p);
+    ck_assert_int_eq(count_matching(p, "using 2 of the 3 GPUs found", NULL), 1);
+    testutil_rmtree(f.dir);
+}
+END_TEST
+
+START_TEST(test_cli_errors)
+{
+    fixture f;
+    fixture_init(&f, "cli", 1, 1);
+    char bad[1100];
+    fixture_path(&f, "bad.yaml", bad, sizeof bad);
+    write_text(bad, "name: b\ngrid:\n  optim.lr: []\n");
+    const char *a1[] = {"plan", bad, NULL};
+    ck_assert_int_eq(run_sync(&f, "e1.log", NULL, a1, 30), 2);
+    char p[1100];
+    fixture_path(&f, "e1.log", p, sizeof p);
+    ck_assert_int_eq(count_matching(p, "bad.yaml:3:13: grid: optim.lr: empty list of values", NULL), 1);
+    const char *a2[] = {"run", f.sweep, "--gpus", "0,x", NULL};
+    ck_assert_int_eq(run_sync(&f, "e2.log", NULL, a2, 30), 2);
+    const char *a3[] = {"status", f.dir, NULL};
+    ck_assert_int_eq(run_sync(&f, "e3.log", NULL, a3, 30), 2);
+    fixture_path(&f, "e3.log", p, sizeof p);
+    ck_assert_int_eq(count_matching(p, "not a sweep output directory", NULL), 1);
+    const char *a4[] = {"plan", f.sweep, "--out", f.out, NULL};
+    ck_assert_int_eq(run_sync(&f, "e4.log", NULL, a4, 30), 0);
+    fixture_path(&f, "e4.log", p, sizeof p);
+    ck_assert_int_eq(count_matching(p, "sweep s (", "1 job ="), 1);
+    testutil_rmtree(f.dir);
+}
+END_TEST
+
+static Suite *sched_suite(void)
+{
+    Suite *s = suite_create("sched");
+    TCase *t = tcase_create("sched");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, test_gpu_parse);
+    tcase_add_test(t, test_journal);
+    tcase_add_test(t, test_pool_core);
+    tcase_add_test(t, test_gpu_slots);
+    tcase_add_test(t, test_kill9_resume);
+    tcase_add_test(t, test_retries_and_status);
+    tcase_add_test(t, test_fail_fast);
+    tcase_add_test(t, test_sigint);
+    tcase_add_test(t, test_visible_devices);
+    tcase_add_test(t, test_cli_errors);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    if (access(resecg_bin(), X_OK) != 0) {
+        fprintf(stderr, "test_sched: %s not found (set RESECG_BIN): skipped\n", resecg_bin());
+        return 77;
+    }
+    SRunner *sr = srunner_create(sched_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

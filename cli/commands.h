@@ -6,4 +6,7 @@
 /* resecg sweep plan | run | status (cli/sweep_cmd.c) */
 int cmd_sweep(int argc, char **argv);
 
+/* resecg report RESULTS_DIR: tables, statistics and HTML of a sweep (cli/report_cmd.c) */
+int cmd_report(int argc, char **argv);
+
 #endif

@@ -30,6 +30,7 @@ static const char *usage_main =
     "  data split write the train/dev split (or k folds) of a config's data as a manifest\n"
     "  bench      measure training throughput (samples/s, GFLOP/s, peak memory)\n"
     "  sweep      plan, run and inspect sweeps of training jobs over GPUs (sweeps/*.yaml)\n"
+    "  report     Table 1, bootstrap CIs and an HTML report of a sweep's results\n"
     "\n"
     "`resecg <command> --help` describes each command's options.\n";
 
@@ -503,6 +504,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 2, argv + 2);
     if (strcmp(argv[1], "sweep") == 0)
         return cmd_sweep(argc - 2, argv + 2);
+    if (strcmp(argv[1], "report") == 0)
+        return cmd_report(argc - 2, argv + 2);
     fprintf(stderr, "resecg: unknown command '%s'\n%s", argv[1], usage_main);
     return 2;
 }

@@ -1,0 +1,42 @@
+/* `resecg report`: collates a sweep output directory (results/<sweep>/, the
+ * layout of runner/sweep_run.c) into Table 1 and per-job tables (CSV and
+ * Markdown), paired-bootstrap confidence intervals against a baseline
+ * variant, and a self-contained HTML page. The method is in reports/README.md. */
+#ifndef RESECG_REPORT_H
+#define RESECG_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util.h"
+
+/* What Table 1's "Total" column is. */
+typedef enum report_total {
+    REPORT_TOTAL_CINC = 0, /* CinC 2017 score: mean F1 of N, A, O (default) */
+    REPORT_TOTAL_WEIGHTED, /* support-weighted F1 over all classes */
+    REPORT_TOTAL_MACRO     /* unweighted mean F1 over all classes */
+} report_total;
+
+typedef struct report_opts {
+    const char *out;      /* output directory; NULL: <results>/report */
+    const char *baseline; /* configuration label or variant name; NULL: plain, ce, or the first */
+    report_total total;
+    int bootstrap;        /* resamples, 2000 */
+    uint64_t seed;        /* bootstrap seed, 1 */
+    int published;        /* add the reference implementation's published rows */
+} report_opts;
+
+void report_opts_default(report_opts *o);
+
+/* Parses "cinc", "weighted" or "macro"; -1 otherwise. */
+int report_total_parse(const char *s, report_total *out);
+
+/* Reads results_dir (jobs.tsv, journal.log, each job's run directory) and
+ * writes jobs.csv/.md, table1.csv/.md, significance.csv/.md and report.html
+ * into the output directory, every file atomically. A one-paragraph summary
+ * (completion, which differences are real) goes to msg when it is not NULL.
+ * Returns 0, or -1 with e filled (not a sweep directory, unreadable or
+ * inconsistent run files, predictions over different records). */
+int report_run(const char *results_dir, const report_opts *o, FILE *msg, rerr *e);
+
+#endif

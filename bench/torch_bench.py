@@ -6,6 +6,13 @@ parses.
 
     /usr/bin/python3 bench/torch_bench.py --filters 32 --blocks 16 --batch 32 --length 8960 \
         --steps 5 --threads 2
+
+On a GPU (bench/bench_gpu.sh): --device cuda runs the same step on the
+current CUDA device with torch.backends.cudnn.benchmark = True (cuDNN times
+its algorithms once per shape, as resecg's cudnnFind), --tf32 1 lets the
+convolutions use TF32 tensor cores (cudnn.allow_tf32, PyTorch's default; as
+RESECG_CUDA_MATH=tf32) and --tf32 0 keeps them strict FP32. Matmuls (the
+dense layer) stay FP32 either way, as in resecg.
 """
 import argparse
 import os
@@ -42,16 +49,25 @@ def main():
     ap.add_argument("--length", type=int, default=8960)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--tf32", type=int, choices=[0, 1], default=1,
+                    help="cuda: TF32 tensor cores for the convolutions (1) or strict FP32 (0)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = ResECG(a.filters, a.blocks, a.kernel, 4, dropout=0.2)
+    dev = torch.device(a.device)
+    if a.device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.allow_tf32 = bool(a.tf32)
+        torch.backends.cuda.matmul.allow_tf32 = False
+    model = ResECG(a.filters, a.blocks, a.kernel, 4, dropout=0.2).to(dev)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.randn(a.batch, 1, a.length)
+    x = torch.randn(a.batch, 1, a.length, device=dev)
     T = a.length // model.frame
-    y = torch.randint(0, 4, (a.batch, 1)).expand(a.batch, T).reshape(-1)
+    y = torch.randint(0, 4, (a.batch, 1), device=dev).expand(a.batch, T).reshape(-1)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -62,18 +78,27 @@ def main():
         opt.step()
         return loss.item()
 
-    step()  # warm-up: oneDNN primitive creation, allocator
+    for _ in range(max(a.warmup, 1)):  # oneDNN primitives / cuDNN autotuning, allocator
+        step()
+    if a.device == "cuda":
+        torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(a.steps):
-        loss = step()
+        loss = step()  # .item() waits for the step
     secs = time.perf_counter() - t0
     sps = a.batch * a.steps / secs
     gflops = 3 * forward_flops(model, a.length, a.kernel) * sps / 1e9
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(f"torch: {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"batch {a.batch} x {a.length}, {a.steps} steps")
+    if a.device == "cuda":
+        where = (f"{torch.cuda.get_device_name()}, cudnn {torch.backends.cudnn.version()}, "
+                 f"{'tf32' if a.tf32 else 'fp32'} convolutions")
+        mem = f"peak GPU memory {torch.cuda.max_memory_allocated() / 1e9:.2f} GB"
+    else:
+        where = f"threads {torch.get_num_threads()}"
+        mem = f"peak RSS {rss / 1e9:.2f} GB"
+    print(f"torch: {torch.__version__}, {where}, batch {a.batch} x {a.length}, {a.steps} steps")
     print(f"  {sps:.2f} samples/s   {1e3 * secs / a.steps:.1f} ms/step   {gflops:.1f} GFLOP/s   "
-          f"peak RSS {rss / 1e9:.2f} GB   final loss {loss:.4f}")
+          f"{mem}   final loss {loss:.4f}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
  * line. The same table drives the YAML walk, `--set` overrides, range checks
  * in config_validate and the writer, so a new setting is one table row. */
 #include "config.h"
+#include "yamlerr.h"
 
 #include <errno.h>
 #include <float.h>
@@ -368,36 +369,12 @@ static int ctx_error(const load_ctx *x, yaml_mark_t m, const char *what, const c
  * carry only a byte offset, so their line and column are counted here. */
 static int ctx_yaml_error(const load_ctx *x, const yaml_parser_t *p)
 {
-    yaml_mark_t m = p->problem_mark;
-    char extra[160] = "";
-    const char *problem = p->problem ? p->problem : "unknown error";
-    switch (p->error) {
-    case YAML_MEMORY_ERROR:
-        problem = "out of memory";
-        break;
-    case YAML_READER_ERROR:
-        memset(&m, 0, sizeof m);
-        for (size_t i = 0; i < p->problem_offset && i < x->len; i++) {
-            if (x->text[i] == '\n') {
-                m.line++;
-                m.column = 0;
-            } else if (((unsigned char)x->text[i] & 0xC0) != 0x80) {
-                m.column++; /* libyaml counts characters, not UTF-8 bytes */
-            }
-        }
-        if (p->problem_value != -1)
-            snprintf(extra, sizeof extra, " (#x%X)", (unsigned)p->problem_value);
-        break;
-    default:
-        if (p->context)
-            snprintf(extra, sizeof extra, " (%s at line %lu, column %lu)", p->context,
-                     (unsigned long)p->context_mark.line + 1,
-                     (unsigned long)p->context_mark.column + 1);
-        break;
-    }
+    yaml_mark_t m;
+    char problem[512];
+    yamlerr_describe(p, x->text, x->len, &m, problem, sizeof problem);
     if (x->assignment)
-        return rerr_set(x->e, "--set %s: invalid YAML value: %s%s", x->assignment, problem, extra);
-    return ctx_error(x, m, NULL, "invalid YAML: %s%s", problem, extra);
+        return rerr_set(x->e, "--set %s: invalid YAML value: %s", x->assignment, problem);
+    return ctx_error(x, m, NULL, "invalid YAML: %s", problem);
 }
 
 /* ---- nodes ---- */

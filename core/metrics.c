@@ -99,23 +99,11 @@ const char *metrics_class_name(int k)
     return k >= 0 && k < RESECG_MAX_CLASSES ? names[k] : "?";
 }
 
-/* One field: plain when it needs no quoting (every field we write today),
- * through csv_fwrite (quotes, doubled inner quotes) when it does. */
-static void csv_field(FILE *fp, const char *s, int first)
-{
-    if (!first)
-        fputc(',', fp);
-    size_t n = strlen(s);
-    if (strpbrk(s, ",\"\r\n") || (n && (s[0] == ' ' || s[n - 1] == ' ')))
-        csv_fwrite(fp, s, n);
-    else
-        fputs(s, fp);
-}
 
 static void csv_row(FILE *fp, const char *const *fields, int n)
 {
     for (int i = 0; i < n; i++)
-        csv_field(fp, fields[i], i == 0);
+        util_csv_field(fp, fields[i], i == 0);
     fputc('\n', fp);
 }
 
@@ -155,16 +143,16 @@ int metrics_write_confusion_csv(const metrics *m, const char *path, rerr *e)
     afile af;
     if (afile_open(&af, path, e) != 0)
         return -1;
-    csv_field(af.fp, "true\\pred", 1);
+    util_csv_field(af.fp, "true\\pred", 1);
     for (int j = 0; j < m->K; j++)
-        csv_field(af.fp, metrics_class_name(j), 0);
+        util_csv_field(af.fp, metrics_class_name(j), 0);
     fputc('\n', af.fp);
     for (int i = 0; i < m->K; i++) {
-        csv_field(af.fp, metrics_class_name(i), 1);
+        util_csv_field(af.fp, metrics_class_name(i), 1);
         for (int j = 0; j < m->K; j++) {
             char v[32];
             snprintf(v, sizeof v, "%ld", m->confusion[i][j]);
-            csv_field(af.fp, v, 0);
+            util_csv_field(af.fp, v, 0);
         }
         fputc('\n', af.fp);
     }

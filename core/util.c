@@ -1,6 +1,7 @@
 /* Error messages, atomic writes, directories and clocks (see util.h). */
 #include "util.h"
 
+#include <csv.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -116,6 +117,17 @@ int util_read_file(const char *path, char **data, size_t *n, rerr *e)
     if (n)
         *n = len;
     return 0;
+}
+
+void util_csv_field(FILE *fp, const char *s, int first)
+{
+    if (!first)
+        fputc(',', fp);
+    size_t n = strlen(s);
+    if (strpbrk(s, ",\"\r\n") || (n && (s[0] == ' ' || s[n - 1] == ' ')))
+        csv_fwrite(fp, s, n);
+    else
+        fputs(s, fp);
 }
 
 int util_mkdir_p(const char *path, rerr *e)

@@ -36,6 +36,11 @@ int util_write_file_atomic(const char *path, const void *data, size_t n, rerr *e
 /* Reads a whole file into a malloc'd, NUL-terminated buffer (caller frees). */
 int util_read_file(const char *path, char **data, size_t *n, rerr *e);
 
+/* Writes one CSV field, preceded by a comma unless first: plain when it
+ * needs no quoting, through libcsv's csv_fwrite (quotes, doubled inner
+ * quotes) when it holds a comma, quote, line break or edge space. */
+void util_csv_field(FILE *fp, const char *s, int first);
+
 /* mkdir -p; 0 or -1 with e filled. */
 int util_mkdir_p(const char *path, rerr *e);
 /* Joins dir and name into out (size outsz); -1 if it does not fit. */

@@ -170,18 +170,6 @@ static int class_index(const char *s)
 
 /* ---- writing CSV ---- */
 
-/* One field, through csv_fwrite (quotes, doubled inner quotes) when it has
- * a comma, quote, newline or edge space; first says whether a comma leads. */
-static void out_field(FILE *fp, const char *s, int first)
-{
-    if (!first)
-        fputc(',', fp);
-    size_t n = strlen(s);
-    if (strpbrk(s, ",\"\r\n") || (n && (s[0] == ' ' || s[n - 1] == ' ')))
-        csv_fwrite(fp, s, n);
-    else
-        fputs(s, fp);
-}
 
 /* A number for CSV: %.6f, or empty where there is no value (NaN). */
 static void out_num(FILE *fp, double v)
@@ -189,7 +177,7 @@ static void out_num(FILE *fp, double v)
     char b[48] = "";
     if (isfinite(v))
         snprintf(b, sizeof b, "%.6f", v);
-    out_field(fp, b, 0);
+    util_csv_field(fp, b, 0);
 }
 
 /* Markdown cell text: '|' would end the cell. */
@@ -587,7 +575,8 @@ static int key_varies(const rp_report *r, int k)
  * appearance (jobs are seed-major, so that is the sweep's order). */
 static int group_configs(rp_report *r, rerr *e)
 {
-    r->cfgs = calloc((size_t)r->njobs, sizeof *r->cfgs);
+    size_t cap = r->njobs > 0 ? (size_t)r->njobs : 1; /* njobs >= 0; also tells gcc so */
+    r->cfgs = calloc(cap, sizeof *r->cfgs);
     if (!r->cfgs)
         return rerr_set(e, "out of memory");
     for (int i = 0; i < r->njobs; i++) {
@@ -806,39 +795,39 @@ static int write_jobs(const rp_report *r, const char *out, rerr *e)
     if (afile_open(&af, p, e))
         return -1;
     FILE *fp = af.fp;
-    out_field(fp, "id", 1);
-    out_field(fp, "variant", 0);
+    util_csv_field(fp, "id", 1);
+    util_csv_field(fp, "variant", 0);
     for (int k = 0; k < r->nkeys; k++)
-        out_field(fp, r->keys[k], 0);
+        util_csv_field(fp, r->keys[k], 0);
     static const char *const cols[] = {"seed",    "status",   "f1_N",        "f1_A",
                                        "f1_O",    "f1_~",     "cinc_f1",     "macro_f1",
                                        "weighted_f1", "epochs", "best_epoch", "wall_s", "device"};
     for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
-        out_field(fp, cols[c], 0);
+        util_csv_field(fp, cols[c], 0);
     fputc('\n', fp);
     for (int i = 0; i < r->njobs; i++) {
         const rp_job *j = &r->jobs[i];
         char b[64];
         int done = j->status == RP_DONE;
-        out_field(fp, j->id, 1);
-        out_field(fp, j->variant, 0);
+        util_csv_field(fp, j->id, 1);
+        util_csv_field(fp, j->variant, 0);
         for (int k = 0; k < r->nkeys; k++)
-            out_field(fp, j->ov_val[k] ? j->ov_val[k] : "", 0);
+            util_csv_field(fp, j->ov_val[k] ? j->ov_val[k] : "", 0);
         snprintf(b, sizeof b, "%" PRIu64, j->seed);
-        out_field(fp, b, 0);
-        out_field(fp, status_name(j->status), 0);
+        util_csv_field(fp, b, 0);
+        util_csv_field(fp, status_name(j->status), 0);
         for (int k = 0; k < RP_K; k++)
             out_num(fp, done ? j->f1[k] : NAN);
         out_num(fp, done ? j->cinc : NAN);
         out_num(fp, done ? j->macro : NAN);
         out_num(fp, done ? j->weighted : NAN);
         snprintf(b, sizeof b, "%d", j->epochs);
-        out_field(fp, j->epochs ? b : "", 0);
+        util_csv_field(fp, j->epochs ? b : "", 0);
         snprintf(b, sizeof b, "%d", j->best_epoch);
-        out_field(fp, j->epochs ? b : "", 0);
+        util_csv_field(fp, j->epochs ? b : "", 0);
         snprintf(b, sizeof b, "%.2f", j->wall);
-        out_field(fp, j->epochs ? b : "", 0);
-        out_field(fp, j->device, 0);
+        util_csv_field(fp, j->epochs ? b : "", 0);
+        util_csv_field(fp, j->device, 0);
         fputc('\n', fp);
     }
     if (afile_commit(&af, e))
@@ -925,21 +914,21 @@ static int write_table1(const rp_report *r, const char *out, rerr *e)
                                        "n_missing", "N", "N_sd", "A", "A_sd", "O", "O_sd", "~",
                                        "~_sd", "Total", "Total_sd"};
     for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
-        out_field(fp, cols[c], c == 0);
+        util_csv_field(fp, cols[c], c == 0);
     fputc('\n', fp);
     for (int c = 0; c < r->ncfgs; c++) {
         const rp_config *g = &r->cfgs[c];
         char b[32];
-        out_field(fp, g->label, 1);
-        out_field(fp, "this sweep", 0);
-        out_field(fp, rp_total_name(r->o.total), 0);
+        util_csv_field(fp, g->label, 1);
+        util_csv_field(fp, "this sweep", 0);
+        util_csv_field(fp, rp_total_name(r->o.total), 0);
         snprintf(b, sizeof b, "%d", g->ndone);
-        out_field(fp, b, 0);
+        util_csv_field(fp, b, 0);
         snprintf(b, sizeof b, "%d", g->nfailed);
-        out_field(fp, b, 0);
+        util_csv_field(fp, b, 0);
         /* n_missing counts every unfinished job, failed ones included */
         snprintf(b, sizeof b, "%d", g->njobs - g->ndone);
-        out_field(fp, b, 0);
+        util_csv_field(fp, b, 0);
         for (int s = 0; s <= RP_K; s++) {
             out_num(fp, g->mean[s]);
             out_num(fp, g->sd[s]);
@@ -947,13 +936,13 @@ static int write_table1(const rp_report *r, const char *out, rerr *e)
         fputc('\n', fp);
     }
     for (size_t i = 0; r->o.published && i < sizeof published / sizeof *published; i++) {
-        out_field(fp, published[i].name, 1);
-        out_field(fp, "published", 0);
-        out_field(fp, "unexplained (probably weighted_f1)", 0);
+        util_csv_field(fp, published[i].name, 1);
+        util_csv_field(fp, "published", 0);
+        util_csv_field(fp, "unexplained (probably weighted_f1)", 0);
         fputs(",,,", fp);
         for (int s = 0; s <= RP_K; s++) {
             out_num(fp, published[i].v[s]);
-            out_field(fp, "", 0);
+            util_csv_field(fp, "", 0);
         }
         fputc('\n', fp);
     }
@@ -1028,21 +1017,21 @@ static int write_significance(const rp_report *r, const char *out, FILE *msg, re
     static const char *const cols[] = {"variant", "baseline", "metric", "paired_seeds", "diff",
                                        "ci_low", "ci_high", "verdict"};
     for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
-        out_field(fp, cols[c], c == 0);
+        util_csv_field(fp, cols[c], c == 0);
     fputc('\n', fp);
     for (int i = 0; i < r->ncmp; i++) {
         const rp_compare *m = &r->cmp[i];
         for (int s = 0; s < RP_NSTAT; s++) {
             char b[32];
-            out_field(fp, r->cfgs[m->cfg].label, 1);
-            out_field(fp, r->cfgs[r->baseline].label, 0);
-            out_field(fp, s < RP_K ? stat_name(s) : "cinc_f1", 0);
+            util_csv_field(fp, r->cfgs[m->cfg].label, 1);
+            util_csv_field(fp, r->cfgs[r->baseline].label, 0);
+            util_csv_field(fp, s < RP_K ? stat_name(s) : "cinc_f1", 0);
             snprintf(b, sizeof b, "%d", m->npairs);
-            out_field(fp, b, 0);
+            util_csv_field(fp, b, 0);
             out_num(fp, m->diff[s]);
             out_num(fp, m->lo[s]);
             out_num(fp, m->hi[s]);
-            out_field(fp, m->npairs == 0 ? "no pairs" : is_noise(m, s) ? "noise" : "real", 0);
+            util_csv_field(fp, m->npairs == 0 ? "no pairs" : is_noise(m, s) ? "noise" : "real", 0);
             fputc('\n', fp);
         }
     }

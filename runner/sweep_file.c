@@ -3,6 +3,7 @@
  * types and shapes, every error with file:line:column. Config keys and
  * values are checked when the sweep is expanded (sweep.c), by config_set. */
 #include "sweep.h"
+#include "yamlerr.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -52,28 +53,10 @@ static int px_oom(const pctx *x)
  * characters) carry only a byte offset, so line and column are counted. */
 static int px_yaml_error(const pctx *x, const yaml_parser_t *p)
 {
-    yaml_mark_t m = p->problem_mark;
-    char extra[160] = "";
-    const char *problem = p->problem ? p->problem : "unknown error";
-    if (p->error == YAML_MEMORY_ERROR) {
-        problem = "out of memory";
-    } else if (p->error == YAML_READER_ERROR) {
-        memset(&m, 0, sizeof m);
-        for (size_t i = 0; i < p->problem_offset && i < x->len; i++) {
-            if (x->text[i] == '\n') {
-                m.line++;
-                m.column = 0;
-            } else if (((unsigned char)x->text[i] & 0xC0) != 0x80) {
-                m.column++; /* libyaml counts characters, not UTF-8 bytes */
-            }
-        }
-        if (p->problem_value != -1)
-            snprintf(extra, sizeof extra, " (#x%X)", (unsigned)p->problem_value);
-    } else if (p->context) {
-        snprintf(extra, sizeof extra, " (%s at line %lu, column %lu)", p->context,
-                 (unsigned long)p->context_mark.line + 1, (unsigned long)p->context_mark.column + 1);
-    }
-    return px_error(x, m, "invalid YAML: %s%s", problem, extra);
+    yaml_mark_t m;
+    char problem[512];
+    yamlerr_describe(p, x->text, x->len, &m, problem, sizeof problem);
+    return px_error(x, m, "invalid YAML: %s", problem);
 }
 
 /* ---- nodes ---- */

@@ -1,0 +1,16 @@
+/* libyaml parser errors as one line of text with their position, shared by
+ * the config loader and the sweep parser. */
+#ifndef RESECG_YAMLERR_H
+#define RESECG_YAMLERR_H
+
+#include <stddef.h>
+#include <yaml.h>
+
+/* Writes "PROBLEM[ (CONTEXT at line L, column C)]" into msg and the
+ * 0-based position of the problem into *mark. Reader errors (bad UTF-8,
+ * control characters) carry only a byte offset into text, so their line and
+ * column are counted here, in characters as libyaml counts them. */
+void yamlerr_describe(const yaml_parser_t *p, const char *text, size_t len, yaml_mark_t *mark,
+                      char *msg, size_t msgsz);
+
+#endif

@@ -97,7 +97,7 @@ static void source_path(char *out, size_t n, const char *rel)
         snprintf(out, n, "%s/%s", dir, rel);
         return;
     }
-    const char *guesses[] = {".", "..", "../..", "/work/main"};
+    const char *guesses[] = {".", "..", "../.."};
     for (size_t i = 0; i < sizeof guesses / sizeof guesses[0]; i++) {
         snprintf(out, n, "%s/%s", guesses[i], rel);
         if (access(out, R_OK) == 0)

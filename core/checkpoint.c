@@ -111,76 +111,31 @@ static int utf8_valid(const char *s)
 
 /* ------------------------------------------------------------- the writer */
 
-/* A growing string; oom is sticky so appends need no checks of their own. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_putn(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char tmp[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        b->oom = 1; /* only used for numbers, which always fit */
-        return;
-    }
-    sb_putn(b, tmp, (size_t)n);
-}
-
 /* A JSON string literal, escaped as serde_json does: quote, backslash and the
  * control characters; everything else (UTF-8 included) goes through raw. */
 static void sb_json_string(sbuf *b, const char *s)
 {
-    sb_putn(b, "\"", 1);
+    sbuf_putn(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[8];
         switch (*p) {
-        case '"': sb_putn(b, "\\\"", 2); break;
-        case '\\': sb_putn(b, "\\\\", 2); break;
-        case '\b': sb_putn(b, "\\b", 2); break;
-        case '\f': sb_putn(b, "\\f", 2); break;
-        case '\n': sb_putn(b, "\\n", 2); break;
-        case '\r': sb_putn(b, "\\r", 2); break;
-        case '\t': sb_putn(b, "\\t", 2); break;
+        case '"': sbuf_putn(b, "\\\"", 2); break;
+        case '\\': sbuf_putn(b, "\\\\", 2); break;
+        case '\b': sbuf_putn(b, "\\b", 2); break;
+        case '\f': sbuf_putn(b, "\\f", 2); break;
+        case '\n': sbuf_putn(b, "\\n", 2); break;
+        case '\r': sbuf_putn(b, "\\r", 2); break;
+        case '\t': sbuf_putn(b, "\\t", 2); break;
         default:
             if (*p < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", *p);
-                sb_putn(b, esc, 6);
+                sbuf_putn(b, esc, 6);
             } else {
-                sb_putn(b, (const char *)p, 1);
+                sbuf_putn(b, (const char *)p, 1);
             }
         }
     }
-    sb_putn(b, "\"", 1);
+    sbuf_putn(b, "\"", 1);
 }
 
 /* A name with its position, for finding duplicates by sorting (a header may
@@ -279,39 +234,39 @@ int st_write(const char *path, const st_tensor *tensors, int n, const st_meta *m
         return -1;
 
     sbuf h = {0};
-    sb_puts(&h, "{");
+    sbuf_puts(&h, "{");
     if (nmeta > 0) {
-        sb_puts(&h, "\"__metadata__\":{");
+        sbuf_puts(&h, "\"__metadata__\":{");
         for (int i = 0; i < nmeta; i++) {
             if (i)
-                sb_puts(&h, ",");
+                sbuf_puts(&h, ",");
             sb_json_string(&h, meta[i].key);
-            sb_puts(&h, ":");
+            sbuf_puts(&h, ":");
             sb_json_string(&h, meta[i].value);
         }
-        sb_puts(&h, "}");
+        sbuf_puts(&h, "}");
     }
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         const st_tensor *t = &tensors[i];
         if (i || nmeta > 0)
-            sb_puts(&h, ",");
+            sbuf_puts(&h, ",");
         sb_json_string(&h, t->name);
-        sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", dtype_name(t->dtype));
+        sbuf_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", dtype_name(t->dtype));
         for (int k = 0; k < t->ndim; k++) {
             if (k)
-                sb_puts(&h, ",");
-            sb_printf(&h, "%lld", (long long)t->shape[k]);
+                sbuf_puts(&h, ",");
+            sbuf_printf(&h, "%lld", (long long)t->shape[k]);
         }
-        sb_printf(&h, "],\"data_offsets\":[%zu,%zu]}", off, off + t->nbytes);
+        sbuf_printf(&h, "],\"data_offsets\":[%zu,%zu]}", off, off + t->nbytes);
         off += t->nbytes;
     }
-    sb_puts(&h, "}");
+    sbuf_puts(&h, "}");
     /* Spaces up to a multiple of 8, as the reference writer does, so the data
      * section (and every tensor whose offset is a multiple of its dtype size)
      * is aligned when the file is read into a malloc'd buffer or mmapped. */
     while (!h.oom && h.len % 8)
-        sb_puts(&h, " ");
+        sbuf_puts(&h, " ");
     if (h.oom) {
         free(h.p);
         return rerr_set(e, "%s: out of memory building the header", path);

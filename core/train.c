@@ -518,33 +518,6 @@ static void progress_bar(int epoch, int done, int total, double loss)
     fflush(stderr);
 }
 
-/* Appends one printf-formatted line to a growing text buffer. */
-static int text_append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int text_append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(*buf ? *buf + *len : NULL, *buf ? *cap - *len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return -1;
-        if (*buf && *len + (size_t)n < *cap) {
-            *len += (size_t)n;
-            return 0;
-        }
-        size_t ncap = (*cap ? *cap * 2 : 4096) + (size_t)n;
-        char *nb = realloc(*buf, ncap);
-        if (!nb)
-            return -1;
-        if (!*buf)
-            nb[0] = '\0';
-        *buf = nb;
-        *cap = ncap;
-    }
-}
-
 static int save_last(model *m, const adam *a, const run_state *st, const char *path, double mean,
                      double sd, rerr *e)
 {
@@ -583,8 +556,7 @@ static const char *meta_or(const st_file *f, const char *key, const char *dflt)
 }
 
 /* Restores the loop state and the epochs.csv rows of an interrupted run. */
-static int resume_state(model *m, adam *a, run_state *st, const char *dir, char **rows,
-                        size_t *rows_len, size_t *rows_cap, rerr *e)
+static int resume_state(model *m, adam *a, run_state *st, const char *dir, sbuf *rows, rerr *e)
 {
     char path[4096];
     util_path_join(path, sizeof path, dir, "last.safetensors");
@@ -619,9 +591,9 @@ static int resume_state(model *m, adam *a, run_state *st, const char *dir, char 
         fclose(fp);
         return rerr_set(e, "%s: empty", path);
     }
-    text_append(rows, rows_len, rows_cap, "%s", line);
+    sbuf_puts(rows, line);
     while (kept < st->epoch && fgets(line, sizeof line, fp)) {
-        text_append(rows, rows_len, rows_cap, "%s", line);
+        sbuf_puts(rows, line);
         kept++;
     }
     fclose(fp);
@@ -641,8 +613,7 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     adam opt = {0};
     batch bt = {0};
     FILE *log = NULL;
-    char *rows = NULL;
-    size_t rows_len = 0, rows_cap = 0;
+    sbuf rows = {0}; /* epochs.csv, rewritten whole after every epoch */
     float *rec_probs = NULL;
     int *rec_pred = NULL;
     epoch_batches eb = {0};
@@ -700,13 +671,12 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
 
     run_state st = {.lr = cfg->optim.lr, .best_loss = INFINITY, .plateau_best = INFINITY};
     if (o->resume) {
-        if (resume_state(&m, &opt, &st, o->out_dir, &rows, &rows_len, &rows_cap, e) != 0)
+        if (resume_state(&m, &opt, &st, o->out_dir, &rows, e) != 0)
             goto done;
         logf_(log, o->quiet, "resumed %s after epoch %d (lr %.3g)\n", o->out_dir, st.epoch, st.lr);
     } else {
-        text_append(&rows, &rows_len, &rows_cap,
-                    "epoch,train_loss,dev_loss,lr,f1_N,f1_A,f1_O,f1_~,cinc_f1,macro_f1,"
-                    "weighted_f1,seconds\n");
+        sbuf_puts(&rows, "epoch,train_loss,dev_loss,lr,f1_N,f1_A,f1_O,f1_~,cinc_f1,macro_f1,"
+                         "weighted_f1,seconds\n");
     }
     if (info.skipped)
         logf_(log, o->quiet, "%s\n", info.report);
@@ -808,15 +778,17 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
             st.plateau_wait = 0;
         }
         const metrics *mt = &ev.mt;
-        text_append(&rows, &rows_len, &rows_cap,
-                    "%d,%.6f,%.6f,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n", ep, train_loss,
+        sbuf_printf(&rows, "%d,%.6f,%.6f,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n", ep, train_loss,
                     ev.loss, (double)lr_used, mt->f1[0], K > 1 ? mt->f1[1] : 0,
                     K > 2 ? mt->f1[2] : 0, K > 3 ? mt->f1[3] : 0, mt->cinc_f1, mt->macro_f1,
                     mt->weighted_f1, secs);
         util_path_join(path, sizeof path, o->out_dir, "epochs.csv");
-        if (!rows || util_write_file_atomic(path, rows, rows_len, e) != 0) {
+        if (rows.oom || !rows.p) {
+            rerr_set(e, "%s: out of memory", path);
             goto done;
         }
+        if (util_write_file_atomic(path, rows.p, rows.len, e) != 0)
+            goto done;
         util_path_join(path, sizeof path, o->out_dir, "last.safetensors");
         if (save_last(&m, &opt, &st, path, mean, sd, e) != 0) {
             goto done;
@@ -854,7 +826,7 @@ done:
         fprintf(log, "error: %s\n", e ? e->msg : "");
     free(rec_probs);
     free(rec_pred);
-    free(rows);
+    free(rows.p);
     batch_free(&bt);
     if (be) {
         adam_free(&opt, be);

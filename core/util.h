@@ -36,6 +36,18 @@ int util_write_file_atomic(const char *path, const void *data, size_t n, rerr *e
 /* Reads a whole file into a malloc'd, NUL-terminated buffer (caller frees). */
 int util_read_file(const char *path, char **data, size_t *n, rerr *e);
 
+/* A growing NUL-terminated string. oom is sticky, so appends need no checks
+ * of their own: test it once when done. The caller frees p. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+void sbuf_putn(sbuf *b, const char *s, size_t n);
+void sbuf_puts(sbuf *b, const char *s);
+void sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Writes one CSV field, preceded by a comma unless first: plain when it
  * needs no quoting, through libcsv's csv_fwrite (quotes, doubled inner
  * quotes) when it holds a comma, quote, line break or edge space. */

@@ -177,38 +177,6 @@ static int px_uint(const pctx *x, const yaml_node_t *n, const char *what, uint64
 
 /* ---- values: the YAML text config_set reads back ---- */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_putn(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s)
-{
-    sb_putn(b, s, strlen(s));
-}
-
 /* Plain scalars go back as written (they parse to the same text); every
  * other style is double-quoted with escapes, so "" or 'null' stay strings. */
 static void sb_scalar(sbuf *b, const yaml_node_t *n)
@@ -216,24 +184,24 @@ static void sb_scalar(sbuf *b, const yaml_node_t *n)
     const unsigned char *s = n->data.scalar.value;
     size_t len = n->data.scalar.length;
     if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-        sb_putn(b, (const char *)s, len);
+        sbuf_putn(b, (const char *)s, len);
         return;
     }
-    sb_puts(b, "\"");
+    sbuf_puts(b, "\"");
     for (size_t i = 0; i < len; i++) {
         char esc[8];
         if (s[i] == '"' || s[i] == '\\') {
             esc[0] = '\\';
             esc[1] = (char)s[i];
-            sb_putn(b, esc, 2);
+            sbuf_putn(b, esc, 2);
         } else if (s[i] < 0x20 || s[i] == 0x7f) {
             snprintf(esc, sizeof esc, "\\x%02X", s[i]);
-            sb_puts(b, esc);
+            sbuf_puts(b, esc);
         } else {
-            sb_putn(b, (const char *)&s[i], 1);
+            sbuf_putn(b, (const char *)&s[i], 1);
         }
     }
-    sb_puts(b, "\"");
+    sbuf_puts(b, "\"");
 }
 
 /* A value: a scalar, or a list of scalars (per-class lists such as
@@ -264,7 +232,7 @@ static int px_value(const pctx *x, const yaml_node_t *n, const char *key, sweep_
         }
         return 0;
     }
-    sb_puts(&b, "[");
+    sbuf_puts(&b, "[");
     int count = sequence_len(n);
     for (int i = 0; i < count; i++) {
         const yaml_node_t *item = px_node(x, n->data.sequence.items.start[i]);
@@ -280,10 +248,10 @@ static int px_value(const pctx *x, const yaml_node_t *n, const char *key, sweep_
             return px_error(x, item->start_mark, "%s: contains a NUL character", key);
         }
         if (i)
-            sb_puts(&b, ", ");
+            sbuf_puts(&b, ", ");
         sb_scalar(&b, item);
     }
-    sb_puts(&b, "]");
+    sbuf_puts(&b, "]");
     if (b.oom) {
         free(b.p);
         return px_oom(x);

@@ -99,10 +99,10 @@ static inline int testutil_stamp_ok(const char *stamp, const char *want)
 static inline int testutil_cinc17_dir(char *dir, size_t size, char *why, size_t whysz)
 {
     const char *shared = getenv("RESECG_SHARED_DIR");
-    char sbuf[1024], tarball[1200];
+    char shared_buf[1024], tarball[1200];
     if (!shared || !*shared) {
-        snprintf(sbuf, sizeof sbuf, "%s/../shared", testutil_source_dir());
-        shared = sbuf;
+        snprintf(shared_buf, sizeof shared_buf, "%s/../shared", testutil_source_dir());
+        shared = shared_buf;
     }
     snprintf(tarball, sizeof tarball, "%s/data/cinc17/training2017.tar.xz", shared);
     struct stat st;

@@ -11,28 +11,8 @@
 #include "backend.h"
 #include "layers.h"
 #include "rng.h"
+#include "testutil.h"
 #include "util.h"
-
-static float *falloc(size_t n)
-{
-    float *p = malloc(n * sizeof *p);
-    RESECG_ASSERT(p != NULL);
-    return p;
-}
-
-static void fill_normal(rng *r, float *x, size_t n, float scale)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = scale * rng_normal(r);
-}
-
-static double rms(const float *x, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)x[i] * x[i];
-    return n ? sqrt(s / n) : 0.0;
-}
 
 /* Compares got to ref elementwise with |got - ref| <= atol + rtol * |ref|,
  * prints the worst absolute difference, the worst relative difference among
@@ -42,7 +22,7 @@ static double rms(const float *x, size_t n)
 static long check_close(const char *what, const float *got, const float *ref, size_t n,
                         double atol, double rtol)
 {
-    const double big = rms(ref, n);
+    const double big = testutil_rms(ref, n);
     double worst_abs = 0.0, worst_rel = 0.0;
     long bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -165,12 +145,12 @@ START_TEST(test_forward_direct)
         conv_dims_same(&d, s[0], s[1], s[2], s[3], s[4], s[5]);
         size_t ni = (size_t)d.B * d.Cin * d.L, nw = (size_t)d.Cout * d.Cin * d.K;
         size_t no = (size_t)d.B * d.Cout * d.Lout;
-        float *x = falloc(ni), *w = falloc(nw), *b = falloc(d.Cout), *out = falloc(no);
-        float *ref = falloc(no);
+        float *x = testutil_falloc(ni), *w = testutil_falloc(nw), *b = testutil_falloc(d.Cout), *out = testutil_falloc(no);
+        float *ref = testutil_falloc(no);
         double *dref = malloc(no * sizeof *dref);
-        fill_normal(&r, x, ni, 1.0f);
-        fill_normal(&r, w, nw, 1.0f);
-        fill_normal(&r, b, d.Cout, 1.0f);
+        testutil_fill_normal(&r, x, ni, 0.0f, 1.0f);
+        testutil_fill_normal(&r, w, nw, 0.0f, 1.0f);
+        testutil_fill_normal(&r, b, d.Cout, 0.0f, 1.0f);
         cpu_conv1d_forward(out, x, w, b, &d);
         direct_forward(dref, x, w, b, &d);
         for (size_t i = 0; i < no; i++)
@@ -178,7 +158,7 @@ START_TEST(test_forward_direct)
         printf("direct B%d %d->%d L%d K%d s%d (pad %d)\n", d.B, d.Cin, d.Cout, d.L, d.K,
                d.stride, d.pad_left);
         // fp32 sum of at most Cin*K = 80 terms against double: ~1e-6 relative
-        double sc = rms(ref, no);
+        double sc = testutil_rms(ref, no);
         ck_assert_int_eq(check_close("out", out, ref, no, 1e-5 * sc, 1e-5), 0);
         free(x), free(w), free(b), free(out), free(ref), free(dref);
     }
@@ -234,14 +214,14 @@ START_TEST(test_gradcheck)
         conv_dims_same(&d, s[0], s[1], s[2], s[3], s[4], s[5]);
         size_t ni = (size_t)d.B * d.Cin * d.L, nw = (size_t)d.Cout * d.Cin * d.K;
         size_t no = (size_t)d.B * d.Cout * d.Lout;
-        float *x = falloc(ni), *w = falloc(nw), *b = falloc(d.Cout), *R = falloc(no);
-        float *out = falloc(no), *dx = falloc(ni), *dw = falloc(nw), *db = falloc(d.Cout);
-        float *ndx = falloc(ni), *ndw = falloc(nw), *ndb = falloc(d.Cout);
-        float *dw2 = falloc(nw), *db2 = falloc(d.Cout);
-        fill_normal(&r, x, ni, 1.0f);
-        fill_normal(&r, w, nw, 1.0f);
-        fill_normal(&r, b, d.Cout, 1.0f);
-        fill_normal(&r, R, no, 1.0f);
+        float *x = testutil_falloc(ni), *w = testutil_falloc(nw), *b = testutil_falloc(d.Cout), *R = testutil_falloc(no);
+        float *out = testutil_falloc(no), *dx = testutil_falloc(ni), *dw = testutil_falloc(nw), *db = testutil_falloc(d.Cout);
+        float *ndx = testutil_falloc(ni), *ndw = testutil_falloc(nw), *ndb = testutil_falloc(d.Cout);
+        float *dw2 = testutil_falloc(nw), *db2 = testutil_falloc(d.Cout);
+        testutil_fill_normal(&r, x, ni, 0.0f, 1.0f);
+        testutil_fill_normal(&r, w, nw, 0.0f, 1.0f);
+        testutil_fill_normal(&r, b, d.Cout, 0.0f, 1.0f);
+        testutil_fill_normal(&r, R, no, 0.0f, 1.0f);
         // poison the outputs: backward must assign them, not accumulate
         for (size_t i = 0; i < ni; i++)
             dx[i] = 1e6f;
@@ -272,10 +252,10 @@ END_TEST
 /* ---- (c), (d) oneDNN against the reference ---- */
 
 /* Tolerance for oneDNN vs reference: |diff| <= atol + rtol*|ref| with
- * atol = 1e-4 * rms(ref) and rtol = 1e-4. oneDNN sums in fp32 in its own
+ * atol = 1e-4 * testutil_rms(ref) and rtol = 1e-4. oneDNN sums in fp32 in its own
  * (blocked, FMA) order; the reference sums the forward and dinp in fp32
  * and dw/db in double. An fp32 sum of n random terms has an error of about
- * eps * sqrt(n) / 2 * rms(sum) at one standard deviation: ~2e-6 * rms for the
+ * eps * sqrt(n) / 2 * testutil_rms(sum) at one standard deviation: ~2e-6 * rms for the
  * forward's Cin*K = 4096 terms, ~5e-6 * rms for dw's B*Lout ~ 36k, so even
  * the worst of ~1e6 elements (5 sigma) stays below 1e-4 * rms; measured
  * worst here is ~1.2e-5 * rms. A wrong tap, pad or stride gives errors of
@@ -296,15 +276,15 @@ static void case_init(conv_case *c, rng *r, int B, int Cin, int Cout, int L, int
     conv_dims_same(&c->d, B, Cin, Cout, L, K, stride);
     size_t ni = (size_t)B * Cin * L, nw = (size_t)Cout * Cin * K;
     size_t no = (size_t)B * Cout * c->d.Lout;
-    c->x = falloc(ni), c->w = falloc(nw), c->b = falloc(Cout), c->dout = falloc(no);
-    c->out_ref = falloc(no), c->dx_ref = falloc(ni), c->dw_ref = falloc(nw);
-    c->db_ref = falloc(Cout);
-    c->out = falloc(no), c->dx = falloc(ni), c->dw = falloc(nw), c->db = falloc(Cout);
+    c->x = testutil_falloc(ni), c->w = testutil_falloc(nw), c->b = testutil_falloc(Cout), c->dout = testutil_falloc(no);
+    c->out_ref = testutil_falloc(no), c->dx_ref = testutil_falloc(ni), c->dw_ref = testutil_falloc(nw);
+    c->db_ref = testutil_falloc(Cout);
+    c->out = testutil_falloc(no), c->dx = testutil_falloc(ni), c->dw = testutil_falloc(nw), c->db = testutil_falloc(Cout);
     // He-like weights so activations stay O(1) whatever Cin*K is
-    fill_normal(r, c->x, ni, 1.0f);
-    fill_normal(r, c->w, nw, (float)sqrt(2.0 / (Cin * K)));
-    fill_normal(r, c->b, Cout, 0.1f);
-    fill_normal(r, c->dout, no, 1.0f);
+    testutil_fill_normal(r, c->x, ni, 0.0f, 1.0f);
+    testutil_fill_normal(r, c->w, nw, 0.0f, (float)sqrt(2.0 / (Cin * K)));
+    testutil_fill_normal(r, c->b, Cout, 0.0f, 0.1f);
+    testutil_fill_normal(r, c->dout, no, 0.0f, 1.0f);
     cpu_conv1d_forward(c->out_ref, c->x, c->w, c->b, &c->d);
     cpu_conv1d_backward(c->dx_ref, c->dw_ref, c->db_ref, c->dout, c->x, c->w, &c->d);
 }
@@ -332,13 +312,13 @@ static long case_check_onednn(conv_case *c, void *ctx, const char *layout, int w
     onednn_conv1d_backward(ctx, want_dx ? c->dx : NULL, c->dw, c->db, c->dout, c->x, c->w, d);
     printf("onednn %s B%d %d->%d L%d->%d K%d s%d (pad %d)%s\n", layout, d->B, d->Cin, d->Cout,
            d->L, d->Lout, d->K, d->stride, d->pad_left, want_dx ? "" : " no dinp");
-    long bad = check_close("out", c->out, c->out_ref, no, DNNL_ATOL_REL * rms(c->out_ref, no),
+    long bad = check_close("out", c->out, c->out_ref, no, DNNL_ATOL_REL * testutil_rms(c->out_ref, no),
                            DNNL_RTOL);
     if (want_dx)
-        bad += check_close("dinp", c->dx, c->dx_ref, ni, DNNL_ATOL_REL * rms(c->dx_ref, ni),
+        bad += check_close("dinp", c->dx, c->dx_ref, ni, DNNL_ATOL_REL * testutil_rms(c->dx_ref, ni),
                            DNNL_RTOL);
-    bad += check_close("dw", c->dw, c->dw_ref, nw, DNNL_ATOL_REL * rms(c->dw_ref, nw), DNNL_RTOL);
-    bad += check_close("db", c->db, c->db_ref, d->Cout, DNNL_ATOL_REL * rms(c->db_ref, d->Cout),
+    bad += check_close("dw", c->dw, c->dw_ref, nw, DNNL_ATOL_REL * testutil_rms(c->dw_ref, nw), DNNL_RTOL);
+    bad += check_close("db", c->db, c->db_ref, d->Cout, DNNL_ATOL_REL * testutil_rms(c->db_ref, d->Cout),
                        DNNL_RTOL);
     return bad;
 }
@@ -429,7 +409,7 @@ START_TEST(test_onednn_cache)
     case_init(&b, &r, 3, 16, 8, 35, 16, 1);
     size_t no = (size_t)a.d.B * a.d.Cout * a.d.Lout, ni = (size_t)a.d.B * a.d.Cin * a.d.L;
     size_t nw = (size_t)a.d.Cout * a.d.Cin * a.d.K;
-    float *out1 = falloc(no), *dx1 = falloc(ni), *dw1 = falloc(nw), *db1 = falloc(a.d.Cout);
+    float *out1 = testutil_falloc(no), *dx1 = testutil_falloc(ni), *dw1 = testutil_falloc(nw), *db1 = testutil_falloc(a.d.Cout);
     for (int l = 0; l < NLAYOUTS; l++) {
         void *ctx = ctx_or_fail(LAYOUTS[l]);
         ck_assert_int_eq(case_check_onednn(&a, ctx, LAYOUTS[l], 1), 0);
@@ -474,9 +454,9 @@ START_TEST(test_onednn_evict)
             size_t no = (size_t)d.Cout * d.Lout;
             float x[600], w[18], b[3], out[900], ref[900];
             RESECG_ASSERT(ni <= 600 && nw <= 18 && no <= 900);
-            fill_normal(&r, x, ni, 1.0f);
-            fill_normal(&r, w, nw, 1.0f);
-            fill_normal(&r, b, 3, 1.0f);
+            testutil_fill_normal(&r, x, ni, 0.0f, 1.0f);
+            testutil_fill_normal(&r, w, nw, 0.0f, 1.0f);
+            testutil_fill_normal(&r, b, 3, 0.0f, 1.0f);
             cpu_conv1d_forward(ref, x, w, b, &d);
             onednn_conv1d_forward(ctx, out, x, w, b, &d);
             for (size_t i = 0; i < no; i++)

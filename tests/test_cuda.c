@@ -65,27 +65,6 @@ int main(void)
 
 /* ---- helpers ---- */
 
-static float *falloc(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    RESECG_ASSERT(p != NULL);
-    return p;
-}
-
-static void fill_normal(rng *r, float *x, size_t n, float mean, float sd)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = mean + sd * rng_normal(r);
-}
-
-static double rms(const float *x, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)x[i] * x[i];
-    return n ? sqrt(s / n) : 0.0;
-}
-
 static double max_abs(const float *x, size_t n)
 {
     double m = 0.0;
@@ -101,7 +80,7 @@ static double max_abs(const float *x, size_t n)
 static long check_close(const char *what, const float *got, const float *ref, size_t n, double atol,
                         double rtol)
 {
-    const double big = rms(ref, n);
+    const double big = testutil_rms(ref, n);
     double worst_abs = 0.0, worst_rel = 0.0;
     long bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -183,7 +162,7 @@ static float *dev_floats(backend *be, size_t n)
 /* Host copy of n floats of device memory into a fresh malloc'd array. */
 static float *host_of(backend *be, const float *dev, size_t n)
 {
-    float *h = falloc(n);
+    float *h = testutil_falloc(n);
     be->download(be, h, dev, n * sizeof(float));
     return h;
 }
@@ -297,13 +276,13 @@ static void conv_case_init(conv_case *c, rng *r, int B, int Cin, int Cout, int L
     conv_dims_same(&c->d, B, Cin, Cout, L, K, stride);
     size_t ni = (size_t)B * Cin * L, nw = (size_t)Cout * Cin * K;
     size_t no = (size_t)B * Cout * c->d.Lout;
-    c->x = falloc(ni), c->w = falloc(nw), c->b = falloc(Cout), c->dout = falloc(no);
-    c->out_ref = falloc(no), c->dx_ref = falloc(ni), c->dw_ref = falloc(nw);
-    c->db_ref = falloc(Cout);
-    fill_normal(r, c->x, ni, 0.0f, 1.0f);
-    fill_normal(r, c->w, nw, 0.0f, (float)sqrt(2.0 / (Cin * K)));
-    fill_normal(r, c->b, Cout, 0.0f, 0.1f);
-    fill_normal(r, c->dout, no, 0.0f, 1.0f);
+    c->x = testutil_falloc(ni), c->w = testutil_falloc(nw), c->b = testutil_falloc(Cout), c->dout = testutil_falloc(no);
+    c->out_ref = testutil_falloc(no), c->dx_ref = testutil_falloc(ni), c->dw_ref = testutil_falloc(nw);
+    c->db_ref = testutil_falloc(Cout);
+    testutil_fill_normal(r, c->x, ni, 0.0f, 1.0f);
+    testutil_fill_normal(r, c->w, nw, 0.0f, (float)sqrt(2.0 / (Cin * K)));
+    testutil_fill_normal(r, c->b, Cout, 0.0f, 0.1f);
+    testutil_fill_normal(r, c->dout, no, 0.0f, 1.0f);
     cpu_conv1d_forward(c->out_ref, c->x, c->w, c->b, &c->d);
     cpu_conv1d_backward(c->dx_ref, c->dw_ref, c->db_ref, c->dout, c->x, c->w, &c->d);
 }
@@ -328,7 +307,7 @@ static void conv_run_cuda(backend *be, const conv_case *c, int want_dx, float **
     // poison the outputs: every element must be assigned
     size_t nmax = ni > no ? ni : no;
     nmax = nmax > nw ? nmax : nw;
-    float *nan = falloc(nmax);
+    float *nan = testutil_falloc(nmax);
     for (size_t i = 0; i < nmax; i++)
         nan[i] = NAN;
     be->upload(be, gout, nan, no * 4);
@@ -357,11 +336,11 @@ static long conv_check(backend *be, const char *mode, const conv_case *c, int wa
     conv_run_cuda(be, c, want_dx, &out, &dx, &dw, &db);
     printf("cuda %s B%d %d->%d L%d->%d K%d s%d (pad %d)%s\n", mode, d->B, d->Cin, d->Cout, d->L,
            d->Lout, d->K, d->stride, d->pad_left, want_dx ? "" : " no dinp");
-    long bad = check_close("out", out, c->out_ref, no, atol * rms(c->out_ref, no), rtol);
+    long bad = check_close("out", out, c->out_ref, no, atol * testutil_rms(c->out_ref, no), rtol);
     if (want_dx)
-        bad += check_close("dinp", dx, c->dx_ref, ni, atol * rms(c->dx_ref, ni), rtol);
-    bad += check_close("dw", dw, c->dw_ref, nw, atol * rms(c->dw_ref, nw), rtol);
-    bad += check_close("db", db, c->db_ref, d->Cout, 1e-5 * rms(c->db_ref, d->Cout), 1e-5);
+        bad += check_close("dinp", dx, c->dx_ref, ni, atol * testutil_rms(c->dx_ref, ni), rtol);
+    bad += check_close("dw", dw, c->dw_ref, nw, atol * testutil_rms(c->dw_ref, nw), rtol);
+    bad += check_close("db", db, c->db_ref, d->Cout, 1e-5 * testutil_rms(c->db_ref, d->Cout), 1e-5);
     free(out), free(dx), free(dw), free(db);
     return bad;
 }
@@ -475,15 +454,15 @@ START_TEST(test_bnrelu_vs_ref)
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const int B = shapes[si][0], C = shapes[si][1], L = shapes[si][2];
         const size_t n = (size_t)B * C * L;
-        float *x = falloc(n), *g = falloc(C), *bt = falloc(C), *rm = falloc(C), *rv = falloc(C);
-        float *dout = falloc(n);
-        fill_normal(&r, x, n, 0.5f, 2.0f); // a mean far from 0
-        fill_normal(&r, g, C, 1.0f, 0.2f);
-        fill_normal(&r, bt, C, 0.0f, 0.3f);
-        fill_normal(&r, rm, C, 0.0f, 0.5f);
+        float *x = testutil_falloc(n), *g = testutil_falloc(C), *bt = testutil_falloc(C), *rm = testutil_falloc(C), *rv = testutil_falloc(C);
+        float *dout = testutil_falloc(n);
+        testutil_fill_normal(&r, x, n, 0.5f, 2.0f); // a mean far from 0
+        testutil_fill_normal(&r, g, C, 1.0f, 0.2f);
+        testutil_fill_normal(&r, bt, C, 0.0f, 0.3f);
+        testutil_fill_normal(&r, rm, C, 0.0f, 0.5f);
         for (int c = 0; c < C; c++)
             rv[c] = 0.5f + rng_uniform(&r);
-        fill_normal(&r, dout, n, 0.0f, 1.0f);
+        testutil_fill_normal(&r, dout, n, 0.0f, 1.0f);
         float *gx = dev_from(be, x, n * 4), *gg = dev_from(be, g, C * 4);
         float *gbt = dev_from(be, bt, C * 4), *gdout = dev_from(be, dout, n * 4);
         float *grm = dev_floats(be, C), *grv = dev_floats(be, C), *gout = dev_floats(be, n);
@@ -495,8 +474,8 @@ START_TEST(test_bnrelu_vs_ref)
                 if (!training && di > 0)
                     continue; // eval has no dropout
                 const uint64_t seed = 0x1234 + si * 7 + di;
-                float *out = falloc(n), *mean = falloc(C), *rstd = falloc(C);
-                float *rm_ref = falloc(C), *rv_ref = falloc(C);
+                float *out = testutil_falloc(n), *mean = testutil_falloc(C), *rstd = testutil_falloc(C);
+                float *rm_ref = testutil_falloc(C), *rv_ref = testutil_falloc(C);
                 memcpy(rm_ref, rm, C * 4);
                 memcpy(rv_ref, rv, C * 4);
                 be->upload(be, grm, rm, C * 4);
@@ -507,7 +486,7 @@ START_TEST(test_bnrelu_vs_ref)
                                    1e-3f, training, p, seed);
                 printf("bnrelu B%d C%d L%d %s p=%.1f\n", B, C, L, training ? "train" : "eval", p);
                 float *h = host_of(be, gout, n);
-                bad += check_close("out", h, out, n, 1e-5 * rms(out, n), 1e-5);
+                bad += check_close("out", h, out, n, 1e-5 * testutil_rms(out, n), 1e-5);
                 // dropout masks must be the same elements: count zero
                 // patterns that differ where the kept value is not ~0
                 long mask_diff = 0;
@@ -526,13 +505,13 @@ START_TEST(test_bnrelu_vs_ref)
                 free(h);
                 if (training) {
                     h = host_of(be, gmean, C);
-                    bad += check_close("mean", h, mean, C, 1e-6 * (1.0 + rms(mean, C)), 1e-6);
+                    bad += check_close("mean", h, mean, C, 1e-6 * (1.0 + testutil_rms(mean, C)), 1e-6);
                     free(h);
                     h = host_of(be, grstd, C);
                     bad += check_close("rstd", h, rstd, C, 0.0, 1e-6);
                     free(h);
                     // backward from the reference's forward (the same mask)
-                    float *dx = falloc(n), *dg = falloc(C), *db = falloc(C);
+                    float *dx = testutil_falloc(n), *dg = testutil_falloc(C), *db = testutil_falloc(C);
                     float *gref_out = dev_from(be, out, n * 4);
                     float *gref_mean = dev_from(be, mean, C * 4);
                     float *gref_rstd = dev_from(be, rstd, C * 4);
@@ -540,13 +519,13 @@ START_TEST(test_bnrelu_vs_ref)
                     be->bnrelu_backward(be, gdx, gdg, gdb, gdout, gref_out, gx, gref_mean,
                                         gref_rstd, gg, gbt, B, C, L, p);
                     h = host_of(be, gdx, n);
-                    bad += check_close("dinp", h, dx, n, 1e-5 * rms(dx, n), 1e-4);
+                    bad += check_close("dinp", h, dx, n, 1e-5 * testutil_rms(dx, n), 1e-4);
                     free(h);
                     h = host_of(be, gdg, C);
-                    bad += check_close("dgamma", h, dg, C, 1e-6 * rms(dg, C), 1e-6);
+                    bad += check_close("dgamma", h, dg, C, 1e-6 * testutil_rms(dg, C), 1e-6);
                     free(h);
                     h = host_of(be, gdb, C);
-                    bad += check_close("dbeta", h, db, C, 1e-6 * rms(db, C), 1e-6);
+                    bad += check_close("dbeta", h, db, C, 1e-6 * testutil_rms(db, C), 1e-6);
                     free(h);
                     be->free(be, gref_out);
                     be->free(be, gref_mean);
@@ -584,12 +563,12 @@ START_TEST(test_shortcut_vs_ref)
         const int B = shapes[si][0], Cin = shapes[si][1], Cout = shapes[si][2];
         const int L = shapes[si][3], pool = shapes[si][4], Lo = L / pool;
         const size_t ni = (size_t)B * Cin * L, no = (size_t)B * Cout * Lo;
-        float *x = falloc(ni), *dout = falloc(no), *dx0 = falloc(ni);
+        float *x = testutil_falloc(ni), *dout = testutil_falloc(no), *dx0 = testutil_falloc(ni);
         for (size_t i = 0; i < ni; i++)
             x[i] = roundf(rng_normal(&r) * 2.0f) / 2.0f;
-        fill_normal(&r, dout, no, 0.0f, 1.0f);
-        fill_normal(&r, dx0, ni, 0.0f, 1.0f); // backward accumulates onto this
-        float *out = falloc(no), *dx = falloc(ni);
+        testutil_fill_normal(&r, dout, no, 0.0f, 1.0f);
+        testutil_fill_normal(&r, dx0, ni, 0.0f, 1.0f); // backward accumulates onto this
+        float *out = testutil_falloc(no), *dx = testutil_falloc(ni);
         memcpy(dx, dx0, ni * 4);
         cpu_shortcut_forward(out, x, B, Cin, Cout, L, pool);
         cpu_shortcut_backward(dx, dout, x, B, Cin, Cout, L, pool);
@@ -609,9 +588,9 @@ START_TEST(test_shortcut_vs_ref)
     }
     // residual add, also in place (y aliases a)
     const long n = 1000003;
-    float *a = falloc(n), *b = falloc(n), *y = falloc(n);
-    fill_normal(&r, a, n, 0.0f, 1.0f);
-    fill_normal(&r, b, n, 0.0f, 1.0f);
+    float *a = testutil_falloc(n), *b = testutil_falloc(n), *y = testutil_falloc(n);
+    testutil_fill_normal(&r, a, n, 0.0f, 1.0f);
+    testutil_fill_normal(&r, b, n, 0.0f, 1.0f);
     cpu_add(y, a, b, n);
     float *ga = dev_from(be, a, n * 4), *gb = dev_from(be, b, n * 4), *gy = dev_floats(be, n);
     be->add(be, gy, ga, gb, n);
@@ -646,12 +625,12 @@ START_TEST(test_dense_vs_ref)
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
             const int B = shapes[si][0], C = shapes[si][1], T = shapes[si][2], K = shapes[si][3];
             const size_t ni = (size_t)B * C * T, no = (size_t)B * T * K, nw = (size_t)K * C;
-            float *x = falloc(ni), *w = falloc(nw), *b = falloc(K), *dout = falloc(no);
-            fill_normal(&r, x, ni, 0.3f, 1.0f);
-            fill_normal(&r, w, nw, 0.0f, (float)sqrt(1.0 / C));
-            fill_normal(&r, b, K, 0.0f, 0.5f);
-            fill_normal(&r, dout, no, 0.0f, 1.0f);
-            float *out = falloc(no), *dx = falloc(ni), *dw = falloc(nw), *db = falloc(K);
+            float *x = testutil_falloc(ni), *w = testutil_falloc(nw), *b = testutil_falloc(K), *dout = testutil_falloc(no);
+            testutil_fill_normal(&r, x, ni, 0.3f, 1.0f);
+            testutil_fill_normal(&r, w, nw, 0.0f, (float)sqrt(1.0 / C));
+            testutil_fill_normal(&r, b, K, 0.0f, 0.5f);
+            testutil_fill_normal(&r, dout, no, 0.0f, 1.0f);
+            float *out = testutil_falloc(no), *dx = testutil_falloc(ni), *dw = testutil_falloc(nw), *db = testutil_falloc(K);
             cpu_dense_forward(out, x, w, b, B, C, T, K);
             cpu_dense_backward(dx, dw, db, dout, x, w, B, C, T, K);
             float *gx = dev_from(be, x, ni * 4), *gw = dev_from(be, w, nw * 4);
@@ -662,16 +641,16 @@ START_TEST(test_dense_vs_ref)
             be->dense_backward(be, gdx, gdw, gdb, gdout, gx, gw, B, C, T, K);
             printf("dense %s B%d C%d T%d K%d\n", m ? "tf32" : "fp32", B, C, T, K);
             float *h = host_of(be, gout, no);
-            bad += check_close("out", h, out, no, 5e-5 * rms(out, no), 5e-5);
+            bad += check_close("out", h, out, no, 5e-5 * testutil_rms(out, no), 5e-5);
             free(h);
             h = host_of(be, gdx, ni);
-            bad += check_close("dinp", h, dx, ni, 5e-5 * rms(dx, ni), 5e-5);
+            bad += check_close("dinp", h, dx, ni, 5e-5 * testutil_rms(dx, ni), 5e-5);
             free(h);
             h = host_of(be, gdw, nw);
-            bad += check_close("dw", h, dw, nw, 5e-5 * rms(dw, nw), 5e-5);
+            bad += check_close("dw", h, dw, nw, 5e-5 * testutil_rms(dw, nw), 5e-5);
             free(h);
             h = host_of(be, gdb, K);
-            bad += check_close("db", h, db, K, 1e-6 * rms(db, K), 1e-6);
+            bad += check_close("db", h, db, K, 1e-6 * testutil_rms(db, K), 1e-6);
             free(h);
             float *all[] = {gx, gw, gb, gdout, gout, gdx, gdw, gdb};
             for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -699,7 +678,7 @@ START_TEST(test_loss_vs_ref)
     long bad = 0;
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         const int N = sizes[si][0], K = sizes[si][1];
-        float *z = falloc((size_t)N * K);
+        float *z = testutil_falloc((size_t)N * K);
         int *lab = malloc((size_t)N * sizeof *lab);
         for (int i = 0; i < N; i++) {
             for (int k = 0; k < K; k++)
@@ -724,7 +703,7 @@ START_TEST(test_loss_vs_ref)
                     lab[i] = -1;
             loss_params lp;
             loss_params_from_config(&lp, &lc, K, NULL);
-            float *p = falloc((size_t)N * K), *d = falloc((size_t)N * K);
+            float *p = testutil_falloc((size_t)N * K), *d = testutil_falloc((size_t)N * K);
             float l_ref = cpu_loss_forward_backward(p, d, z, lab, N, &lp);
             float l = be->loss_forward_backward(be, gp, gd, gz, lab, N, &lp);
             float *hp = host_of(be, gp, (size_t)N * K), *hd = host_of(be, gd, (size_t)N * K);
@@ -759,8 +738,8 @@ START_TEST(test_sqnorm_adam_vs_ref)
     long bad = 0;
     for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
         const long n = ns[i];
-        float *g = falloc(n);
-        fill_normal(&r, g, n, 0.0f, 1e-2f);
+        float *g = testutil_falloc(n);
+        testutil_fill_normal(&r, g, n, 0.0f, 1e-2f);
         float *gg = dev_from(be, g, n * 4);
         double s = be->sqnorm(be, gg, n), s2 = be->sqnorm(be, gg, n);
         double sr = ref->sqnorm(ref, g, n);
@@ -772,15 +751,15 @@ START_TEST(test_sqnorm_adam_vs_ref)
     }
     // Adam: 5 steps with clipping scale, from nonzero moments
     const long n = 1000003;
-    float *p = falloc(n), *m = falloc(n), *v = falloc(n), *g = falloc(n);
-    fill_normal(&r, p, n, 0.0f, 1.0f);
-    fill_normal(&r, m, n, 0.0f, 1e-3f);
+    float *p = testutil_falloc(n), *m = testutil_falloc(n), *v = testutil_falloc(n), *g = testutil_falloc(n);
+    testutil_fill_normal(&r, p, n, 0.0f, 1.0f);
+    testutil_fill_normal(&r, m, n, 0.0f, 1e-3f);
     for (long i = 0; i < n; i++)
         v[i] = 1e-6f * rng_uniform(&r);
     float *gp = dev_from(be, p, n * 4), *gm = dev_from(be, m, n * 4), *gv = dev_from(be, v, n * 4);
     float *ggr = dev_floats(be, n);
     for (int t = 1; t <= 5; t++) {
-        fill_normal(&r, g, n, 0.0f, 1e-2f);
+        testutil_fill_normal(&r, g, n, 0.0f, 1e-2f);
         be->upload(be, ggr, g, n * 4);
         const float scale = t == 3 ? 0.37f : 1.0f;
         ref->adam_step(ref, p, m, v, g, n, 1e-3f, 0.9f, 0.999f, 1e-8f, t, scale);
@@ -834,7 +813,7 @@ static void model_step(backend *be, const resecg_config *cfg, int B, int L, step
     ck_assert_msg(adam_init(&opt, be, m.nparams, &e) == 0, "%s", e.msg);
     model_init_weights(&m, 2018);
     const int T = L / m.frame, K = cfg->model.num_classes;
-    float *x = falloc((size_t)B * L);
+    float *x = testutil_falloc((size_t)B * L);
     int *lab = malloc((size_t)B * T * sizeof *lab);
     rng r;
     rng_seed(&r, 99);
@@ -994,7 +973,7 @@ static void train_curve(backend *be, const resecg_config *cfg, int B, int L, int
     ck_assert_msg(adam_init(&opt, be, m.nparams, &e) == 0, "%s", e.msg);
     model_init_weights(&m, 7);
     const int T = L / m.frame, K = cfg->model.num_classes;
-    float *x = falloc((size_t)B * L);
+    float *x = testutil_falloc((size_t)B * L);
     int *lab = malloc((size_t)B * T * sizeof *lab);
     loss_params lp;
     loss_params_from_config(&lp, &cfg->loss, K, NULL);
@@ -1091,7 +1070,7 @@ START_TEST(test_arena_full_size)
     ck_assert(adam_init(&opt, be, m.nparams, &e) == 0);
     model_init_weights(&m, 1);
     const int T = 8960 / m.frame;
-    float *x = falloc((size_t)32 * 8960);
+    float *x = testutil_falloc((size_t)32 * 8960);
     int *lab = malloc((size_t)32 * T * sizeof *lab);
     rng r;
     rng_seed(&r, 5);

@@ -16,21 +16,9 @@
 
 #include "layers.h"
 #include "rng.h"
+#include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static float *falloc(long n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static void fill_normal(float *x, long n, rng *r, float mu, float sigma)
-{
-    for (long i = 0; i < n; i++)
-        x[i] = mu + sigma * rng_normal(r);
-}
 
 static void fill_uniform(float *x, long n, rng *r, float lo, float hi)
 {
@@ -77,7 +65,7 @@ static fd_result fd_check(const char *name, float *v, long n, const float *ana, 
 {
     fd_result res = {0};
     res.first_bad = -1;
-    float *op = falloc(nout), *om = falloc(nout);
+    float *op = testutil_falloc(nout), *om = testutil_falloc(nout);
     for (long i = 0; i < n; i++) {
         // On a kink crossing, retry with steps 4 and 16 times smaller; the
         // float rounding noise in f grows as 1/step, and so does atol.
@@ -172,18 +160,18 @@ static void bn_fix_init(bn_fix *k, int B, int C, int L, float p, uint64_t seed, 
     const long n = (long)B * C * L;
     rng r;
     rng_seed(&r, data_seed);
-    k->x = falloc(n), k->R = falloc(n), k->out = falloc(n), k->dx = falloc(n);
-    k->gamma = falloc(C), k->beta = falloc(C), k->mean = falloc(C), k->rstd = falloc(C);
-    k->rm = falloc(C), k->rv = falloc(C), k->dgamma = falloc(C), k->dbeta = falloc(C);
+    k->x = testutil_falloc(n), k->R = testutil_falloc(n), k->out = testutil_falloc(n), k->dx = testutil_falloc(n);
+    k->gamma = testutil_falloc(C), k->beta = testutil_falloc(C), k->mean = testutil_falloc(C), k->rstd = testutil_falloc(C);
+    k->rm = testutil_falloc(C), k->rv = testutil_falloc(C), k->dgamma = testutil_falloc(C), k->dbeta = testutil_falloc(C);
     // each channel its own offset and spread, so the normalisation matters
     for (int c = 0; c < C; c++) {
         const float mu = 2.0f * rng_normal(&r), sd = 0.5f + 2.0f * rng_uniform(&r);
         for (int b = 0; b < B; b++)
-            fill_normal(k->x + ((long)b * C + c) * L, L, &r, mu, sd);
+            testutil_fill_normal(&r, k->x + ((long)b * C + c) * L, L, mu, sd);
     }
-    fill_normal(k->R, n, &r, 0.0f, 1.0f);
+    testutil_fill_normal(&r, k->R, n, 0.0f, 1.0f);
     fill_uniform(k->gamma, C, &r, 0.5f, 1.5f);
-    fill_normal(k->beta, C, &r, 0.0f, 0.5f);
+    testutil_fill_normal(&r, k->beta, C, 0.0f, 0.5f);
     fill_uniform(k->rm, C, &r, -1.0f, 1.0f);
     fill_uniform(k->rv, C, &r, 0.5f, 2.0f);
 }
@@ -254,7 +242,7 @@ START_TEST(test_bnrelu_forward_naive)
         bn_fix k;
         bn_fix_init(&k, 3, 4, 29, ps[pi], 77, 200 + (uint64_t)pi);
         const long n = (long)k.B * k.C * k.L;
-        float *rm0 = falloc(k.C), *rv0 = falloc(k.C);
+        float *rm0 = testutil_falloc(k.C), *rv0 = testutil_falloc(k.C);
         memcpy(rm0, k.rm, (size_t)k.C * sizeof *rm0);
         memcpy(rv0, k.rv, (size_t)k.C * sizeof *rv0);
         cpu_bnrelu_forward(k.out, k.mean, k.rstd, k.x, k.gamma, k.beta, k.rm, k.rv, k.B, k.C, k.L,
@@ -351,7 +339,7 @@ START_TEST(test_bnrelu_eval)
     bn_fix k;
     bn_fix_init(&k, 3, 5, 31, 0.5f, 9, 300);
     const long n = (long)k.B * k.C * k.L;
-    float *rm0 = falloc(k.C), *rv0 = falloc(k.C);
+    float *rm0 = testutil_falloc(k.C), *rv0 = testutil_falloc(k.C);
     memcpy(rm0, k.rm, (size_t)k.C * sizeof *rm0);
     memcpy(rv0, k.rv, (size_t)k.C * sizeof *rv0);
     cpu_bnrelu_forward(k.out, NULL, NULL, k.x, k.gamma, k.beta, k.rm, k.rv, k.B, k.C, k.L,
@@ -387,11 +375,11 @@ START_TEST(test_bnrelu_dropout_rate)
 {
     const int B = 4, C = 16, L = 1000;
     const long n = (long)B * C * L;
-    float *x = falloc(n), *o1 = falloc(n), *o2 = falloc(n), *o3 = falloc(n);
+    float *x = testutil_falloc(n), *o1 = testutil_falloc(n), *o2 = testutil_falloc(n), *o3 = testutil_falloc(n);
     float gamma[16], beta[16], mean[16], rstd[16], rm[16], rv[16];
     rng r;
     rng_seed(&r, 400);
-    fill_normal(x, n, &r, 0.0f, 1.0f);
+    testutil_fill_normal(&r, x, n, 0.0f, 1.0f);
     for (int c = 0; c < C; c++)
         gamma[c] = 1.0f, beta[c] = 20.0f, rm[c] = 0.0f, rv[c] = 1.0f;
     const float ps[] = {0.2f, 0.5f};
@@ -482,12 +470,12 @@ START_TEST(test_shortcut_grad)
     for (long i = 0; i < nin; i++)
         perm[i] = (int)i;
     rng_shuffle(&r, perm, (int)nin);
-    k.x = falloc(nin), k.R = falloc(nout), k.out = falloc(nout);
+    k.x = testutil_falloc(nin), k.R = testutil_falloc(nout), k.out = testutil_falloc(nout);
     for (long i = 0; i < nin; i++)
         k.x[i] = 0.01f * (float)(perm[i] - nin / 2);
-    fill_normal(k.R, nout, &r, 0.0f, 1.0f);
-    float *before = falloc(nin), *dx = falloc(nin);
-    fill_normal(before, nin, &r, 0.0f, 1.0f);
+    testutil_fill_normal(&r, k.R, nout, 0.0f, 1.0f);
+    float *before = testutil_falloc(nin), *dx = testutil_falloc(nin);
+    testutil_fill_normal(&r, before, nin, 0.0f, 1.0f);
     memcpy(dx, before, (size_t)nin * sizeof *dx);
     cpu_shortcut_backward(dx, k.R, k.x, k.B, k.Cin, k.Cout, k.L, k.pool);
     for (long i = 0; i < nin; i++) // it accumulates: the gradient is the increment
@@ -509,9 +497,9 @@ START_TEST(test_shortcut_forward_naive)
     float x[2 * 3 * 11], out[2 * 6 * 5], dout[2 * 6 * 5], dx[2 * 3 * 11];
     rng r;
     rng_seed(&r, 700);
-    fill_normal(x, B * Cin * L, &r, 0.0f, 1.0f);
+    testutil_fill_normal(&r, x, B * Cin * L, 0.0f, 1.0f);
     x[0] = x[1] = 0.75f; // a tie in the first window of (b=0, c=0)
-    fill_normal(dout, B * Cout * Lout, &r, 0.0f, 1.0f);
+    testutil_fill_normal(&r, dout, B * Cout * Lout, 0.0f, 1.0f);
     cpu_shortcut_forward(out, x, B, Cin, Cout, L, pool);
     for (int b = 0; b < B; b++)
         for (int c = 0; c < Cout; c++)
@@ -559,12 +547,12 @@ START_TEST(test_dense_grad)
     const long nx = (long)k.B * k.C * k.T, nw = (long)k.K * k.C, no = (long)k.B * k.T * k.K;
     rng r;
     rng_seed(&r, 800 + (uint64_t)_i);
-    k.x = falloc(nx), k.w = falloc(nw), k.b = falloc(k.K), k.R = falloc(no), k.out = falloc(no);
-    fill_normal(k.x, nx, &r, 0.0f, 1.0f);
-    fill_normal(k.w, nw, &r, 0.0f, 0.5f);
-    fill_normal(k.b, k.K, &r, 0.0f, 0.5f);
-    fill_normal(k.R, no, &r, 0.0f, 1.0f);
-    float *dx = falloc(nx), *dw = falloc(nw), *db = falloc(k.K);
+    k.x = testutil_falloc(nx), k.w = testutil_falloc(nw), k.b = testutil_falloc(k.K), k.R = testutil_falloc(no), k.out = testutil_falloc(no);
+    testutil_fill_normal(&r, k.x, nx, 0.0f, 1.0f);
+    testutil_fill_normal(&r, k.w, nw, 0.0f, 0.5f);
+    testutil_fill_normal(&r, k.b, k.K, 0.0f, 0.5f);
+    testutil_fill_normal(&r, k.R, no, 0.0f, 1.0f);
+    float *dx = testutil_falloc(nx), *dw = testutil_falloc(nw), *db = testutil_falloc(k.K);
     fill_nan(dx, nx), fill_nan(dw, nw), fill_nan(db, k.K);
     cpu_dense_backward(dx, dw, db, k.R, k.x, k.w, k.B, k.C, k.T, k.K);
     printf("dense grad B=%d C=%d T=%d K=%d\n", k.B, k.C, k.T, k.K);
@@ -585,9 +573,9 @@ START_TEST(test_dense_forward_naive)
     float x[2 * 6 * 5], w[3 * 6], b[3], out[2 * 5 * 3];
     rng r;
     rng_seed(&r, 900);
-    fill_normal(x, B * C * T, &r, 0.0f, 1.0f);
-    fill_normal(w, K * C, &r, 0.0f, 1.0f);
-    fill_normal(b, K, &r, 0.0f, 1.0f);
+    testutil_fill_normal(&r, x, B * C * T, 0.0f, 1.0f);
+    testutil_fill_normal(&r, w, K * C, 0.0f, 1.0f);
+    testutil_fill_normal(&r, b, K, 0.0f, 1.0f);
     cpu_dense_forward(out, x, w, b, B, C, T, K);
     double worst = 0;
     for (int bi = 0; bi < B; bi++)
@@ -611,11 +599,11 @@ START_TEST(test_add)
     const long ns[] = {1, 37, 100003}; // odd tails, and one above the parallel threshold
     for (int i = 0; i < 3; i++) {
         const long n = ns[i];
-        float *a = falloc(n), *b = falloc(n), *y = falloc(n), *a2 = falloc(n);
+        float *a = testutil_falloc(n), *b = testutil_falloc(n), *y = testutil_falloc(n), *a2 = testutil_falloc(n);
         rng r;
         rng_seed(&r, 1000 + (uint64_t)i);
-        fill_normal(a, n, &r, 0.0f, 1.0f);
-        fill_normal(b, n, &r, 0.0f, 1.0f);
+        testutil_fill_normal(&r, a, n, 0.0f, 1.0f);
+        testutil_fill_normal(&r, b, n, 0.0f, 1.0f);
         cpu_add(y, a, b, n);
         memcpy(a2, a, (size_t)n * sizeof *a2);
         cpu_add(a2, a2, b, n); // in place, as the residual add is used

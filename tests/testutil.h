@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "rng.h"
+#include "util.h"
 
 #include "util.h"
 
@@ -28,6 +32,30 @@ static inline void testutil_mkdtemp(char *dir, size_t size, const char *tag)
         fprintf(stderr, "mkdtemp %s: %s\n", dir, strerror(errno));
         abort();
     }
+}
+
+/* malloc'd floats (at least one); aborts on failure. */
+static inline float *testutil_falloc(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    RESECG_ASSERT(p != NULL);
+    return p;
+}
+
+/* x (n) = mean + sd * N(0, 1), from r. */
+static inline void testutil_fill_normal(rng *r, float *x, size_t n, float mean, float sd)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = mean + sd * rng_normal(r);
+}
+
+/* Root mean square of x (n); 0 for n = 0. */
+static inline double testutil_rms(const float *x, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    return n ? sqrt(s / (double)n) : 0.0;
 }
 
 /* Removes dir and everything below it. */

@@ -34,6 +34,8 @@
 #include "journal.h"
 #include "scheduler.h"
 #include "sweep.h"
+#include "slurm.h"
+#include "sweep_dir.h"
 
 extern char **environ;
 
@@ -48,6 +50,8 @@ void sweep_run_opts_default(sweep_run_opts *o)
     o->busy_threshold = 0.5;
     o->live = -1;
     o->backoff_s = 1;
+    o->backend = "local";
+    o->poll_s = 2;
 }
 
 /* Cores this process may run on (taskset, cgroup cpusets), not the machine's. */
@@ -387,19 +391,10 @@ static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
     run_job *r = rjob(j);
     char dir[4200], yaml[4300], logp[4300];
     job_dir(c, r, dir, sizeof dir);
-    if (util_mkdir_p(dir, e))
-        return -1;
     if (path_join3(yaml, sizeof yaml, dir, "job.yaml", NULL) ||
         path_join3(logp, sizeof logp, dir, "job.log", NULL))
         return rerr_set(e, "%s: path too long", dir);
-    /* the resolved config, rebuilt from scratch: it must hash to the id the
-     * plan computed, or the run directory would hold another job */
-    resecg_config cfg;
-    if (sweep_job_config(c->plan, r->sj, &cfg, e))
-        return -1;
-    if (sweep_config_id(&cfg) != r->sj->id)
-        return rerr_set(e, "internal error: job %s's config does not hash to its id", r->id);
-    if (config_write(&cfg, yaml, e))
+    if (sweep_dir_job_config(c->plan, r->sj, dir, e))
         return -1;
     int resume = job_file_exists(c, r, "last.safetensors") && !job_file_exists(c, r, "f1.csv");
 
@@ -741,60 +736,6 @@ static void stale_stop(run_ctx *c, const char *jpath)
     free(ss.pid);
 }
 
-/* ---- the sweep directory ---- */
-
-/* flock, not a pid file: the kernel drops it when we die, however we die. */
-static int lock_take(const char *root, int *fd_out, rerr *e)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/.lock", root);
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return rerr_set(e, "%s: cannot open: %s", p, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char pid[32] = "?";
-        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        close(fd);
-        return rerr_set(e, "%s is in use by another scheduler (pid %s)", root, pid);
-    }
-    char pid[32];
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
-        /* the lock holds without the pid; only messages lose it */
-    }
-    *fd_out = fd;
-    return 0;
-}
-
-static int manifest_write(const run_ctx *c, rerr *e)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/jobs.tsv", c->root);
-    afile af;
-    if (afile_open(&af, p, e))
-        return -1;
-    fprintf(af.fp, "# sweep %s from %s: id, variant, seed, overrides\n", c->sw->name, c->sw->path);
-    char ov[2000], hex[13];
-    for (size_t i = 0; i < c->plan->njobs; i++) {
-        const sweep_job *j = &c->plan->jobs[i];
-        sweep_id_hex(j->id, hex);
-        sweep_job_overrides(c->plan, j, ov, sizeof ov);
-        fprintf(af.fp, "%s\t%s\t%" PRIu64 "\t%s\n", hex, sweep_job_variant(c->plan, j), j->seed, ov);
-    }
-    return afile_commit(&af, e);
-}
-
-static int self_exe(char *out, size_t n, rerr *e)
-{
-    ssize_t len = readlink("/proc/self/exe", out, n - 1);
-    if (len <= 0)
-        return rerr_set(e, "cannot find this program (/proc/self/exe): %s", strerror(errno));
-    out[len] = '\0';
-    return 0;
-}
-
 int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
 {
     sweep sw;
@@ -832,18 +773,11 @@ int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     }
     if (o->job_program) {
         snprintf(c->exe, sizeof c->exe, "%s", o->job_program);
-    } else if (self_exe(c->exe, sizeof c->exe, e)) {
+    } else if (sweep_dir_self_exe(c->exe, sizeof c->exe, e)) {
         goto fail;
     }
-    if (sw.data) {
-        /* fail once here rather than once per job */
-        struct stat st;
-        if (stat(sw.data, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            rerr_set(e, "%s:%d:%d: data: %s is not a directory", sw.path, sw.data_mark.line,
-                     sw.data_mark.col, sw.data);
-            goto fail;
-        }
-    }
+    if (sweep_dir_check_data(&sw, e))
+        goto fail;
 
     /* pending jobs: those without f1.csv */
     c->rj = calloc(plan.njobs ? plan.njobs : 1, sizeof *c->rj);
@@ -873,7 +807,7 @@ int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
         for (int i = 0; i < c->njobs; i++)
             c->jobs[i].ngpus = 0;
 
-    if (util_mkdir_p(c->root, e) || lock_take(c->root, &lock_fd, e))
+    if (util_mkdir_p(c->root, e) || sweep_dir_lock(c->root, &lock_fd, e))
         goto fail;
     if (!realpath(c->root, c->root_abs)) {
         rerr_set(e, "%s: %s", c->root, strerror(errno));
@@ -884,7 +818,7 @@ int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     if (journal_open(&c->jr, jpath, e))
         goto fail;
     stale_stop(c, jpath);
-    if (manifest_write(c, e) || env_init(c) != 0) {
+    if (sweep_dir_manifest(c->root, c->sw, c->plan, e) || env_init(c) != 0) {
         if (!e->msg[0])
             rerr_set(e, "out of memory");
         goto fail;
@@ -1022,7 +956,10 @@ typedef struct st_job {
     char last[16];                    /* last journal event */
     int attempts;
     char status[160];                 /* fields of the last end: "exit=3 signal=9 ..." or done's */
+    char slurm[32];                   /* Slurm task of its last submission ("12_3"), or "" */
     int done;
+    const char *state;                /* as shown: done, running, pending, failed, ... */
+    char detail[400];
 } st_job;
 
 typedef struct st_ctx {
@@ -1060,12 +997,20 @@ static int st_visit(const journal_entry *en, void *data)
     st_job *j = st_find(st, en->id);
     if (!j || strcmp(en->event, "queued") == 0)
         return 0;
-    snprintf(j->last, sizeof j->last, "%s", en->event);
-    char a[32];
-    if (journal_field(en->fields, "attempt", a, sizeof a) == 0 && atoi(a) > 0) {
-        if (strcmp(en->event, "started") == 0)
-            j->attempts++;
+    /* a Slurm job is "submitted" then maybe seen "started"; "adopted" is
+     * a later run following it: one attempt */
+    if (strcmp(en->event, "submitted") == 0) {
+        j->attempts++;
+        journal_field(en->fields, "slurm", j->slurm, sizeof j->slurm);
+    } else if (strcmp(en->event, "started") == 0 && !j->slurm[0]) {
+        j->attempts++;
     }
+    if (strcmp(en->event, "adopted") != 0 && strcmp(en->event, "started") != 0)
+        snprintf(j->last, sizeof j->last, "%s", en->event);
+    else if (strcmp(en->event, "started") == 0 && !j->slurm[0])
+        snprintf(j->last, sizeof j->last, "%s", en->event);
+    else if (strcmp(en->event, "started") == 0)
+        snprintf(j->last, sizeof j->last, "%s", "submitted");
     if (strcmp(en->event, "failed") == 0 || strcmp(en->event, "retry") == 0 ||
         strcmp(en->event, "killed") == 0 || strcmp(en->event, "done") == 0)
         snprintf(j->status, sizeof j->status, "%s", en->fields);
@@ -1123,6 +1068,97 @@ static void st_describe(const char *fields, char *buf, size_t n)
                  note[0] ? "; " : "", note);
     else
         snprintf(buf, n, "exit status %s%s%s", ex, note[0] ? "; " : "", note);
+}
+
+/* The last epoch line of a job's log, "  [epoch ...]", into detail. */
+static void st_last_epoch(const char *dir, const st_job *j, char *detail, size_t n)
+{
+    char p[4200], line[512];
+    snprintf(p, sizeof p, "%s/%s/job.log", dir, j->id);
+    FILE *fp = fopen(p, "rb");
+    if (!fp)
+        return;
+    while (fgets(line, sizeof line, fp))
+        if (strncmp(line, "epoch", 5) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(detail, n, "  [%.200s]", line);
+        }
+    fclose(fp);
+}
+
+/* A job's state from its run directory (f1.csv decides done), the queue
+ * (Slurm jobs), the journal, and whether a local scheduler runs. */
+static void st_resolve(st_job *j, const char *dir, int running, const slurm_task *queue, int nqueue)
+{
+    j->detail[0] = '\0';
+    if (j->done) {
+        j->state = "done";
+        char ep[32], dl[32], f1[32];
+        if (strcmp(j->last, "done") == 0 && journal_field(j->status, "epochs", ep, sizeof ep) == 0 &&
+            journal_field(j->status, "dev_loss", dl, sizeof dl) == 0 &&
+            journal_field(j->status, "cinc_f1", f1, sizeof f1) == 0 && atoi(ep) > 0)
+            snprintf(j->detail, sizeof j->detail, "  [epoch %s: dev_loss %s cinc_f1 %s]", ep, dl, f1);
+        return;
+    }
+    if (j->slurm[0] && strcmp(j->last, "submitted") == 0) {
+        long a;
+        int t;
+        const slurm_task *q = NULL;
+        if (sscanf(j->slurm, "%ld_%d", &a, &t) == 2 && queue)
+            q = slurm_queue_find(queue, nqueue, a, t);
+        if (q && (strcmp(q->state, "PENDING") == 0 || strcmp(q->state, "CONFIGURING") == 0 ||
+                  strcmp(q->state, "REQUEUED") == 0)) {
+            j->state = "pending";
+            snprintf(j->detail, sizeof j->detail, "  [Slurm %s: %s]", j->slurm, q->reason);
+            return;
+        }
+        if (q) {
+            j->state = "running";
+            char ep[300] = "";
+            st_last_epoch(dir, j, ep, sizeof ep);
+            snprintf(j->detail, sizeof j->detail, "  [Slurm %s on %.40s %.20s]%s", j->slurm, q->node,
+                     q->state, ep);
+            return;
+        }
+        if (!queue) {
+            j->state = "in Slurm"; /* squeue failed: last known, submitted */
+            snprintf(j->detail, sizeof j->detail, "  [Slurm %s]", j->slurm);
+            return;
+        }
+        /* it left the queue while no monitor watched: its exit record says how */
+        char p[4200], *text = NULL, got[32] = "";
+        size_t len;
+        rerr e;
+        snprintf(p, sizeof p, "%s/%s/slurm.exit", dir, j->id);
+        if (util_file_exists(p) && util_read_file(p, &text, &len, &e) == 0) {
+            text[strcspn(text, "\n")] = '\0';
+            journal_field(text, "slurm", got, sizeof got);
+            if (strcmp(got, j->slurm) == 0) {
+                snprintf(j->status, sizeof j->status, "%s", text);
+                snprintf(j->last, sizeof j->last, "failed");
+            }
+            free(text);
+        }
+        if (strcmp(j->last, "failed") != 0) {
+            j->state = "interrupted";
+            snprintf(j->detail, sizeof j->detail, "  [Slurm %s left the queue without a result]",
+                     j->slurm);
+            return;
+        }
+    }
+    if (running && strcmp(j->last, "started") == 0) {
+        j->state = "running";
+        st_last_epoch(dir, j, j->detail, sizeof j->detail);
+    } else if (strcmp(j->last, "failed") == 0) {
+        j->state = "failed";
+        char d[300];
+        st_describe(j->status, d, sizeof d);
+        snprintf(j->detail, sizeof j->detail, "  [%s%s%s]", d, j->slurm[0] ? ", Slurm " : "", j->slurm);
+    } else if (j->last[0] && strcmp(j->last, "done") != 0) {
+        j->state = "interrupted"; /* will run again, resuming from its checkpoint */
+    } else {
+        j->state = "queued";
+    }
 }
 
 int sweep_status(const char *dir, FILE *out, rerr *e)
@@ -1191,70 +1227,55 @@ int sweep_status(const char *dir, FILE *out, rerr *e)
         }
         close(fd);
     }
-    int ndone = 0, nrun = 0, nfail = 0, nqueued = 0;
+    /* Slurm jobs whose last task may still be queued: one squeue for all */
+    slurm_task *queue = NULL;
+    int nqueue = 0, slurm_jobs = 0, slurm_ok = 0;
+    char slurm_err[1024] = "";
     for (int i = 0; i < st.n; i++) {
         st_job *j = &st.jobs[i];
         snprintf(p, sizeof p, "%s/%s/f1.csv", dir, j->id);
         j->done = util_file_exists(p);
-        if (j->done)
-            ndone++;
-        else if (running && strcmp(j->last, "started") == 0)
-            nrun++;
-        else if (strcmp(j->last, "failed") == 0)
-            nfail++;
-        else
-            nqueued++;
+        slurm_jobs += !j->done && j->slurm[0] && strcmp(j->last, "submitted") == 0;
     }
-    fprintf(out, "sweep %s: %d jobs: %d done, %d running, %d failed, %d queued; %s\n", dir, st.n,
-            ndone, nrun, nfail, nqueued,
-            running ? "scheduler running" : "no scheduler running");
+    if (slurm_jobs) {
+        rerr qe = {{0}};
+        slurm_ok = slurm_queue(&queue, &nqueue, &qe) == 0;
+        if (!slurm_ok)
+            snprintf(slurm_err, sizeof slurm_err, "%s", qe.msg);
+    }
+    int ndone = 0, nrun = 0, nfail = 0, nqueued = 0, npend = 0;
+    for (int i = 0; i < st.n; i++) {
+        st_job *j = &st.jobs[i];
+        st_resolve(j, dir, running, slurm_ok ? queue : NULL, nqueue);
+        ndone += strcmp(j->state, "done") == 0;
+        nrun += strcmp(j->state, "running") == 0;
+        nfail += strcmp(j->state, "failed") == 0;
+        npend += strcmp(j->state, "pending") == 0;
+        nqueued += strcmp(j->state, "queued") == 0 || strcmp(j->state, "interrupted") == 0 ||
+                   strcmp(j->state, "in Slurm") == 0;
+    }
+    free(queue);
+    fprintf(out, "sweep %s: %d jobs: %d done, %d running, %d failed, %d queued", dir, st.n, ndone, nrun,
+            nfail, nqueued + npend);
+    if (slurm_jobs)
+        fprintf(out, " (%d pending in Slurm)", npend);
+    fprintf(out, "; %s\n", running ? "scheduler running" : "no scheduler running");
     if (running)
         fprintf(out, "scheduler pid %s\n", pid);
+    if (slurm_jobs && !slurm_ok)
+        fprintf(out, "squeue failed, so Slurm jobs show their last recorded state: %s\n", slurm_err);
     fprintf(out, "%-12s  %-11s  %-8s  %-10s  %-6s  %s\n", "id", "state", "attempts", "variant", "seed",
             "overrides / detail");
     for (int i = 0; i < st.n; i++) {
         st_job *j = &st.jobs[i];
-        const char *s;
-        char detail[400] = "";
-        if (j->done) {
-            s = "done";
-            char ep[32], dl[32], f1[32];
-            if (strcmp(j->last, "done") == 0 && journal_field(j->status, "epochs", ep, sizeof ep) == 0 &&
-                journal_field(j->status, "dev_loss", dl, sizeof dl) == 0 &&
-                journal_field(j->status, "cinc_f1", f1, sizeof f1) == 0 && atoi(ep) > 0)
-                snprintf(detail, sizeof detail, "  [epoch %s: dev_loss %s cinc_f1 %s]", ep, dl, f1);
-        } else if (running && strcmp(j->last, "started") == 0) {
-            s = "running";
-            /* the last epoch line of the log */
-            snprintf(p, sizeof p, "%s/%s/job.log", dir, j->id);
-            FILE *fp = fopen(p, "rb");
-            if (fp) {
-                char line[512];
-                while (fgets(line, sizeof line, fp))
-                    if (strncmp(line, "epoch", 5) == 0) {
-                        line[strcspn(line, "\n")] = '\0';
-                        snprintf(detail, sizeof detail, "  [%.200s]", line);
-                    }
-                fclose(fp);
-            }
-        } else if (strcmp(j->last, "failed") == 0) {
-            s = "failed";
-            char d[300];
-            st_describe(j->status, d, sizeof d);
-            snprintf(detail, sizeof detail, "  [%s]", d);
-        } else if (j->last[0] && strcmp(j->last, "done") != 0) {
-            s = "interrupted"; /* will run again, resuming from its checkpoint */
-        } else {
-            s = "queued";
-        }
-        fprintf(out, "%-12s  %-11s  %-8d  %-10s  %-6s  %s%s\n", j->id, s, j->attempts, j->variant,
-                j->seed, j->overrides[0] ? j->overrides : "-", detail);
+        fprintf(out, "%-12s  %-11s  %-8d  %-10s  %-6s  %s%s\n", j->id, j->state, j->attempts, j->variant,
+                j->seed, j->overrides[0] ? j->overrides : "-", j->detail);
     }
     if (nfail) {
         fprintf(out, "\nfailures:\n");
         for (int i = 0; i < st.n; i++) {
             st_job *j = &st.jobs[i];
-            if (j->done || strcmp(j->last, "failed") != 0)
+            if (strcmp(j->state, "failed") != 0)
                 continue;
             char d[300];
             st_describe(j->status, d, sizeof d);

@@ -24,6 +24,16 @@ typedef struct sweep_run_opts {
     const char *job_program;  /* run this instead of `resecg train` (tests) */
     int live;                 /* -1: a live table when stderr is a terminal; 0: log lines; 1: table */
     double backoff_s;         /* first retry delay, 1 s (doubles, at most 60 s) */
+    const char *backend;      /* "local" (default): this machine; "slurm": job arrays (slurm.h) */
+    /* --backend slurm */
+    const char *partition;    /* sbatch --partition, NULL: the cluster's default */
+    const char *gres;         /* sbatch --gres (e.g. gpu:1), NULL: none, jobs run on CPUs */
+    const char *time_limit;   /* sbatch --time, NULL: the partition's default */
+    int array_limit;          /* tasks running at once per array (--array=0-N%K), 0: no limit */
+    const char *const *sbatch_args; /* more sbatch arguments, passed as given */
+    int nsbatch_args;
+    double poll_s;            /* first squeue interval, 2 s; backs off to 30 s while nothing changes */
+    int detach;               /* submit, then leave the jobs to Slurm */
 } sweep_run_opts;
 
 void sweep_run_opts_default(sweep_run_opts *o);

@@ -1,0 +1,1543 @@
+/* The Slurm backend (see slurm.h).
+ *
+ * The monitor writes each unfinished job's job.yaml, submits the jobs as
+ * job arrays (sbatch --parsable --array=0-N%K), then polls squeue on a libuv
+ * timer: one call for all of this user's tasks, every --poll seconds while
+ * things change, backing off by half each quiet poll to 30 s. A task that
+ * has left the queue is judged by the files it left on the shared
+ * filesystem: done iff its f1.csv exists; else failed with the exit status
+ * its slurm.exit records; else (killed before it could write one: time
+ * limit, node failure, SIGKILL) failed with what sacct or scontrol still
+ * say. squeue failing is waited out (a controller restarting), never taken
+ * as "the jobs are gone". Failed jobs are submitted again, as one new
+ * array, after the back-off, while --retries allows. */
+#define _GNU_SOURCE
+#include "slurm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "journal.h"
+#include "sweep.h"
+#include "sweep_dir.h"
+
+#define SL_MAX_ARRAY 1000     /* tasks per submission: Slurm's default MaxArraySize is 1001 */
+#define SL_POLL_MAX_S 30.0
+#define SL_CMD_TIMEOUT_S 120.0
+#define SL_GONE_POLLS 3       /* polls a finished task may take to show its slurm.exit (NFS) */
+
+/* ---- running Slurm's commands through the event loop ---- */
+
+typedef struct sl_cmd sl_cmd;
+struct sl_cmd {
+    uv_process_t proc;
+    uv_pipe_t out, err;
+    uv_timer_t timer;
+    sbuf o, e;
+    int64_t exit_status;
+    int term_signal;
+    int spawn_error; /* libuv's code when it could not start */
+    int timed_out;
+    int open;        /* handles not closed yet */
+    int done;        /* every handle closed: the fields above are final */
+    void (*on_done)(sl_cmd *c);
+    void *data;
+    char buf[65536];
+};
+
+static void cmd_closed(uv_handle_t *h)
+{
+    sl_cmd *c = h->data;
+    if (--c->open == 0) {
+        c->done = 1;
+        if (c->on_done)
+            c->on_done(c);
+    }
+}
+
+static void cmd_alloc(uv_handle_t *h, size_t size, uv_buf_t *b)
+{
+    sl_cmd *c = h->data;
+    (void)size;
+    b->base = c->buf;
+    b->len = sizeof c->buf;
+}
+
+static void cmd_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    sl_cmd *c = s->data;
+    if (n > 0)
+        sbuf_putn(s == (uv_stream_t *)&c->out ? &c->o : &c->e, b->base, (size_t)n);
+    else if (n < 0)
+        uv_close((uv_handle_t *)s, cmd_closed);
+}
+
+static void cmd_exit(uv_process_t *p, int64_t status, int sig)
+{
+    sl_cmd *c = p->data;
+    c->exit_status = status;
+    c->term_signal = sig;
+    uv_close((uv_handle_t *)&c->timer, cmd_closed);
+    uv_close((uv_handle_t *)p, cmd_closed);
+}
+
+static void cmd_timeout(uv_timer_t *t)
+{
+    sl_cmd *c = t->data;
+    c->timed_out = 1;
+    uv_process_kill(&c->proc, SIGKILL);
+}
+
+/* Starts argv with its stdout and stderr collected; on_done runs once the
+ * command has ended (or failed to start) and its handles are closed. */
+static void cmd_start(uv_loop_t *loop, sl_cmd *c, char *const *argv, void (*on_done)(sl_cmd *),
+                      void *data)
+{
+    free(c->o.p);
+    free(c->e.p);
+    memset(c, 0, offsetof(sl_cmd, buf));
+    c->on_done = on_done;
+    c->data = data;
+    uv_pipe_init(loop, &c->out, 0);
+    uv_pipe_init(loop, &c->err, 0);
+    uv_timer_init(loop, &c->timer);
+    c->out.data = c->err.data = c->timer.data = c->proc.data = c;
+    c->open = 4;
+    uv_stdio_container_t io[3];
+    io[0].flags = UV_IGNORE;
+    io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    io[1].data.stream = (uv_stream_t *)&c->out;
+    io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    io[2].data.stream = (uv_stream_t *)&c->err;
+    uv_process_options_t po;
+    memset(&po, 0, sizeof po);
+    po.file = argv[0];
+    po.args = (char **)argv;
+    po.exit_cb = cmd_exit;
+    po.stdio = io;
+    po.stdio_count = 3;
+    int r = uv_spawn(loop, &c->proc, &po);
+    if (r < 0) {
+        c->spawn_error = r;
+        c->exit_status = 127;
+        uv_close((uv_handle_t *)&c->proc, cmd_closed);
+        uv_close((uv_handle_t *)&c->timer, cmd_closed);
+        uv_close((uv_handle_t *)&c->out, cmd_closed);
+        uv_close((uv_handle_t *)&c->err, cmd_closed);
+        return;
+    }
+    uv_timer_start(&c->timer, cmd_timeout, (uint64_t)(SL_CMD_TIMEOUT_S * 1000), 0);
+    uv_read_start((uv_stream_t *)&c->out, cmd_alloc, cmd_read);
+    uv_read_start((uv_stream_t *)&c->err, cmd_alloc, cmd_read);
+}
+
+/* Runs argv to its end, turning the loop meanwhile (signals and timers
+ * keep working); loop NULL: on a loop of its own. */
+static void cmd_run(uv_loop_t *loop, sl_cmd *c, char *const *argv)
+{
+    uv_loop_t own;
+    if (!loop) {
+        uv_loop_init(&own);
+        loop = &own;
+    }
+    cmd_start(loop, c, argv, NULL, NULL);
+    while (!c->done)
+        uv_run(loop, UV_RUN_ONCE);
+    if (loop == &own)
+        uv_loop_close(&own);
+}
+
+static void cmd_free(sl_cmd *c)
+{
+    free(c->o.p);
+    free(c->e.p);
+    c->o.p = c->e.p = NULL;
+    c->o.len = c->e.len = 0;
+}
+
+static int cmd_ok(const sl_cmd *c)
+{
+    return !c->spawn_error && !c->timed_out && !c->term_signal && c->exit_status == 0 && !c->o.oom;
+}
+
+/* Why a command failed, in one line: its stderr (lines joined), its exit
+ * status, or that it could not run. */
+static void cmd_why(const sl_cmd *c, const char *name, char *buf, size_t n)
+{
+    if (c->spawn_error) {
+        snprintf(buf, n, "cannot run %s: %s", name, uv_strerror(c->spawn_error));
+        return;
+    }
+    if (c->timed_out) {
+        snprintf(buf, n, "%s did not answer in %.0f s", name, SL_CMD_TIMEOUT_S);
+        return;
+    }
+    char text[800] = "";
+    size_t k = 0;
+    for (size_t i = 0; c->e.p && i < c->e.len && k + 3 < sizeof text; i++) {
+        char ch = c->e.p[i];
+        if (ch == '\n' || ch == '\r') {
+            if (k > 0 && text[k - 1] != ' ' && i + 1 < c->e.len)
+                text[k++] = ';', text[k++] = ' ';
+        } else {
+            text[k++] = ch;
+        }
+    }
+    while (k > 0 && (text[k - 1] == ' ' || text[k - 1] == ';'))
+        k--;
+    text[k] = '\0';
+    if (c->term_signal)
+        snprintf(buf, n, "%s was killed by signal %d%s%s", name, c->term_signal, k ? ": " : "", text);
+    else if (k)
+        snprintf(buf, n, "%s (exit status %" PRId64 ")", text, c->exit_status);
+    else
+        snprintf(buf, n, "%s failed (exit status %" PRId64 ")", name, c->exit_status);
+}
+
+/* Whether a program is on PATH. */
+static int on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/bin:/bin";
+    char p[4200];
+    for (const char *s = path; *s;) {
+        const char *colon = strchr(s, ':');
+        size_t len = colon ? (size_t)(colon - s) : strlen(s);
+        snprintf(p, sizeof p, "%.*s/%s", (int)len, len ? s : ".", prog);
+        if (access(p, X_OK) == 0)
+            return 1;
+        if (!colon)
+            break;
+        s = colon + 1;
+    }
+    return 0;
+}
+
+static const char *user_name(void)
+{
+    struct passwd *pw = getpwuid(getuid());
+    if (pw && pw->pw_name)
+        return pw->pw_name;
+    const char *u = getenv("USER");
+    return u && *u ? u : "root";
+}
+
+/* ---- the queue ---- */
+
+static int task_cmp(const void *a, const void *b)
+{
+    const slurm_task *x = a, *y = b;
+    if (x->array != y->array)
+        return x->array < y->array ? -1 : 1;
+    return (x->task > y->task) - (x->task < y->task);
+}
+
+const slurm_task *slurm_queue_find(const slurm_task *t, int n, long array, int task)
+{
+    slurm_task key;
+    key.array = array;
+    key.task = task;
+    return bsearch(&key, t, (size_t)n, sizeof *t, task_cmp);
+}
+
+/* squeue's "ARRAY|TASK|STATE|NODE|REASON" lines; jobs that are not array
+ * tasks ("N/A") are someone else's business. */
+static int queue_parse(const sl_cmd *c, slurm_task **out, int *n, rerr *e)
+{
+    if (!cmd_ok(c)) {
+        char why[900];
+        cmd_why(c, "squeue", why, sizeof why);
+        return rerr_set(e, "%s", why);
+    }
+    int lines = 0;
+    for (size_t i = 0; i < c->o.len; i++)
+        lines += c->o.p[i] == '\n';
+    slurm_task *t = calloc((size_t)lines + 1, sizeof *t);
+    if (!t)
+        return rerr_set(e, "out of memory");
+    int k = 0;
+    char *text = c->o.p;
+    for (char *l = text; l && *l;) {
+        char *nl = strchr(l, '\n');
+        if (nl)
+            *nl = '\0';
+        char *f[5] = {l, NULL, NULL, NULL, NULL};
+        for (int i = 1; i < 5 && f[i - 1]; i++) {
+            char *bar = strchr(f[i - 1], '|');
+            if (bar) {
+                *bar = '\0';
+                f[i] = bar + 1;
+            }
+        }
+        char *end1, *end2;
+        long a = f[1] ? strtol(f[0], &end1, 10) : 0;
+        long tk = f[1] ? strtol(f[1], &end2, 10) : -1;
+        if (f[4] && a > 0 && *end1 == '\0' && tk >= 0 && *end2 == '\0' && k < lines) {
+            t[k].array = a;
+            t[k].task = (int)tk;
+            snprintf(t[k].state, sizeof t[k].state, "%s", f[2]);
+            snprintf(t[k].node, sizeof t[k].node, "%s", strcmp(f[3], "(null)") ? f[3] : "");
+            snprintf(t[k].reason, sizeof t[k].reason, "%s", f[4]);
+            k++;
+        }
+        if (nl)
+            *nl = '\n';
+        l = nl ? nl + 1 : NULL;
+    }
+    qsort(t, (size_t)k, sizeof *t, task_cmp);
+    *out = t;
+    *n = k;
+    return 0;
+}
+
+static void queue_argv(char *argv[], char *user)
+{
+    int a = 0;
+    argv[a++] = "squeue";
+    argv[a++] = "--noheader";
+    argv[a++] = "--array";
+    argv[a++] = "--user";
+    argv[a++] = user;
+    argv[a++] = "--format=%F|%K|%T|%N|%r";
+    argv[a] = NULL;
+}
+
+int slurm_queue(slurm_task **out, int *n, rerr *e)
+{
+    char user[256], *argv[8];
+    snprintf(user, sizeof user, "%s", user_name());
+    queue_argv(argv, user);
+    sl_cmd *c = calloc(1, sizeof *c);
+    if (!c)
+        return rerr_set(e, "out of memory");
+    cmd_run(NULL, c, argv);
+    int rc = queue_parse(c, out, n, e);
+    cmd_free(c);
+    free(c);
+    return rc;
+}
+
+static int state_running(const char *st)
+{
+    return strcmp(st, "RUNNING") == 0 || strcmp(st, "COMPLETING") == 0 ||
+           strcmp(st, "STOPPED") == 0 || strcmp(st, "SUSPENDED") == 0;
+}
+
+/* ---- the monitor ---- */
+
+typedef enum sl_state { SL_WAIT, SL_QUEUED, SL_RUNNING, SL_DONE, SL_FAILED, SL_KILLED } sl_state;
+
+typedef struct sl_job {
+    const sweep_job *sj;
+    char id[13];
+    sl_state state;
+    int attempt;     /* submissions in this run (a task followed from an earlier run counts) */
+    long array;      /* the current submission */
+    int task;
+    int gone;        /* polls since it left the queue without leaving a result */
+    double next_try; /* SL_WAIT: submit at (util_now) */
+    char node[64];
+} sl_job;
+
+typedef struct sl_ctx {
+    const sweep *sw;
+    const sweep_plan *plan;
+    const sweep_run_opts *o;
+    uv_loop_t *loop;
+    char root[4096];
+    char root_abs[4096];
+    char exe[4096];
+    char user[256];
+    const char *device;
+    journal jr;
+    int journal_broken;
+    sl_job *jobs;
+    int njobs, nskipped;
+    long *arrays;    /* every array submitted or followed: what scancel cancels */
+    int narrays, cap_arrays;
+    int nsub;        /* the last submission number in use */
+    uv_timer_t poll;
+    double interval;
+    sl_cmd *q;       /* the squeue of the current poll */
+    int q_busy;
+    int q_failures;
+    uv_signal_t sig[3];
+    int stopping;    /* scancel sent */
+    int stop_signal;
+    int failfast_stop;
+    int detached;    /* SIGHUP: left the jobs to Slurm */
+    double stop_until;
+    int handles;     /* poll timer and signal handles initialised */
+    int finished;
+    double t0;
+} sl_ctx;
+
+static void clock_text(char *buf, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, n, "%H:%M:%S", &tm);
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+    char when[16];
+    clock_text(when, sizeof when);
+    fprintf(stderr, "[%s] ", when);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void jlog(sl_ctx *c, const char *id, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void jlog(sl_ctx *c, const char *id, const char *event, const char *fmt, ...)
+{
+    char fields[1400] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(fields, sizeof fields, fmt, ap);
+        va_end(ap);
+    }
+    rerr e;
+    if (journal_append(&c->jr, id, event, fields, &e) != 0 && !c->journal_broken) {
+        c->journal_broken = 1; /* said once; the jobs themselves are unaffected */
+        say("warning: %s", e.msg);
+    }
+}
+
+static void job_path(const sl_ctx *c, const sl_job *j, const char *file, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s%s%s", c->root, j->id, file ? "/" : "", file ? file : "");
+}
+
+static int job_has(const sl_ctx *c, const sl_job *j, const char *file)
+{
+    char p[4300];
+    job_path(c, j, file, p, sizeof p);
+    return util_file_exists(p);
+}
+
+static void job_label(const sl_ctx *c, const sl_job *j, char *buf, size_t n)
+{
+    char ov[600];
+    sweep_job_overrides(c->plan, j->sj, ov, sizeof ov);
+    snprintf(buf, n, "%s %s seed %" PRIu64 "%s%s", j->id, sweep_job_variant(c->plan, j->sj),
+             j->sj->seed, ov[0] ? " " : "", ov);
+}
+
+static int array_add(sl_ctx *c, long a)
+{
+    for (int i = 0; i < c->narrays; i++)
+        if (c->arrays[i] == a)
+            return 0;
+    if (c->narrays == c->cap_arrays) {
+        int cap = c->cap_arrays ? 2 * c->cap_arrays : 8;
+        long *p = realloc(c->arrays, sizeof *p * (size_t)cap);
+        if (!p)
+            return -1;
+        c->arrays = p;
+        c->cap_arrays = cap;
+    }
+    c->arrays[c->narrays++] = a;
+    return 0;
+}
+
+static int active(const sl_job *j)
+{
+    return j->state == SL_QUEUED || j->state == SL_RUNNING;
+}
+
+/* 'text' for a POSIX shell, in single quotes */
+static void shell_quote(sbuf *b, const char *s)
+{
+    sbuf_putn(b, "'", 1);
+    for (; *s; s++) {
+        if (*s == '\'')
+            sbuf_puts(b, "'\\''");
+        else
+            sbuf_putn(b, s, 1);
+    }
+    sbuf_putn(b, "'", 1);
+}
+
+/* Submits jobs idx[0..n) (at most SL_MAX_ARRAY) as one array: their
+ * job.yaml, sub-K.ids, sub-K.sh, then sbatch. On failure nothing of them
+ * is queued and e says what Slurm said. */
+static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
+{
+    const sweep_run_opts *o = c->o;
+    char dir[4200], ids[4300], script[4300], outpat[4300];
+    snprintf(dir, sizeof dir, "%s/slurm", c->root_abs);
+    if (util_mkdir_p(dir, e))
+        return -1;
+    /* the next number whose files no earlier run left */
+    for (;;) {
+        c->nsub++;
+        snprintf(ids, sizeof ids, "%s/sub-%d.ids", dir, c->nsub);
+        if (!util_file_exists(ids))
+            break;
+    }
+    snprintf(script, sizeof script, "%s/sub-%d.sh", dir, c->nsub);
+    snprintf(outpat, sizeof outpat, "--output=%s/%%A_%%a.out", dir);
+
+    sbuf b = {0};
+    for (int i = 0; i < n; i++) {
+        sl_job *j = &c->jobs[idx[i]];
+        char jd[4300], ex[4400];
+        job_path(c, j, NULL, jd, sizeof jd);
+        if (sweep_dir_job_config(c->plan, j->sj, jd, e)) {
+            free(b.p);
+            return -1;
+        }
+        /* an earlier attempt's exit record must not speak for this one */
+        snprintf(ex, sizeof ex, "%s/slurm.exit", jd);
+        unlink(ex);
+        sbuf_printf(&b, "%s\n", j->id);
+    }
+    if (b.oom || util_write_file_atomic(ids, b.p, b.len, e)) {
+        free(b.p);
+        return b.oom ? rerr_set(e, "out of memory") : -1;
+    }
+    free(b.p);
+    memset(&b, 0, sizeof b);
+    sbuf_printf(&b,
+                "#!/bin/sh\n"
+                "# resecg sweep %s, Slurm submission %d: array task i runs the job on line i+1 of\n"
+                "# sub-%d.ids (`resecg sweep task`: `resecg train` with its output in the job's\n"
+                "# job.log, then the job's slurm.exit)\n"
+                "exec ",
+                c->sw->name, c->nsub, c->nsub);
+    shell_quote(&b, c->exe);
+    sbuf_puts(&b, " sweep task ");
+    shell_quote(&b, ids);
+    sbuf_puts(&b, " --device ");
+    shell_quote(&b, c->device);
+    if (o->job_program) {
+        sbuf_puts(&b, " --job-program ");
+        shell_quote(&b, o->job_program);
+    }
+    sbuf_puts(&b, "\n");
+    int werr = b.oom ? rerr_set(e, "out of memory") : util_write_file_atomic(script, b.p, b.len, e);
+    free(b.p);
+    if (werr)
+        return -1;
+    if (chmod(script, 0755) != 0)
+        return rerr_set(e, "%s: chmod: %s", script, strerror(errno));
+
+    char arr[64], name[300], part[300], gres[300], tl[300];
+    if (o->array_limit > 0)
+        snprintf(arr, sizeof arr, "--array=0-%d%%%d", n - 1, o->array_limit);
+    else
+        snprintf(arr, sizeof arr, "--array=0-%d", n - 1);
+    snprintf(name, sizeof name, "--job-name=resecg-%s", c->sw->name);
+    char *argv[40 + 64];
+    int a = 0;
+    argv[a++] = "sbatch";
+    argv[a++] = "--parsable";
+    argv[a++] = arr;
+    argv[a++] = name;
+    argv[a++] = outpat;
+    if (o->partition) {
+        snprintf(part, sizeof part, "--partition=%s", o->partition);
+        argv[a++] = part;
+    }
+    if (o->gres) {
+        snprintf(gres, sizeof gres, "--gres=%s", o->gres);
+        argv[a++] = gres;
+    }
+    if (o->time_limit) {
+        snprintf(tl, sizeof tl, "--time=%s", o->time_limit);
+        argv[a++] = tl;
+    }
+    for (int i = 0; i < o->nsbatch_args && a < 40 + 60; i++)
+        argv[a++] = (char *)o->sbatch_args[i];
+    argv[a++] = script;
+    argv[a] = NULL;
+    sl_cmd *cmd = calloc(1, sizeof *cmd);
+    if (!cmd)
+        return rerr_set(e, "out of memory");
+    cmd_run(c->loop, cmd, argv);
+    long array = 0;
+    if (cmd_ok(cmd) && cmd->o.p) {
+        char *end;
+        array = strtol(cmd->o.p, &end, 10);
+        if (end == cmd->o.p || (*end && *end != ';' && *end != '\n'))
+            array = 0;
+    }
+    if (array <= 0) {
+        char why[900];
+        if (cmd_ok(cmd))
+            snprintf(why, sizeof why, "sbatch printed no job id ('%.100s')", cmd->o.p ? cmd->o.p : "");
+        else
+            cmd_why(cmd, "sbatch", why, sizeof why);
+        cmd_free(cmd);
+        free(cmd);
+        jlog(c, "-", "submit-refused", "sub=%d tasks=%d note=%s", c->nsub, n, why);
+        return rerr_set(e, "Slurm rejected the submission of %d job%s (%s): %s", n, n == 1 ? "" : "s",
+                        script, why);
+    }
+    cmd_free(cmd);
+    free(cmd);
+    if (array_add(c, array))
+        return rerr_set(e, "out of memory");
+
+    size_t cap = (size_t)n * 96 + 256, len = 0;
+    char *jb = malloc(cap);
+    char f[256];
+    if (jb) {
+        snprintf(f, sizeof f, "sub=%d slurm=%ld tasks=%d", c->nsub, array, n);
+        len += journal_format(jb + len, cap - len, "-", "submit", f);
+    }
+    for (int i = 0; i < n; i++) {
+        sl_job *j = &c->jobs[idx[i]];
+        j->array = array;
+        j->task = i;
+        j->state = SL_QUEUED;
+        j->attempt++;
+        j->gone = 0;
+        j->node[0] = '\0';
+        if (jb) {
+            snprintf(f, sizeof f, "attempt=%d slurm=%ld_%d", j->attempt, array, i);
+            len += journal_format(jb + len, cap - len, j->id, "submitted", f);
+        }
+    }
+    if (jb) {
+        rerr je;
+        if (journal_append_raw(&c->jr, jb, len, &je) != 0 && !c->journal_broken) {
+            c->journal_broken = 1;
+            say("warning: %s", je.msg);
+        }
+        free(jb);
+    }
+    say("submitted %d job%s as Slurm array %ld (%s, tasks 0-%d%s)", n, n == 1 ? "" : "s", array,
+        script, n - 1, o->array_limit > 0 ? ", limited by --array-limit" : "");
+    return 0;
+}
+
+/* Submits every waiting job whose time has come, in arrays of at most
+ * SL_MAX_ARRAY. Returns how many were submitted; with fail_hard, the first
+ * refused submission is returned as -1 (the start of a run), otherwise its
+ * jobs fail. */
+static int submit_due(sl_ctx *c, int fail_hard, rerr *e)
+{
+    if (c->stopping)
+        return 0;
+    int *idx = malloc(sizeof *idx * (size_t)(c->njobs ? c->njobs : 1));
+    if (!idx)
+        return rerr_set(e, "out of memory");
+    double now = util_now();
+    int n = 0, total = 0;
+    for (int i = 0; i <= c->njobs; i++) {
+        if (i < c->njobs && c->jobs[i].state == SL_WAIT && c->jobs[i].next_try <= now)
+            idx[n++] = i;
+        if (n > 0 && (n == SL_MAX_ARRAY || i == c->njobs)) {
+            rerr se = {{0}};
+            if (submit(c, idx, n, &se) != 0) {
+                if (fail_hard) {
+                    free(idx);
+                    return rerr_set(e, "%s", se.msg);
+                }
+                say("%s", se.msg);
+                for (int k = 0; k < n; k++) {
+                    sl_job *j = &c->jobs[idx[k]];
+                    j->state = SL_FAILED;
+                    jlog(c, j->id, "failed", "attempt=%d exit=-1 note=%s", j->attempt + 1, se.msg);
+                }
+            } else {
+                total += n;
+            }
+            n = 0;
+        }
+    }
+    free(idx);
+    return total;
+}
+
+static void stop(sl_ctx *c, int sig, int failfast);
+
+/* The last "epoch" line of a job's log, for the done message and status. */
+static int last_epoch(const sl_ctx *c, const sl_job *j, int *ep, int *max, double *dl, double *f1)
+{
+    char p[4300], line[512];
+    job_path(c, j, "job.log", p, sizeof p);
+    FILE *fp = fopen(p, "rb");
+    if (!fp)
+        return 0;
+    int got = 0;
+    double tl;
+    while (fgets(line, sizeof line, fp))
+        if (strncmp(line, "epoch", 5) == 0 &&
+            sscanf(line, "epoch %d/%d train_loss %lf dev_loss %lf cinc_f1 %lf", ep, max, &tl, dl, f1) == 5)
+            got = 1;
+    fclose(fp);
+    return got;
+}
+
+/* A job's slurm.exit, if it is this attempt's: 1 and its fields, or 0. */
+static int exit_record(const sl_ctx *c, const sl_job *j, char *fields, size_t n)
+{
+    char p[4300], want[64], got[64];
+    job_path(c, j, "slurm.exit", p, sizeof p);
+    char *text = NULL;
+    size_t len;
+    rerr e;
+    if (!util_file_exists(p) || util_read_file(p, &text, &len, &e) != 0)
+        return 0;
+    text[strcspn(text, "\n")] = '\0';
+    snprintf(want, sizeof want, "%ld_%d", j->array, j->task);
+    int ok = journal_field(text, "slurm", got, sizeof got) == 0 && strcmp(got, want) == 0;
+    if (ok)
+        snprintf(fields, n, "%s", text);
+    free(text);
+    return ok;
+}
+
+/* What Slurm's accounting (sacct) or, without it, the controller's memory
+ * (scontrol) knows of a task that left no exit record: "STATE A:B". */
+static void slurm_verdict(sl_ctx *c, const sl_job *j, char *buf, size_t n)
+{
+    char id[64];
+    snprintf(id, sizeof id, "%ld_%d", j->array, j->task);
+    char *sacct[] = {"sacct", "--noheader", "--parsable2", "--allocations", "--jobs", id,
+                     "--format=State,ExitCode", NULL};
+    sl_cmd *cmd = calloc(1, sizeof *cmd);
+    if (!cmd) {
+        snprintf(buf, n, "unknown");
+        return;
+    }
+    cmd_run(c->loop, cmd, sacct);
+    if (cmd_ok(cmd) && cmd->o.p && cmd->o.len > 0) {
+        cmd->o.p[strcspn(cmd->o.p, "\n")] = '\0';
+        char *bar = strchr(cmd->o.p, '|');
+        if (bar)
+            *bar = ' ';
+        snprintf(buf, n, "%s", cmd->o.p);
+    } else {
+        char *sc[] = {"scontrol", "--oneliner", "show", "job", id, NULL};
+        cmd_run(c->loop, cmd, sc);
+        char st[64] = "", ex[64] = "";
+        if (cmd_ok(cmd) && cmd->o.p) {
+            const char *s = strstr(cmd->o.p, "JobState="), *x = strstr(cmd->o.p, " ExitCode=");
+            if (s)
+                sscanf(s, "JobState=%63s", st);
+            if (x)
+                sscanf(x, " ExitCode=%63s", ex);
+        }
+        if (st[0])
+            snprintf(buf, n, "%s %s", st, ex[0] ? ex : "?");
+        else
+            snprintf(buf, n, "unknown (neither sacct nor scontrol knows task %s)", id);
+    }
+    cmd_free(cmd);
+    free(cmd);
+}
+
+/* An attempt that ended without f1.csv: again after the back-off, or failed. */
+static void attempt_failed(sl_ctx *c, sl_job *j, int code, int sig, const char *note)
+{
+    char lab[700], st[300], where[200] = "";
+    job_label(c, j, lab, sizeof lab);
+    if (sig)
+        snprintf(st, sizeof st, "killed by signal %d (%s)", sig, strsignal(sig));
+    else if (code == 0)
+        snprintf(st, sizeof st, "exit 0 without f1.csv");
+    else if (code < 0)
+        snprintf(st, sizeof st, "no exit status");
+    else
+        snprintf(st, sizeof st, "exit status %d", code);
+    if (j->node[0])
+        snprintf(where, sizeof where, " on %s", j->node);
+    sbuf fb = {0};
+    sbuf_printf(&fb, "attempt=%d exit=%d", j->attempt, code);
+    if (sig)
+        sbuf_printf(&fb, " signal=%d", sig);
+    sbuf_printf(&fb, " slurm=%ld_%d", j->array, j->task);
+    if (j->node[0])
+        sbuf_printf(&fb, " node=%s", j->node);
+    if (note)
+        sbuf_printf(&fb, " note=%s", note); /* note runs to the end of the line */
+    else if (code == 0 && !sig)
+        sbuf_puts(&fb, " note=exited 0 but wrote no f1.csv");
+    char fields[900];
+    snprintf(fields, sizeof fields, "%s", fb.p ? fb.p : "");
+    free(fb.p);
+    if (c->stopping) {
+        j->state = SL_KILLED;
+        jlog(c, j->id, "killed", "%s", fields);
+        say("stopped %s (Slurm task %ld_%d%s)", lab, j->array, j->task, where);
+        return;
+    }
+    if (j->attempt <= c->o->retries) {
+        double d = c->o->backoff_s;
+        for (int k = 1; k < j->attempt && d < 60; k++)
+            d *= 2;
+        j->state = SL_WAIT;
+        j->next_try = util_now() + (d < 60 ? d : 60);
+        jlog(c, j->id, "retry", "%s", fields);
+        say("retry   %s: attempt %d failed (%s%s%s%s, Slurm task %ld_%d%s); log %s/%s/job.log", lab,
+            j->attempt, st, note ? ": " : "", note ? note : "", "", j->array, j->task, where, c->root,
+            j->id);
+        return;
+    }
+    j->state = SL_FAILED;
+    jlog(c, j->id, "failed", "%s", fields);
+    say("FAILED  %s after %d attempt%s (%s%s%s, Slurm task %ld_%d%s); log %s/%s/job.log", lab,
+        j->attempt, j->attempt == 1 ? "" : "s", st, note ? ": " : "", note ? note : "", j->array,
+        j->task, where, c->root, j->id);
+    if (c->o->fail_fast)
+        stop(c, 0, 1);
+}
+
+/* A task that is no longer in the queue. Returns 1 if its state changed. */
+static int task_left(sl_ctx *c, sl_job *j)
+{
+    char lab[700], fields[600];
+    job_label(c, j, lab, sizeof lab);
+    int have_exit = exit_record(c, j, fields, sizeof fields);
+    if (have_exit) {
+        char node[64];
+        if (journal_field(fields, "node", node, sizeof node) == 0)
+            snprintf(j->node, sizeof j->node, "%s", node);
+    }
+    if (job_has(c, j, "f1.csv")) {
+        char gpus[64] = "", s0[32] = "", s1[32] = "";
+        double secs = -1;
+        if (have_exit) {
+            journal_field(fields, "gpus", gpus, sizeof gpus);
+            if (journal_field(fields, "start", s0, sizeof s0) == 0 &&
+                journal_field(fields, "end", s1, sizeof s1) == 0)
+                secs = atof(s1) - atof(s0);
+        }
+        int ep = 0, max = 0;
+        double dl = 0, f1 = 0;
+        int got = last_epoch(c, j, &ep, &max, &dl, &f1);
+        j->state = SL_DONE;
+        jlog(c, j->id, "done", "attempt=%d seconds=%.1f epochs=%d dev_loss=%.4f cinc_f1=%.3f slurm=%ld_%d%s%s%s%s",
+             j->attempt, secs, ep, dl, f1, j->array, j->task, j->node[0] ? " node=" : "", j->node,
+             gpus[0] ? " gpus=" : "", gpus);
+        char tail[200] = "";
+        if (got)
+            snprintf(tail, sizeof tail, "; epoch %d/%d: dev_loss %.4f cinc_f1 %.3f", ep, max, dl, f1);
+        say("done    %s (Slurm task %ld_%d%s%s%s%s, %.1f s%s)", lab, j->array, j->task,
+            j->node[0] ? " on " : "", j->node, gpus[0] && strcmp(gpus, "-") ? " GPU " : "", strcmp(gpus, "-") ? gpus : "", secs, tail);
+        return 1;
+    }
+    if (have_exit) {
+        char ex[32] = "-1", sg[32] = "0";
+        journal_field(fields, "exit", ex, sizeof ex);
+        journal_field(fields, "signal", sg, sizeof sg);
+        attempt_failed(c, j, atoi(ex), atoi(sg), NULL);
+        return 1;
+    }
+    /* a shared filesystem may show the task's files a little late */
+    if (++j->gone < SL_GONE_POLLS && !c->stopping)
+        return 0;
+    char verdict[300], note[400];
+    slurm_verdict(c, j, verdict, sizeof verdict);
+    snprintf(note, sizeof note, "ended without an exit record (Slurm: %s)", verdict);
+    int code = -1, sig = 0;
+    const char *colon = strrchr(verdict, ':'), *sp = strrchr(verdict, ' ');
+    if (colon && sp && sp < colon) {
+        code = atoi(sp + 1);
+        sig = atoi(colon + 1);
+    }
+    attempt_failed(c, j, code, sig, note);
+    return 1;
+}
+
+static int count_state(const sl_ctx *c, sl_state s)
+{
+    int n = 0;
+    for (int i = 0; i < c->njobs; i++)
+        n += c->jobs[i].state == s;
+    return n;
+}
+
+static void finish(sl_ctx *c)
+{
+    if (c->finished)
+        return;
+    c->finished = 1;
+    if (!c->handles)
+        return;
+    uv_timer_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, NULL);
+    for (int k = 0; k < 3; k++)
+        uv_close((uv_handle_t *)&c->sig[k], NULL);
+}
+
+static void poll_start(uv_timer_t *t);
+
+static void poll_again(sl_ctx *c, double s)
+{
+    if (!c->finished)
+        uv_timer_start(&c->poll, poll_start, (uint64_t)(s * 1000), 0);
+}
+
+static void poll_done(sl_cmd *q)
+{
+    sl_ctx *c = q->data;
+    c->q_busy = 0;
+    if (c->finished)
+        return;
+    slurm_task *t = NULL;
+    int nt = 0, changed = 0;
+    rerr e = {{0}};
+    if (queue_parse(q, &t, &nt, &e) != 0) {
+        c->q_failures++;
+        if (c->q_failures == 1 || c->q_failures % 10 == 0)
+            say("warning: squeue failed (%d time%s in a row): %s; the jobs are left alone, polling on",
+                c->q_failures, c->q_failures == 1 ? "" : "s", e.msg);
+    } else {
+        if (c->q_failures)
+            say("squeue answers again (after %d failure%s)", c->q_failures,
+                c->q_failures == 1 ? "" : "s");
+        c->q_failures = 0;
+        for (int i = 0; i < c->njobs && !c->finished; i++) {
+            sl_job *j = &c->jobs[i];
+            if (!active(j))
+                continue;
+            const slurm_task *st = slurm_queue_find(t, nt, j->array, j->task);
+            if (!st) {
+                changed |= task_left(c, j);
+                continue;
+            }
+            j->gone = 0;
+            if (j->state == SL_QUEUED && state_running(st->state)) {
+                char lab[700];
+                job_label(c, j, lab, sizeof lab);
+                j->state = SL_RUNNING;
+                snprintf(j->node, sizeof j->node, "%s", st->node);
+                jlog(c, j->id, "started", "attempt=%d slurm=%ld_%d node=%s", j->attempt, j->array,
+                     j->task, st->node);
+                say("started %s (Slurm task %ld_%d on %s)", lab, j->array, j->task, st->node);
+                changed = 1;
+            }
+        }
+        free(t);
+    }
+    if (c->finished)
+        return;
+    rerr se = {{0}};
+    if (submit_due(c, 0, &se) > 0)
+        changed = 1;
+    int nactive = count_state(c, SL_QUEUED) + count_state(c, SL_RUNNING);
+    int nwait = count_state(c, SL_WAIT);
+    if (nactive + nwait == 0 || (c->stopping && (nactive == 0 || util_now() > c->stop_until))) {
+        if (c->stopping && nactive > 0)
+            say("%d Slurm task%s still in the queue after scancel; see squeue", nactive,
+                nactive == 1 ? "" : "s");
+        finish(c);
+        return;
+    }
+    double next = c->o->poll_s;
+    if (c->stopping)
+        next = next < 0.5 ? next : 0.5;
+    else if (!changed) {
+        next = c->interval * 1.5;
+        if (next > SL_POLL_MAX_S)
+            next = SL_POLL_MAX_S;
+        if (next < c->o->poll_s)
+            next = c->o->poll_s;
+    }
+    /* a retry due before the next poll moves it up */
+    for (int i = 0; i < c->njobs; i++)
+        if (c->jobs[i].state == SL_WAIT && c->jobs[i].next_try - util_now() < next)
+            next = c->jobs[i].next_try - util_now() > 0.05 ? c->jobs[i].next_try - util_now() : 0.05;
+    c->interval = next;
+    poll_again(c, next);
+}
+
+static void poll_start(uv_timer_t *t)
+{
+    sl_ctx *c = t->data;
+    if (c->q_busy || c->finished)
+        return;
+    char *argv[8];
+    queue_argv(argv, c->user);
+    c->q_busy = 1;
+    cmd_start(c->loop, c->q, argv, poll_done, c);
+}
+
+/* scancel every array of this run that still has tasks queued or running. */
+static void cancel_all(sl_ctx *c)
+{
+    char *argv[8 + 256], ids[256][32];
+    int a = 0, n = 0;
+    argv[a++] = "scancel";
+    for (int k = 0; k < c->narrays; k++) {
+        int live = 0;
+        for (int i = 0; i < c->njobs; i++)
+            live |= active(&c->jobs[i]) && c->jobs[i].array == c->arrays[k];
+        if (!live)
+            continue;
+        if (n == 256)
+            break;
+        snprintf(ids[n], sizeof ids[n], "%ld", c->arrays[k]);
+        argv[a++] = ids[n++];
+    }
+    argv[a] = NULL;
+    if (n == 0)
+        return;
+    sl_cmd *cmd = calloc(1, sizeof *cmd);
+    if (!cmd)
+        return;
+    cmd_run(c->loop, cmd, argv);
+    if (!cmd_ok(cmd)) {
+        char why[900];
+        cmd_why(cmd, "scancel", why, sizeof why);
+        say("warning: %s", why);
+    }
+    cmd_free(cmd);
+    free(cmd);
+}
+
+/* Stops the sweep: cancels its arrays, stops submitting, and follows the
+ * tasks out of the queue (at most grace + 30 s). A second signal leaves at
+ * once. sig 0: --fail-fast. */
+static void stop(sl_ctx *c, int sig, int failfast)
+{
+    if (c->stopping) {
+        if (sig) {
+            say("%s again: leaving now; scancel was sent", strsignal(sig));
+            finish(c);
+        }
+        return;
+    }
+    c->stopping = 1;
+    c->stop_signal = sig;
+    c->failfast_stop = failfast;
+    int nactive = count_state(c, SL_QUEUED) + count_state(c, SL_RUNNING);
+    for (int i = 0; i < c->njobs; i++)
+        if (c->jobs[i].state == SL_WAIT) {
+            c->jobs[i].state = SL_KILLED;
+            jlog(c, c->jobs[i].id, "killed", "attempt=%d note=not submitted again: the sweep stopped",
+                 c->jobs[i].attempt);
+        }
+    if (failfast) {
+        jlog(c, "-", "sweep-stop", "reason=fail-fast");
+        say("a job failed and --fail-fast is set: cancelling the sweep's Slurm arrays (%d task%s "
+            "queued or running)", nactive, nactive == 1 ? "" : "s");
+    } else {
+        jlog(c, "-", "sweep-stop", "reason=signal signal=%d", sig);
+        say("%s: cancelling the sweep's Slurm arrays (%d task%s queued or running; again: leave at once)",
+            strsignal(sig), nactive, nactive == 1 ? "" : "s");
+    }
+    cancel_all(c);
+    c->stop_until = util_now() + c->o->grace_s + 30;
+    if (!c->q_busy && !c->finished) {
+        uv_timer_stop(&c->poll);
+        poll_again(c, 0.2);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    sl_ctx *c = h->data;
+    if (sig == SIGHUP && !c->stopping) {
+        /* the terminal went away; the cluster did not: the jobs run on */
+        c->detached = 1;
+        c->stop_signal = sig;
+        int nactive = count_state(c, SL_QUEUED) + count_state(c, SL_RUNNING);
+        jlog(c, "-", "sweep-detach", "reason=signal signal=%d active=%d", sig, nactive);
+        say("SIGHUP: leaving %d queued or running job%s to Slurm; run the same command again to follow them",
+            nactive, nactive == 1 ? "" : "s");
+        finish(c);
+        return;
+    }
+    stop(c, sig, 0);
+}
+
+/* ---- following an earlier run's tasks ---- */
+
+typedef struct prior {
+    sl_ctx *c;
+    char (*slurm)[32]; /* per job: its last submission without an end, or "" */
+    int *attempt;
+} prior;
+
+static sl_job *job_by_id(sl_ctx *c, const char *id)
+{
+    for (int i = 0; i < c->njobs; i++)
+        if (strcmp(c->jobs[i].id, id) == 0)
+            return &c->jobs[i];
+    return NULL;
+}
+
+static int prior_visit(const journal_entry *en, void *data)
+{
+    prior *p = data;
+    sl_job *j = job_by_id(p->c, en->id);
+    if (!j)
+        return 0;
+    long k = j - p->c->jobs;
+    if (strcmp(en->event, "submitted") == 0) {
+        char a[32] = "";
+        journal_field(en->fields, "slurm", p->slurm[k], sizeof p->slurm[k]);
+        if (journal_field(en->fields, "attempt", a, sizeof a) == 0)
+            p->attempt[k] = atoi(a);
+    } else if (strcmp(en->event, "started") != 0 && strcmp(en->event, "queued") != 0) {
+        p->slurm[k][0] = '\0'; /* done, failed, retry, killed: that task ended */
+    }
+    return 0;
+}
+
+/* Jobs whose last submission (by the journal) is still in the queue are
+ * followed, not submitted again: the monitor may have been killed, or
+ * left with SIGHUP or --detach. */
+static int adopt(sl_ctx *c, const char *jpath, rerr *e)
+{
+    prior p = {c, calloc((size_t)c->njobs + 1, 32), calloc((size_t)c->njobs + 1, sizeof(int))};
+    if (!p.slurm || !p.attempt) {
+        free(p.slurm);
+        free(p.attempt);
+        return rerr_set(e, "out of memory");
+    }
+    int rc = 0, want = 0;
+    if (journal_read(jpath, prior_visit, &p, e) != 0) {
+        say("warning: %s", e->msg);
+        e->msg[0] = '\0';
+    }
+    for (int i = 0; i < c->njobs; i++)
+        want += p.slurm[i][0] != '\0';
+    if (want > 0) {
+        slurm_task *t = NULL;
+        int nt = 0;
+        if (slurm_queue(&t, &nt, e) != 0) {
+            char why[sizeof e->msg];
+            snprintf(why, sizeof why, "%s", e->msg);
+            rc = rerr_set(e, "cannot tell which jobs of an earlier run are still in Slurm's queue "
+                             "(%d were submitted and not seen to end): %.800s", want, why);
+            goto done;
+        }
+        int adopted = 0, ended = 0;
+        for (int i = 0; i < c->njobs; i++) {
+            long a;
+            int k;
+            if (!p.slurm[i][0] || sscanf(p.slurm[i], "%ld_%d", &a, &k) != 2)
+                continue;
+            const slurm_task *st = slurm_queue_find(t, nt, a, k);
+            sl_job *j = &c->jobs[i];
+            if (!st) {
+                ended++;
+                continue;
+            }
+            j->array = a;
+            j->task = k;
+            j->attempt = 1;
+            j->state = state_running(st->state) ? SL_RUNNING : SL_QUEUED;
+            snprintf(j->node, sizeof j->node, "%s", st->node);
+            if (array_add(c, a)) {
+                rc = rerr_set(e, "out of memory");
+                break;
+            }
+            jlog(c, j->id, "adopted", "attempt=%d slurm=%s state=%s", j->attempt, p.slurm[i], st->state);
+            adopted++;
+        }
+        free(t);
+        if (adopted)
+            say("following %d job%s still in Slurm's queue from an earlier run", adopted,
+                adopted == 1 ? "" : "s");
+        if (ended)
+            say("%d job%s of an earlier run left the queue unwatched without a result: submitting again",
+                ended, ended == 1 ? "" : "s");
+    }
+done:
+    free(p.slurm);
+    free(p.attempt);
+    return rc;
+}
+
+/* ---- the run ---- */
+
+static int check_tools(const sweep_run_opts *o, uv_loop_t *loop, rerr *e)
+{
+    static const char *const need[] = {"sbatch", "squeue", "scancel", NULL};
+    for (int i = 0; need[i]; i++)
+        if (!on_path(need[i]))
+            return rerr_set(e, "--backend slurm: %s is not on PATH (the Slurm client commands sbatch, "
+                               "squeue and scancel are needed: run this on a Slurm login node)",
+                            need[i]);
+    if (!o->partition)
+        return 0;
+    /* sbatch would say "invalid partition" too, but only after the job
+     * files are written; this names the ones that exist */
+    char *argv[] = {"sinfo", "--noheader", "--format=%R", NULL};
+    sl_cmd *cmd = calloc(1, sizeof *cmd);
+    if (!cmd)
+        return rerr_set(e, "out of memory");
+    int rc = 0;
+    cmd_run(loop, cmd, argv);
+    if (cmd_ok(cmd) && cmd->o.p) {
+        int found = 0;
+        char list[600] = "";
+        for (char *l = cmd->o.p; l && *l;) {
+            char *nl = strchr(l, '\n');
+            if (nl)
+                *nl = '\0';
+            if (strcmp(l, o->partition) == 0)
+                found = 1;
+            if (*l && strlen(list) + strlen(l) + 3 < sizeof list && !strstr(list, l))
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "", l);
+            l = nl ? nl + 1 : NULL;
+        }
+        if (!found)
+            rc = rerr_set(e, "--partition %s: no such Slurm partition (sinfo lists: %s)", o->partition,
+                          list[0] ? list : "none");
+    }
+    cmd_free(cmd);
+    free(cmd);
+    return rc;
+}
+
+int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
+{
+    sweep sw;
+    sweep_plan plan;
+    sl_ctx *c = NULL;
+    uv_loop_t loop;
+    int lock_fd = -1, loop_ok = 0, rc = -1;
+    struct sigaction ign, old_pipe;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &old_pipe);
+    memset(&plan, 0, sizeof plan);
+    memset(&sw, 0, sizeof sw);
+    if (sweep_load(&sw, path, e) || sweep_expand(&sw, &plan, e) || sweep_dir_check_data(&sw, e))
+        goto fail;
+    if (uv_loop_init(&loop) != 0) {
+        rerr_set(e, "cannot start the event loop");
+        goto fail;
+    }
+    loop_ok = 1;
+    if (check_tools(o, &loop, e))
+        goto fail;
+    c = calloc(1, sizeof *c);
+    if (!c || !(c->q = calloc(1, sizeof *c->q))) {
+        rerr_set(e, "out of memory");
+        goto fail;
+    }
+    c->jr.fd = -1;
+    c->sw = &sw;
+    c->plan = &plan;
+    c->o = o;
+    c->loop = &loop;
+    c->t0 = util_now();
+    snprintf(c->user, sizeof c->user, "%s", user_name());
+    if (snprintf(c->root, sizeof c->root, "%s/%s", o->out, sw.name) >= (int)sizeof c->root) {
+        rerr_set(e, "%s: path too long", o->out);
+        goto fail;
+    }
+    if (sweep_dir_self_exe(c->exe, sizeof c->exe, e))
+        goto fail;
+    /* --gres gpu:... asks for GPUs: train on them unless told otherwise */
+    c->device = o->device ? o->device : o->gres && strstr(o->gres, "gpu") ? "cuda" : "cpu";
+
+    c->jobs = calloc(plan.njobs ? plan.njobs : 1, sizeof *c->jobs);
+    if (!c->jobs) {
+        rerr_set(e, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < plan.njobs; i++) {
+        sl_job *j = &c->jobs[c->njobs];
+        j->sj = &plan.jobs[i];
+        sweep_id_hex(j->sj->id, j->id);
+        if (job_has(c, j, "f1.csv")) {
+            c->nskipped++;
+            continue;
+        }
+        c->njobs++;
+    }
+    if (util_mkdir_p(c->root, e) || sweep_dir_lock(c->root, &lock_fd, e))
+        goto fail;
+    if (!realpath(c->root, c->root_abs)) {
+        rerr_set(e, "%s: %s", c->root, strerror(errno));
+        goto fail;
+    }
+    char jpath[4200];
+    snprintf(jpath, sizeof jpath, "%s/journal.log", c->root);
+    if (journal_open(&c->jr, jpath, e) || sweep_dir_manifest(c->root, &sw, &plan, e))
+        goto fail;
+    if (adopt(c, jpath, e))
+        goto fail;
+    {
+        char f[600];
+        snprintf(f, sizeof f, "backend=slurm jobs=%zu pending=%d done=%d pid=%ld file=%s", plan.njobs,
+                 c->njobs, c->nskipped, (long)getpid(), sw.path);
+        jlog(c, "-", "sweep-start", "%s", f);
+    }
+    int nfollowed = count_state(c, SL_QUEUED) + count_state(c, SL_RUNNING);
+    char followed[64] = "";
+    if (nfollowed)
+        snprintf(followed, sizeof followed, ", %d of them already in the queue", nfollowed);
+    say("sweep %s: %zu jobs, %d already done, %d to run on Slurm%s (device %s%s%s); results in %s",
+        sw.name, plan.njobs, c->nskipped, c->njobs, followed, c->device, o->gres ? ", --gres " : "",
+        o->gres ? o->gres : "", c->root);
+    if (submit_due(c, 1, e) < 0) {
+        /* whatever this run did submit before the refusal goes again */
+        cancel_all(c);
+        goto fail;
+    }
+    if (o->detach) {
+        int nactive = count_state(c, SL_QUEUED) + count_state(c, SL_RUNNING);
+        jlog(c, "-", "sweep-detach", "reason=--detach active=%d", nactive);
+        say("--detach: %d job%s left to Slurm; `resecg sweep status %s` shows them, and the same "
+            "command without --detach follows them to the end",
+            nactive, nactive == 1 ? "" : "s", c->root);
+        rc = 0;
+        goto fail;
+    }
+
+    uv_timer_init(&loop, &c->poll);
+    c->poll.data = c;
+    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    for (int k = 0; k < 3; k++) {
+        uv_signal_init(&loop, &c->sig[k]);
+        c->sig[k].data = c;
+        uv_signal_start(&c->sig[k], on_signal, sigs[k]);
+    }
+    c->handles = 1;
+    c->interval = o->poll_s;
+    if (c->njobs == 0)
+        finish(c);
+    else
+        poll_again(c, o->poll_s < 1 ? o->poll_s : 1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    int done = count_state(c, SL_DONE) + c->nskipped, failed = count_state(c, SL_FAILED);
+    int left = c->njobs + c->nskipped - done - failed;
+    jlog(c, "-", "sweep-end", "done=%d failed=%d stopped=%d seconds=%.1f", done, failed, left,
+         util_now() - c->t0);
+    if (c->detached)
+        rc = 128 + c->stop_signal;
+    else {
+        say("sweep %s: %d of %zu jobs done, %d failed%s (%.1f s); `resecg sweep status %s` for details",
+            sw.name, done, plan.njobs, failed, c->stopping ? ", stopped early" : "",
+            util_now() - c->t0, c->root);
+        if (c->stop_signal)
+            rc = 128 + c->stop_signal;
+        else
+            rc = done == (int)plan.njobs ? 0 : 1;
+    }
+fail:
+    if (loop_ok) {
+        /* close whatever is left (a --detach or a failed start) */
+        if (c)
+            finish(c);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+    if (c) {
+        journal_close(&c->jr);
+        if (c->q) {
+            cmd_free(c->q);
+            free(c->q);
+        }
+        free(c->jobs);
+        free(c->arrays);
+        free(c);
+    }
+    if (lock_fd >= 0)
+        close(lock_fd);
+    sweep_plan_free(&plan);
+    sweep_free(&sw);
+    sigaction(SIGPIPE, &old_pipe, NULL);
+    return rc;
+}
+
+/* ---- the array task ---- */
+
+static volatile sig_atomic_t task_child;
+
+static void task_forward(int sig)
+{
+    if (task_child > 0)
+        kill((pid_t)task_child, sig);
+}
+
+static double wall_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int slurm_task_main(int argc, char **argv)
+{
+    const char *ids = NULL, *device = "cpu", *prog = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--device") == 0 && i + 1 < argc)
+            device = argv[++i];
+        else if (strcmp(argv[i], "--job-program") == 0 && i + 1 < argc)
+            prog = argv[++i];
+        else if (argv[i][0] != '-' && !ids)
+            ids = argv[i];
+        else {
+            fprintf(stderr, "resecg sweep task: unexpected argument '%s'\n"
+                            "usage: resecg sweep task IDS_FILE [--device D] [--job-program P]\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    const char *ti = getenv("SLURM_ARRAY_TASK_ID"), *aj = getenv("SLURM_ARRAY_JOB_ID");
+    if (!ids || !ti || !aj) {
+        fprintf(stderr, "resecg sweep task: %s (this command is what a Slurm array task of "
+                        "`resecg sweep run --backend slurm` runs)\n",
+                !ids ? "IDS_FILE is required" : "SLURM_ARRAY_TASK_ID is not set");
+        return 2;
+    }
+    long task = strtol(ti, NULL, 10);
+    char *text = NULL, id[13] = "";
+    size_t len;
+    rerr e = {{0}};
+    if (util_read_file(ids, &text, &len, &e) != 0) {
+        fprintf(stderr, "resecg sweep task: %s\n", e.msg);
+        return 2;
+    }
+    long line = 0;
+    for (char *l = text; l && *l; line++) {
+        char *nl = strchr(l, '\n');
+        if (line == task) {
+            size_t n = nl ? (size_t)(nl - l) : strlen(l);
+            if (n == 12)
+                memcpy(id, l, 12);
+            break;
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    if (!id[0]) {
+        fprintf(stderr, "resecg sweep task: %s has no job id on line %ld (task %ld)\n", ids, task + 1,
+                task);
+        return 2;
+    }
+    /* <root>/slurm/sub-K.ids -> <root>/<id> */
+    char root[4096], dir[4200], p[4300];
+    snprintf(root, sizeof root, "%s", ids);
+    for (int k = 0; k < 2; k++) {
+        char *s = strrchr(root, '/');
+        if (!s) {
+            fprintf(stderr, "resecg sweep task: %s: expected <sweep dir>/slurm/<file>\n", ids);
+            return 2;
+        }
+        *s = '\0';
+    }
+    snprintf(dir, sizeof dir, "%s/%s", root[0] ? root : "/", id);
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES"), *cpt = getenv("SLURM_CPUS_PER_TASK");
+    char node[256] = "?";
+    gethostname(node, sizeof node - 1);
+    int threads = cpt && atoi(cpt) > 0 ? atoi(cpt) : 1;
+    snprintf(p, sizeof p, "%s/job.log", dir);
+    int logfd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (logfd < 0) {
+        fprintf(stderr, "resecg sweep task: %s: %s\n", p, strerror(errno));
+        return 2;
+    }
+    char f1[4300], last[4300];
+    snprintf(f1, sizeof f1, "%s/f1.csv", dir);
+    snprintf(last, sizeof last, "%s/last.safetensors", dir);
+    int resume = util_file_exists(last) && !util_file_exists(f1);
+    char when[16];
+    clock_text(when, sizeof when);
+    dprintf(logfd, "==== resecg sweep: job %s, Slurm task %s_%ld on %s at %s, CUDA_VISIBLE_DEVICES=%s, "
+                   "%d CPU thread%s%s\n",
+            id, aj, task, node, when, cvd ? cvd : "(unset)", threads, threads == 1 ? "" : "s",
+            resume ? ", resuming" : "");
+
+    char exe[4096], yaml[4300], thr[64], envjob[4300], envomp[64];
+    if (prog)
+        snprintf(exe, sizeof exe, "%s", prog);
+    else if (sweep_dir_self_exe(exe, sizeof exe, &e) != 0) {
+        dprintf(logfd, "%s\n", e.msg);
+        return 2;
+    }
+    snprintf(yaml, sizeof yaml, "%s/job.yaml", dir);
+    snprintf(thr, sizeof thr, "train.threads=%d", threads);
+    snprintf(envjob, sizeof envjob, "RESECG_SWEEP_JOB=%s", dir);
+    snprintf(envomp, sizeof envomp, "OMP_NUM_THREADS=%d", threads);
+    char *cargv[16];
+    int a = 0;
+    cargv[a++] = exe;
+    if (!prog)
+        cargv[a++] = "train";
+    cargv[a++] = "--config";
+    cargv[a++] = yaml;
+    cargv[a++] = "--out";
+    cargv[a++] = dir;
+    if (resume)
+        cargv[a++] = "--resume";
+    cargv[a++] = "--device";
+    cargv[a++] = (char *)device;
+    cargv[a++] = "--set";
+    cargv[a++] = thr;
+    cargv[a] = NULL;
+
+    /* scancel signals every process of the task; this one stays to write
+     * the exit record, and passes on what it gets */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = task_forward;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
+    double t0 = wall_clock();
+    pid_t pid = fork();
+    if (pid < 0) {
+        dprintf(logfd, "resecg sweep task: fork: %s\n", strerror(errno));
+        return 2;
+    }
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGUSR1, SIG_DFL);
+        signal(SIGUSR2, SIG_DFL);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        putenv(envjob);
+        putenv(envomp);
+        execv(exe, cargv);
+        dprintf(2, "resecg sweep task: cannot run %s: %s\n", exe, strerror(errno));
+        _exit(127);
+    }
+    task_child = pid;
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    task_child = 0;
+    double t1 = wall_clock();
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    char rec[1024], ex[4300];
+    snprintf(rec, sizeof rec, "exit=%d signal=%d slurm=%s_%ld node=%s gpus=%s start=%.3f end=%.3f\n", code,
+             sig, aj, task, node, cvd && *cvd ? cvd : "-", t0, t1);
+    snprintf(ex, sizeof ex, "%s/slurm.exit", dir);
+    if (util_write_file_atomic(ex, rec, strlen(rec), &e) != 0)
+        dprintf(logfd, "resecg sweep task: %s\n", e.msg);
+    dprintf(logfd, "==== job %s ended after %.1f s: %s %d\n", id, t1 - t0,
+            sig ? "killed by signal" : "exit status", sig ? sig : code);
+    close(logfd);
+    return code;
+}

@@ -1,0 +1,49 @@
+/* The Slurm backend of `resecg sweep run --backend slurm`: the sweep's
+ * unfinished jobs go to Slurm as job arrays, one array task per job, and
+ * this process follows them with squeue until each has a result; plus the
+ * task runner the arrays' batch script calls (`resecg sweep task`), and the
+ * queue lookup `sweep status` uses. Layout under <out>/<sweep>/ as for the
+ * local backend (sweep_run.h), and:
+ *   slurm/sub-K.ids      job id of each array task of submission K (line i+1: task i)
+ *   slurm/sub-K.sh       its batch script: `resecg sweep task .../sub-K.ids`
+ *   slurm/A_T.out        what Slurm itself says about task T of array A (time limits, ...)
+ *   <id>/slurm.exit      written by the task when its job ends: exit=, signal=, slurm=A_T,
+ *                        node=, gpus= (CUDA_VISIBLE_DEVICES as Slurm set it), start=, end= */
+#ifndef RESECG_SLURM_H
+#define RESECG_SLURM_H
+
+#include <stdio.h>
+
+#include "sweep_run.h"
+#include "util.h"
+
+/* sweep_run for o->backend "slurm": same contract (exit 0 when every job
+ * has finished, 1 when some failed, 128 + signal after SIGINT/SIGTERM,
+ * which cancel the arrays with scancel; SIGHUP leaves them to Slurm and
+ * exits 129; -1 with e filled when nothing could be submitted). A re-run
+ * follows tasks still queued from an earlier run instead of submitting
+ * their jobs again. */
+int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e);
+
+/* `resecg sweep task IDS [--device D] [--job-program P]`: runs the job on
+ * line SLURM_ARRAY_TASK_ID+1 of IDS, in the run directory beside IDS's
+ * folder, and writes its slurm.exit. Returns the job's exit status. */
+int slurm_task_main(int argc, char **argv);
+
+/* One array task in the queue. */
+typedef struct slurm_task {
+    long array;        /* the array's job id (squeue %F) */
+    int task;          /* its index (squeue %K) */
+    char state[24];    /* PENDING, RUNNING, COMPLETING, ... */
+    char node[64];     /* where it runs, "" while pending */
+    char reason[64];   /* why it waits (squeue %r) */
+} slurm_task;
+
+/* This user's array tasks in the queue, sorted by (array, task), through
+ * one `squeue` call; *out is malloc'd. -1 with e filled when squeue fails. */
+int slurm_queue(slurm_task **out, int *n, rerr *e);
+
+/* The task with that array id and index in a sorted list, or NULL. */
+const slurm_task *slurm_queue_find(const slurm_task *t, int n, long array, int task);
+
+#endif

@@ -1,0 +1,90 @@
+/* The output directory of a sweep (see sweep_dir.h). */
+#define _GNU_SOURCE
+#include "sweep_dir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int sweep_dir_lock(const char *root, int *fd_out, rerr *e)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/.lock", root);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return rerr_set(e, "%s: cannot open: %s", p, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "?";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        return rerr_set(e, "%s is in use by another scheduler (pid %s)", root, pid);
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        /* the lock holds without the pid; only messages lose it */
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int sweep_dir_manifest(const char *root, const sweep *sw, const sweep_plan *plan, rerr *e)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/jobs.tsv", root);
+    afile af;
+    if (afile_open(&af, p, e))
+        return -1;
+    fprintf(af.fp, "# sweep %s from %s: id, variant, seed, overrides\n", sw->name, sw->path);
+    char ov[2000], hex[13];
+    for (size_t i = 0; i < plan->njobs; i++) {
+        const sweep_job *j = &plan->jobs[i];
+        sweep_id_hex(j->id, hex);
+        sweep_job_overrides(plan, j, ov, sizeof ov);
+        fprintf(af.fp, "%s\t%s\t%" PRIu64 "\t%s\n", hex, sweep_job_variant(plan, j), j->seed, ov);
+    }
+    return afile_commit(&af, e);
+}
+
+int sweep_dir_job_config(const sweep_plan *plan, const sweep_job *sj, const char *dir, rerr *e)
+{
+    char yaml[4300];
+    if (util_mkdir_p(dir, e))
+        return -1;
+    if (util_path_join(yaml, sizeof yaml, dir, "job.yaml"))
+        return rerr_set(e, "%s: path too long", dir);
+    resecg_config cfg;
+    if (sweep_job_config(plan, sj, &cfg, e))
+        return -1;
+    if (sweep_config_id(&cfg) != sj->id) {
+        char hex[13];
+        sweep_id_hex(sj->id, hex);
+        return rerr_set(e, "internal error: job %s's config does not hash to its id", hex);
+    }
+    return config_write(&cfg, yaml, e);
+}
+
+int sweep_dir_check_data(const sweep *sw, rerr *e)
+{
+    struct stat st;
+    if (sw->data && (stat(sw->data, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return rerr_set(e, "%s:%d:%d: data: %s is not a directory", sw->path, sw->data_mark.line,
+                        sw->data_mark.col, sw->data);
+    return 0;
+}
+
+int sweep_dir_self_exe(char *out, size_t n, rerr *e)
+{
+    ssize_t len = readlink("/proc/self/exe", out, n - 1);
+    if (len <= 0)
+        return rerr_set(e, "cannot find this program (/proc/self/exe): %s", strerror(errno));
+    out[len] = '\0';
+    return 0;
+}

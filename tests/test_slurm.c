@@ -9,7 +9,8 @@
  * cancels the arrays and leaves nothing in the queue, and the next run
  * submits only the unfinished jobs and finishes them; kill -9 of the
  * monitor, then a re-run follows the still-queued tasks instead of
- * submitting them twice; --detach and `sweep status` on a Slurm sweep; and
+ * submitting them twice; --detach and `sweep status` on a Slurm sweep; a
+ * squeue failing for a while (waited out, nothing resubmitted); and
  * the errors for a missing sbatch, an unknown partition and a submission
  * Slurm rejects. */
 #include <check.h>
@@ -309,6 +310,55 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* ---- squeue failing for a while ---- */
+
+START_TEST(test_squeue_outage)
+{
+    fixture f;
+    slurm_fixture(&f, "slout", 2, 1);
+    char ids[2][13], p[1100], wrap[1200], real[600] = "", bin[1100];
+    ck_assert_int_eq(fixture_ids(&f, ids, 2), 2);
+    FILE *w = popen("command -v squeue", "r");
+    ck_assert(w && fgets(real, sizeof real, w));
+    pclose(w);
+    real[strcspn(real, "\n")] = '\0';
+    /* a squeue that fails, as one talking to a restarting controller does,
+     * while the file "outage" exists */
+    snprintf(bin, sizeof bin, "%s/bin", f.dir);
+    mkdir(bin, 0755);
+    snprintf(wrap, sizeof wrap, "%s/squeue", bin);
+    char script[2000];
+    snprintf(script, sizeof script,
+             "#!/bin/sh\n"
+             "if [ -e '%s/outage' ]; then echo 'squeue: error: slurm_load_jobs error: Socket timed out "
+             "on send/recv operation' >&2; exit 1; fi\n"
+             "exec '%s' \"$@\"\n",
+             f.dir, real);
+    write_text(wrap, script);
+    chmod(wrap, 0755);
+    char path_env[3000];
+    snprintf(path_env, sizeof path_env, "PATH=%s:%s", bin, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    const char *env[] = {path_env, NULL};
+    set_sleep(&f, "4");
+    fixture_path(&f, "outage", p, sizeof p);
+    const char *args[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--backend", "slurm",
+                          "--poll", "0.2", NULL};
+    pid_t pid = run_start(&f, "run.log", env, args);
+    wait_starts(&f, 2, 60);
+    write_text(p, "x\n");  /* squeue fails while both jobs run and end */
+    sleep_s(6);
+    unlink(p);
+    ck_assert_int_eq(run_wait(pid, 120), 0);
+    show_log(&f, "run.log");
+    fixture_path(&f, "run.log", p, sizeof p);
+    ck_assert_int_ge(count_matching(p, "warning: squeue failed", "Socket timed out"), 1);
+    ck_assert_int_eq(count_matching(p, "squeue answers again", NULL), 1);
+    ck_assert_int_eq(count_matching(p, "submitted", NULL), 1); /* one array; nothing submitted twice */
+    assert_each_ended_once(&f, ids, 2);
+    testutil_rmtree(f.dir);
+}
+END_TEST
+
 /* ---- the demo sweep, real training, through Slurm ---- */
 
 typedef struct exit_rec {
@@ -385,6 +435,7 @@ static Suite *slurm_suite(void)
     tcase_add_test(tc, test_failure_reported);
     tcase_add_test(tc, test_cancel_then_resume);
     tcase_add_test(tc, test_monitor_killed_then_followed);
+    tcase_add_test(tc, test_squeue_outage);
     /* real training under the sanitizers would take most of the CI budget;
      * the Release suite runs it */
     if (!getenv("RESECG_SANITIZED"))

@@ -1114,7 +1114,7 @@ static void st_resolve(st_job *j, const char *dir, int running, const slurm_task
         }
         if (q) {
             j->state = "running";
-            char ep[300] = "";
+            char ep[250] = "";
             st_last_epoch(dir, j, ep, sizeof ep);
             snprintf(j->detail, sizeof j->detail, "  [Slurm %s on %.40s %.20s]%s", j->slurm, q->node,
                      q->state, ep);

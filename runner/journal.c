@@ -2,6 +2,7 @@
 #include "journal.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,31 @@ int journal_append(journal *j, const char *id, const char *event, const char *fi
     char line[2048];
     size_t len = journal_format(line, sizeof line, id, event, fields);
     return journal_append_raw(j, line, len, e);
+}
+
+int journal_vappendf(journal *j, rerr *e, const char *id, const char *event, const char *fmt,
+                     va_list ap)
+{
+    char fields[1400] = "";
+    if (fmt)
+        vsnprintf(fields, sizeof fields, fmt, ap);
+    rerr mine;
+    e->msg[0] = '\0';
+    if (journal_append(j, id, event, fields, &mine) == 0)
+        return 0;
+    if (!j->failed)
+        snprintf(e->msg, sizeof e->msg, "%s", mine.msg);
+    j->failed = 1;
+    return -1;
+}
+
+int journal_appendf(journal *j, rerr *e, const char *id, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = journal_vappendf(j, e, id, event, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 void journal_close(journal *j)

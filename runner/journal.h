@@ -11,6 +11,7 @@
 #ifndef RESECG_JOURNAL_H
 #define RESECG_JOURNAL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "util.h"
@@ -18,6 +19,7 @@
 typedef struct journal {
     int fd;
     int sync;            /* fsync after each append (default 1) */
+    int failed;          /* an append has failed (journal_appendf reports only the first) */
     char path[4096];
 } journal;
 
@@ -28,6 +30,14 @@ int journal_open(journal *j, const char *path, rerr *e);
 /* Appends "TIME ID EVENT fields\n" in one write(2), then fsyncs. fields may
  * be NULL. */
 int journal_append(journal *j, const char *id, const char *event, const char *fields, rerr *e);
+
+/* journal_append with printf-style fields (fmt may be NULL). A failure
+ * fills e the first time only, so a caller that warns when e->msg is set
+ * warns once; the jobs themselves do not depend on the journal. */
+int journal_appendf(journal *j, rerr *e, const char *id, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int journal_vappendf(journal *j, rerr *e, const char *id, const char *event, const char *fmt,
+                     va_list ap) __attribute__((format(printf, 5, 0)));
 
 /* Appends several lines (each made with journal_format) with one fsync. */
 int journal_append_raw(journal *j, const char *text, size_t len, rerr *e);

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -363,7 +362,6 @@ typedef struct sl_ctx {
     char user[256];
     const char *device;
     journal jr;
-    int journal_broken;
     sl_job *jobs;
     int njobs, nskipped;
     long *arrays;    /* every array submitted or followed: what scancel cancels */
@@ -385,27 +383,14 @@ typedef struct sl_ctx {
     double t0;
 } sl_ctx;
 
-static void clock_text(char *buf, size_t n)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, n, "%H:%M:%S", &tm);
-}
-
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void say(const char *fmt, ...)
 {
-    char when[16];
-    clock_text(when, sizeof when);
-    fprintf(stderr, "[%s] ", when);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    sweep_vsay(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
 }
 
 static void jlog(sl_ctx *c, const char *id, const char *event, const char *fmt, ...)
@@ -413,18 +398,13 @@ static void jlog(sl_ctx *c, const char *id, const char *event, const char *fmt, 
 
 static void jlog(sl_ctx *c, const char *id, const char *event, const char *fmt, ...)
 {
-    char fields[1400] = "";
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fields, sizeof fields, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
     rerr e;
-    if (journal_append(&c->jr, id, event, fields, &e) != 0 && !c->journal_broken) {
-        c->journal_broken = 1; /* said once; the jobs themselves are unaffected */
-        say("warning: %s", e.msg);
-    }
+    int rc = journal_vappendf(&c->jr, &e, id, event, fmt, ap);
+    va_end(ap);
+    if (rc != 0 && e.msg[0])
+        say("warning: %s", e.msg); /* once; the jobs themselves are unaffected */
 }
 
 static void job_path(const sl_ctx *c, const sl_job *j, const char *file, char *out, size_t n)
@@ -625,8 +605,8 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
     }
     if (jb) {
         rerr je;
-        if (journal_append_raw(&c->jr, jb, len, &je) != 0 && !c->journal_broken) {
-            c->journal_broken = 1;
+        if (journal_append_raw(&c->jr, jb, len, &je) != 0 && !c->jr.failed) {
+            c->jr.failed = 1;
             say("warning: %s", je.msg);
         }
         free(jb);
@@ -677,8 +657,8 @@ static int submit_due(sl_ctx *c, int fail_hard, rerr *e)
 
 static void stop(sl_ctx *c, int sig, int failfast);
 
-/* The last "epoch" line of a job's log, for the done message and status. */
-static int last_epoch(const sl_ctx *c, const sl_job *j, int *ep, int *max, double *dl, double *f1)
+/* The last epoch line of a job's log, for the done message. */
+static int last_epoch(const sl_ctx *c, const sl_job *j, sweep_epoch *ep)
 {
     char p[4300], line[512];
     job_path(c, j, "job.log", p, sizeof p);
@@ -686,11 +666,12 @@ static int last_epoch(const sl_ctx *c, const sl_job *j, int *ep, int *max, doubl
     if (!fp)
         return 0;
     int got = 0;
-    double tl;
+    sweep_epoch e;
     while (fgets(line, sizeof line, fp))
-        if (strncmp(line, "epoch", 5) == 0 &&
-            sscanf(line, "epoch %d/%d train_loss %lf dev_loss %lf cinc_f1 %lf", ep, max, &tl, dl, f1) == 5)
+        if (sweep_epoch_parse(line, &e)) {
+            *ep = e;
             got = 1;
+        }
     fclose(fp);
     return got;
 }
@@ -830,16 +811,16 @@ static int task_left(sl_ctx *c, sl_job *j)
                 journal_field(fields, "end", s1, sizeof s1) == 0)
                 secs = atof(s1) - atof(s0);
         }
-        int ep = 0, max = 0;
-        double dl = 0, f1 = 0;
-        int got = last_epoch(c, j, &ep, &max, &dl, &f1);
+        sweep_epoch ep = {0, 0, 0, 0, 0};
+        int got = last_epoch(c, j, &ep);
         j->state = SL_DONE;
         jlog(c, j->id, "done", "attempt=%d seconds=%.1f epochs=%d dev_loss=%.4f cinc_f1=%.3f slurm=%ld_%d%s%s%s%s",
-             j->attempt, secs, ep, dl, f1, j->array, j->task, j->node[0] ? " node=" : "", j->node,
+             j->attempt, secs, ep.epoch, ep.dev_loss, ep.cinc_f1, j->array, j->task, j->node[0] ? " node=" : "", j->node,
              gpus[0] ? " gpus=" : "", gpus);
         char tail[200] = "";
         if (got)
-            snprintf(tail, sizeof tail, "; epoch %d/%d: dev_loss %.4f cinc_f1 %.3f", ep, max, dl, f1);
+            snprintf(tail, sizeof tail, "; epoch %d/%d: dev_loss %.4f cinc_f1 %.3f", ep.epoch,
+                     ep.max_epochs, ep.dev_loss, ep.cinc_f1);
         say("done    %s (Slurm task %ld_%d%s%s%s%s, %.1f s%s)", lab, j->array, j->task,
             j->node[0] ? " on " : "", j->node, gpus[0] && strcmp(gpus, "-") ? " GPU " : "", strcmp(gpus, "-") ? gpus : "", secs, tail);
         return 1;
@@ -1365,179 +1346,4 @@ fail:
     sweep_free(&sw);
     sigaction(SIGPIPE, &old_pipe, NULL);
     return rc;
-}
-
-/* ---- the array task ---- */
-
-static volatile sig_atomic_t task_child;
-
-static void task_forward(int sig)
-{
-    if (task_child > 0)
-        kill((pid_t)task_child, sig);
-}
-
-static double wall_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-int slurm_task_main(int argc, char **argv)
-{
-    const char *ids = NULL, *device = "cpu", *prog = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--device") == 0 && i + 1 < argc)
-            device = argv[++i];
-        else if (strcmp(argv[i], "--job-program") == 0 && i + 1 < argc)
-            prog = argv[++i];
-        else if (argv[i][0] != '-' && !ids)
-            ids = argv[i];
-        else {
-            fprintf(stderr, "resecg sweep task: unexpected argument '%s'\n"
-                            "usage: resecg sweep task IDS_FILE [--device D] [--job-program P]\n",
-                    argv[i]);
-            return 2;
-        }
-    }
-    const char *ti = getenv("SLURM_ARRAY_TASK_ID"), *aj = getenv("SLURM_ARRAY_JOB_ID");
-    if (!ids || !ti || !aj) {
-        fprintf(stderr, "resecg sweep task: %s (this command is what a Slurm array task of "
-                        "`resecg sweep run --backend slurm` runs)\n",
-                !ids ? "IDS_FILE is required" : "SLURM_ARRAY_TASK_ID is not set");
-        return 2;
-    }
-    long task = strtol(ti, NULL, 10);
-    char *text = NULL, id[13] = "";
-    size_t len;
-    rerr e = {{0}};
-    if (util_read_file(ids, &text, &len, &e) != 0) {
-        fprintf(stderr, "resecg sweep task: %s\n", e.msg);
-        return 2;
-    }
-    long line = 0;
-    for (char *l = text; l && *l; line++) {
-        char *nl = strchr(l, '\n');
-        if (line == task) {
-            size_t n = nl ? (size_t)(nl - l) : strlen(l);
-            if (n == 12)
-                memcpy(id, l, 12);
-            break;
-        }
-        l = nl ? nl + 1 : NULL;
-    }
-    free(text);
-    if (!id[0]) {
-        fprintf(stderr, "resecg sweep task: %s has no job id on line %ld (task %ld)\n", ids, task + 1,
-                task);
-        return 2;
-    }
-    /* <root>/slurm/sub-K.ids -> <root>/<id> */
-    char root[4096], dir[4200], p[4300];
-    snprintf(root, sizeof root, "%s", ids);
-    for (int k = 0; k < 2; k++) {
-        char *s = strrchr(root, '/');
-        if (!s) {
-            fprintf(stderr, "resecg sweep task: %s: expected <sweep dir>/slurm/<file>\n", ids);
-            return 2;
-        }
-        *s = '\0';
-    }
-    snprintf(dir, sizeof dir, "%s/%s", root[0] ? root : "/", id);
-    const char *cvd = getenv("CUDA_VISIBLE_DEVICES"), *cpt = getenv("SLURM_CPUS_PER_TASK");
-    char node[256] = "?";
-    gethostname(node, sizeof node - 1);
-    int threads = cpt && atoi(cpt) > 0 ? atoi(cpt) : 1;
-    snprintf(p, sizeof p, "%s/job.log", dir);
-    int logfd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (logfd < 0) {
-        fprintf(stderr, "resecg sweep task: %s: %s\n", p, strerror(errno));
-        return 2;
-    }
-    char f1[4300], last[4300];
-    snprintf(f1, sizeof f1, "%s/f1.csv", dir);
-    snprintf(last, sizeof last, "%s/last.safetensors", dir);
-    int resume = util_file_exists(last) && !util_file_exists(f1);
-    char when[16];
-    clock_text(when, sizeof when);
-    dprintf(logfd, "==== resecg sweep: job %s, Slurm task %s_%ld on %s at %s, CUDA_VISIBLE_DEVICES=%s, "
-                   "%d CPU thread%s%s\n",
-            id, aj, task, node, when, cvd ? cvd : "(unset)", threads, threads == 1 ? "" : "s",
-            resume ? ", resuming" : "");
-
-    char exe[4096], yaml[4300], thr[64], envjob[4300], envomp[64];
-    if (prog)
-        snprintf(exe, sizeof exe, "%s", prog);
-    else if (sweep_dir_self_exe(exe, sizeof exe, &e) != 0) {
-        dprintf(logfd, "%s\n", e.msg);
-        return 2;
-    }
-    snprintf(yaml, sizeof yaml, "%s/job.yaml", dir);
-    snprintf(thr, sizeof thr, "train.threads=%d", threads);
-    snprintf(envjob, sizeof envjob, "RESECG_SWEEP_JOB=%s", dir);
-    snprintf(envomp, sizeof envomp, "OMP_NUM_THREADS=%d", threads);
-    char *cargv[16];
-    int a = 0;
-    cargv[a++] = exe;
-    if (!prog)
-        cargv[a++] = "train";
-    cargv[a++] = "--config";
-    cargv[a++] = yaml;
-    cargv[a++] = "--out";
-    cargv[a++] = dir;
-    if (resume)
-        cargv[a++] = "--resume";
-    cargv[a++] = "--device";
-    cargv[a++] = (char *)device;
-    cargv[a++] = "--set";
-    cargv[a++] = thr;
-    cargv[a] = NULL;
-
-    /* scancel signals every process of the task; this one stays to write
-     * the exit record, and passes on what it gets */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = task_forward;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGUSR2, &sa, NULL);
-    double t0 = wall_clock();
-    pid_t pid = fork();
-    if (pid < 0) {
-        dprintf(logfd, "resecg sweep task: fork: %s\n", strerror(errno));
-        return 2;
-    }
-    if (pid == 0) {
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGUSR1, SIG_DFL);
-        signal(SIGUSR2, SIG_DFL);
-        dup2(logfd, 1);
-        dup2(logfd, 2);
-        putenv(envjob);
-        putenv(envomp);
-        execv(exe, cargv);
-        dprintf(2, "resecg sweep task: cannot run %s: %s\n", exe, strerror(errno));
-        _exit(127);
-    }
-    task_child = pid;
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    task_child = 0;
-    double t1 = wall_clock();
-    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-    char rec[1024], ex[4300];
-    snprintf(rec, sizeof rec, "exit=%d signal=%d slurm=%s_%ld node=%s gpus=%s start=%.3f end=%.3f\n", code,
-             sig, aj, task, node, cvd && *cvd ? cvd : "-", t0, t1);
-    snprintf(ex, sizeof ex, "%s/slurm.exit", dir);
-    if (util_write_file_atomic(ex, rec, strlen(rec), &e) != 0)
-        dprintf(logfd, "resecg sweep task: %s\n", e.msg);
-    dprintf(logfd, "==== job %s ended after %.1f s: %s %d\n", id, t1 - t0,
-            sig ? "killed by signal" : "exit status", sig ? sig : code);
-    close(logfd);
-    return code;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int sweep_dir_lock(const char *root, int *fd_out, rerr *e)
@@ -78,6 +79,31 @@ int sweep_dir_check_data(const sweep *sw, rerr *e)
         return rerr_set(e, "%s:%d:%d: data: %s is not a directory", sw->path, sw->data_mark.line,
                         sw->data_mark.col, sw->data);
     return 0;
+}
+
+int sweep_epoch_parse(const char *line, sweep_epoch *ep)
+{
+    return strncmp(line, "epoch", 5) == 0 &&
+           sscanf(line, "epoch %d/%d train_loss %lf dev_loss %lf cinc_f1 %lf", &ep->epoch,
+                  &ep->max_epochs, &ep->train_loss, &ep->dev_loss, &ep->cinc_f1) == 5;
+}
+
+void sweep_clock_text(char *buf, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, n, "%H:%M:%S", &tm);
+}
+
+void sweep_vsay(const char *fmt, va_list ap)
+{
+    char when[16];
+    sweep_clock_text(when, sizeof when);
+    fprintf(stderr, "[%s] ", when);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
 }
 
 int sweep_dir_self_exe(char *out, size_t n, rerr *e)

@@ -6,6 +6,7 @@
 #ifndef RESECG_SWEEP_DIR_H
 #define RESECG_SWEEP_DIR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "sweep.h"
@@ -27,6 +28,22 @@ int sweep_dir_job_config(const sweep_plan *plan, const sweep_job *sj, const char
 /* Fails, naming the sweep file's line, when the sweep's data: is not a
  * directory (once here rather than once per job). */
 int sweep_dir_check_data(const sweep *sw, rerr *e);
+
+/* Progress of a training job, from one of `resecg train`'s epoch lines:
+ * "epoch   3/12  train_loss 0.4321  dev_loss 0.5123  cinc_f1 0.612  F1 N ..." */
+typedef struct sweep_epoch {
+    int epoch, max_epochs;
+    double train_loss, dev_loss, cinc_f1;
+} sweep_epoch;
+
+/* 1 and *ep filled if line is an epoch line, else 0. */
+int sweep_epoch_parse(const char *line, sweep_epoch *ep);
+
+/* The local time of day, "12:34:56", for progress lines. */
+void sweep_clock_text(char *buf, size_t n);
+
+/* One progress line on stderr: "[12:34:56] message\n", flushed. */
+void sweep_vsay(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* The path of the running program (/proc/self/exe). */
 int sweep_dir_self_exe(char *out, size_t n, rerr *e);

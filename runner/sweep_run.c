@@ -91,7 +91,6 @@ typedef struct run_ctx {
     int threads;
     int parallel;        /* jobs that can run at once */
     journal jr;
-    int journal_broken;
     sched s;
     run_job *rj;
     sched_job *jobs;
@@ -130,14 +129,6 @@ static int job_file_exists(const run_ctx *c, const run_job *r, const char *file)
 
 /* ---- output: log lines or a live table ---- */
 
-static void clock_text(char *buf, size_t n)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, n, "%H:%M:%S", &tm);
-}
-
 static void duration_text(double s, char *buf, size_t n)
 {
     long t = (long)(s + 0.5);
@@ -159,16 +150,11 @@ static void say(run_ctx *c, const char *fmt, ...) __attribute__((format(printf, 
 
 static void say(run_ctx *c, const char *fmt, ...)
 {
-    char when[16];
-    clock_text(when, sizeof when);
     table_erase(c);
-    fprintf(stderr, "[%s] ", when);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    sweep_vsay(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
 }
 
 static void job_label(const run_ctx *c, const run_job *r, char *buf, size_t n)
@@ -256,18 +242,13 @@ static void jlog(run_ctx *c, const char *id, const char *event, const char *fmt,
 
 static void jlog(run_ctx *c, const char *id, const char *event, const char *fmt, ...)
 {
-    char fields[1400] = "";
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fields, sizeof fields, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
     rerr e;
-    if (journal_append(&c->jr, id, event, fields, &e) != 0 && !c->journal_broken) {
-        c->journal_broken = 1; /* say it once; the jobs themselves are unaffected */
-        say(c, "warning: %s", e.msg);
-    }
+    int rc = journal_vappendf(&c->jr, &e, id, event, fmt, ap);
+    va_end(ap);
+    if (rc != 0 && e.msg[0])
+        say(c, "warning: %s", e.msg); /* once; the jobs themselves are unaffected */
 }
 
 /* "exit=3" or "exit=137 signal=9" (and the reason a launch failed) */
@@ -364,16 +345,13 @@ static void line_hook(sched *s, sched_job *j, const char *line)
 {
     (void)s;
     run_job *r = rjob(j);
-    int ep, max;
-    double tl, dl, f1;
-    if (strncmp(line, "epoch", 5) == 0 &&
-        sscanf(line, "epoch %d/%d train_loss %lf dev_loss %lf cinc_f1 %lf", &ep, &max, &tl, &dl,
-               &f1) == 5) {
-        r->epoch = ep;
-        r->max_epochs = max;
-        r->train_loss = tl;
-        r->dev_loss = dl;
-        r->cinc_f1 = f1;
+    sweep_epoch ep;
+    if (sweep_epoch_parse(line, &ep)) {
+        r->epoch = ep.epoch;
+        r->max_epochs = ep.max_epochs;
+        r->train_loss = ep.train_loss;
+        r->dev_loss = ep.dev_loss;
+        r->cinc_f1 = ep.cinc_f1;
     }
 }
 
@@ -402,7 +380,7 @@ static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
     int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
         char hdr[600], when[16];
-        clock_text(when, sizeof when);
+        sweep_clock_text(when, sizeof when);
         int n = snprintf(hdr, sizeof hdr, "==== resecg sweep %s: job %s attempt %d at %s, %s%s%s\n",
                          c->sw->name, r->id, j->attempt, when, j->gpus[0] ? "GPU " : "CPU",
                          j->gpus, resume ? ", resuming" : "");

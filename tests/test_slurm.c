@@ -23,20 +23,24 @@
 
 static char cluster_sh[1100];
 
-/* Our jobs in the queue (job name resecg-<sweep>), as squeue prints them. */
-static int queue_count(const char *sweep_name, char *text, size_t n)
+/* The fixture's tasks in the queue (their batch script lies in its
+ * directory: other sweeps on the same cluster do not count). */
+static int queue_count(const fixture *f, char *text, size_t n)
 {
-    char name[100], cmd[300];
-    snprintf(name, sizeof name, "resecg-%s", sweep_name);
-    snprintf(cmd, sizeof cmd, "squeue --noheader --array --name=%s --format='%%i %%T' 2>&1", name);
-    FILE *p = popen(cmd, "r");
+    FILE *p = popen("squeue --noheader --array --format='%i %T %o' 2>&1", "r");
     ck_assert(p != NULL);
-    size_t len = fread(text, 1, n - 1, p);
-    text[len] = '\0';
-    pclose(p);
+    char line[2048];
+    size_t len = 0;
     int lines = 0;
-    for (size_t i = 0; i < len; i++)
-        lines += text[i] == '\n';
+    text[0] = '\0';
+    while (fgets(line, sizeof line, p))
+        if (strstr(line, f->root)) {
+            lines++;
+            int w = snprintf(text + len, n - len, "%s", line);
+            if (w > 0 && (size_t)w < n - len)
+                len += (size_t)w;
+        }
+    pclose(p);
     return lines;
 }
 
@@ -179,12 +183,12 @@ START_TEST(test_cancel_then_resume)
     int before = count_lines(p);
     pid_t pid = run_start(&f, "run2.log", NULL, args);
     wait_starts(&f, before + 2, 60);
-    ck_assert_int_eq(queue_count("s", text, sizeof text), 2);
+    ck_assert_int_eq(queue_count(&f, text, sizeof text), 2);
     kill(pid, SIGINT);
     int rc = run_wait(pid, 90);
     show_log(&f, "run2.log");
     ck_assert_int_eq(rc, 130);
-    int left = queue_count("s", text, sizeof text);
+    int left = queue_count(&f, text, sizeof text);
     ck_assert_msg(left == 0, "after Ctrl-C, %d tasks are still in the queue:\n%s", left, text);
     fixture_path(&f, "run2.log", p, sizeof p);
     ck_assert_int_eq(count_matching(p, "submitted 2 jobs", NULL), 1); /* only the unfinished */
@@ -210,7 +214,7 @@ START_TEST(test_cancel_then_resume)
     /* they had checkpoints from earlier attempts: both later ones resumed */
     ck_assert_int_eq(starts_resumed(&f, ids[0]), 2);
     ck_assert_int_eq(starts_resumed(&f, ids[5]), 2);
-    ck_assert_int_eq(queue_count("s", text, sizeof text), 0);
+    ck_assert_int_eq(queue_count(&f, text, sizeof text), 0);
     testutil_rmtree(f.dir);
 }
 END_TEST
@@ -230,7 +234,7 @@ START_TEST(test_monitor_killed_then_followed)
     wait_starts(&f, 2, 60);
     kill(pid, SIGKILL);
     ck_assert_int_eq(run_wait(pid, 10), 128 + SIGKILL);
-    ck_assert_int_eq(queue_count("s", text, sizeof text), 4); /* Slurm keeps them */
+    ck_assert_int_eq(queue_count(&f, text, sizeof text), 4); /* Slurm keeps them */
 
     /* status without a monitor asks squeue */
     const char *st[] = {"status", f.root, NULL};
@@ -261,7 +265,7 @@ START_TEST(test_monitor_killed_then_followed)
     double t0 = util_now();
     ck_assert_int_eq(run_sync(&f, "run3.log", NULL, det, 60), 0);
     ck_assert_msg(util_now() - t0 < 3, "--detach waited %.1f s", util_now() - t0);
-    ck_assert_int_eq(queue_count("s", text, sizeof text), 4);
+    ck_assert_int_eq(queue_count(&f, text, sizeof text), 4);
     ck_assert_int_eq(run_sync(&f, "run4.log", NULL, args, 120), 0);
     show_log(&f, "run4.log");
     fixture_path(&f, "run4.log", p, sizeof p);
@@ -295,7 +299,7 @@ START_TEST(test_errors)
     show_log(&f, "e3.log");
     fixture_path(&f, "e3.log", p, sizeof p);
     ck_assert_int_eq(count_matching(p, "Slurm rejected the submission of 2 jobs", "node configuration"), 1);
-    ck_assert_int_eq(queue_count("s", text, sizeof text), 0);
+    ck_assert_int_eq(queue_count(&f, text, sizeof text), 0);
 
     /* options of one backend given to the other */
     const char *a4[] = {"run", f.sweep, "--out", f.out, "--partition", "debug", NULL};
@@ -456,6 +460,9 @@ static int cluster(const char *cmd)
 
 int main(void)
 {
+    /* a group of our own: a failed test may leave a `sweep run` behind,
+     * and SIGTERM to the group at the end makes it cancel its arrays */
+    setpgid(0, 0);
     snprintf(cluster_sh, sizeof cluster_sh, "%s/tests/slurm/cluster.sh", testutil_source_dir());
     int was_up = cluster("status") == 0;
     int rc = was_up ? 0 : cluster("start");
@@ -476,6 +483,11 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    if (failed) {
+        signal(SIGTERM, SIG_IGN);
+        kill(0, SIGTERM);
+        sleep_s(5);
+    }
     if (!was_up)
         cluster("stop");
     return failed ? 1 : 0;

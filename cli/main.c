@@ -25,7 +25,7 @@ static const char *usage_main =
     "usage: resecg <command> [options]\n"
     "\n"
     "commands:\n"
-    "  train      train ResECG from a config and write a run directory\n"
+    "  train      train ResECG (or the feature-based trees) from a config into a run directory\n"
     "  evaluate   score a checkpoint: per-class F1 on the dev split or a labelled directory\n"
     "  data split write the train/dev split (or k folds) of a config's data as a manifest\n"
     "  bench      measure training throughput (samples/s, GFLOP/s, peak memory)\n"
@@ -38,7 +38,8 @@ static const char *usage_train =
     "usage: resecg train --config FILE [--set key=value ...] [--data DIR] [--out DIR]\n"
     "                    [--device cpu|cpu-ref|cuda] [--resume] [--quiet]\n"
     "\n"
-    "  --config FILE    YAML model and training config (e.g. cfgs/ResECG.yaml, cfgs/small.yaml)\n"
+    "  --config FILE    YAML model and training config (e.g. cfgs/ResECG.yaml, cfgs/small.yaml;\n"
+    "                   cfgs/features.yaml: model.type features, XGBoost on ECG features)\n"
     "  --set key=value  override one config key, e.g. --set loss.kind=focal --set optim.lr=3e-4\n"
     "  --data DIR       directory of CinC 2017 records (sets data.source=cinc17, data.dir=DIR);\n"
     "                   data.protocol (hannun | pytorch-ref) picks the split and preprocessing\n"
@@ -52,7 +53,8 @@ static const char *usage_evaluate =
     "                       [--split dev|all] [--out DIR] [--device NAME]\n"
     "\n"
     "  Scores the checkpoint and prints per-class precision, recall and F1. Records are\n"
-    "  normalised with the checkpoint's statistics (the training split's).\n"
+    "  normalised with the checkpoint's statistics (the training split's). With model.type\n"
+    "  features, --ckpt is the run's model.json (XGBoost trees on the record's features).\n"
     "  --config FILE    the run's config (its config.yaml): model, protocol, split\n"
     "  --data DIR       CinC 2017 records directory (sets data.source=cinc17, data.dir=DIR)\n"
     "  --split dev      the dev split training used, recomputed from config and data or read\n"
@@ -256,8 +258,12 @@ static int cmd_train(int argc, char **argv)
         fprintf(stderr, "resecg train: %s\n", e.msg);
         return 1;
     }
-    printf("run directory: %s (best epoch %d of %d, %.1f s)\n", out, res.best_epoch,
-           res.epochs_run, res.seconds);
+    if (cfg.model.type == MODEL_FEATURES)
+        printf("run directory: %s (features + %d boosting rounds, %.1f s)\n", out,
+               cfg.features.trees, res.seconds);
+    else
+        printf("run directory: %s (best epoch %d of %d, %.1f s)\n", out, res.best_epoch,
+               res.epochs_run, res.seconds);
     print_metrics(&res.dev);
     return 0;
 }
@@ -296,10 +302,14 @@ static int cmd_evaluate(int argc, char **argv)
     if (r.info.skipped)
         fprintf(stderr, "%s\n", r.info.report);
     const char *what = strcmp(cfg.data.source, "cinc17") == 0 ? cfg.data.dir : "synthetic data";
-    printf("%s on %s: %d records (%s), normalised with the checkpoint's mean %.6g std %.6g, "
-           "loss %.4f\n",
-           c.ckpt, what, r.records, o.all_records ? "all records" : "dev split", r.mean, r.std,
-           r.loss);
+    if (cfg.model.type == MODEL_FEATURES)
+        printf("%s on %s: %d records (%s), gradient-boosted trees on ECG features, loss %.4f\n",
+               c.ckpt, what, r.records, o.all_records ? "all records" : "dev split", r.loss);
+    else
+        printf("%s on %s: %d records (%s), normalised with the checkpoint's mean %.6g std %.6g, "
+               "loss %.4f\n",
+               c.ckpt, what, r.records, o.all_records ? "all records" : "dev split", r.mean,
+               r.std, r.loss);
     print_metrics(&r.mt);
     return 0;
 }

@@ -45,7 +45,9 @@ typedef struct key_desc {
     const char *help;
 } key_desc;
 
-static const char *const sections[] = {"model", "loss", "optim", "train", "data", NULL};
+static const char *const sections[] = {"model", "loss", "optim", "train", "data", "features", NULL};
+/* in model_type order */
+static const char *const model_types[] = {"resecg", "features", NULL};
 /* in loss_kind order */
 static const char *const loss_kinds[] = {"ce", "weighted", "focal", NULL};
 static const char *const data_sources[] = {"synthetic", "cinc17", NULL};
@@ -55,6 +57,7 @@ static const char *const split_kinds[] = {"shuffle", "stratified", NULL};
 static const char *const batching_kinds[] = {"by_length", "random", NULL};
 
 /* KT_ENUM stores the index into an int-sized enum field. */
+_Static_assert(sizeof(model_type) == sizeof(int), "model_type must be int-sized");
 _Static_assert(sizeof(loss_kind) == sizeof(int), "loss_kind must be int-sized");
 _Static_assert(sizeof(data_protocol) == sizeof(int), "data_protocol must be int-sized");
 _Static_assert(sizeof(split_kind) == sizeof(int), "split_kind must be int-sized");
@@ -65,6 +68,8 @@ _Static_assert(sizeof(batching_kind) == sizeof(int), "batching_kind must be int-
 
 /* Ordered by section as in config.h; the writer emits them in this order. */
 static const key_desc keys[] = {
+    {"model.type", KT_ENUM, FIELD(model.type), 0, 0, 0, model_types,
+     "resecg (the network) | features (gradient-boosted trees on ECG features)"},
     {"model.in_channels", KT_INT, FIELD(model.in_channels), 1, 64, 0, NULL,
      "input leads (CinC 2017 records are single-lead)"},
     {"model.classes", KT_INT, FIELD(model.num_classes), 2, RESECG_MAX_CLASSES, 0, NULL,
@@ -159,6 +164,21 @@ static const key_desc keys[] = {
      "Hz"},
     {"data.seed", KT_U64, FIELD(data.seed), 0, 0, 0, NULL,
      "seed of the synthetic records and the train/dev split (same for every job of a sweep)"},
+
+    {"features.trees", KT_INT, FIELD(features.trees), 1, 100000, 0, NULL,
+     "model.type features: boosting rounds"},
+    {"features.depth", KT_INT, FIELD(features.depth), 1, 32, 0, NULL,
+     "maximum tree depth"},
+    {"features.eta", KT_FLOAT, FIELD(features.eta), 0, 1, LO_OPEN, NULL,
+     "learning rate (shrinkage)"},
+    {"features.subsample", KT_FLOAT, FIELD(features.subsample), 0, 1, LO_OPEN, NULL,
+     "share of training records drawn for each tree"},
+    {"features.colsample", KT_FLOAT, FIELD(features.colsample), 0, 1, LO_OPEN, NULL,
+     "share of features drawn for each tree"},
+    {"features.min_child_weight", KT_FLOAT, FIELD(features.min_child_weight), 0, HUGE_VAL, 0, NULL,
+     "least hessian sum in a leaf"},
+    {"features.lambda", KT_FLOAT, FIELD(features.lambda), 0, HUGE_VAL, 0, NULL,
+     "L2 penalty on leaf weights"},
 };
 
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -258,6 +278,7 @@ int config_frame(const model_config *m)
 void config_defaults(resecg_config *c)
 {
     memset(c, 0, sizeof *c);
+    c->model.type = MODEL_RESECG;
     /* awni/ecg examples/cinc17/config.json and network.py */
     c->model.in_channels = 1;
     c->model.num_classes = 4;
@@ -310,6 +331,17 @@ void config_defaults(resecg_config *c)
     c->data.dev_fold = 0;
     /* dev_fraction, split, resample_length, batching */
     config_set_protocol(c, PROTOCOL_HANNUN);
+
+    /* XGBoost's defaults are eta 0.3, depth 6, no subsampling; slower
+     * learning with row and column subsampling is the usual choice for a
+     * few thousand records (README.md, "Feature-based baseline") */
+    c->features.trees = 400;
+    c->features.depth = 5;
+    c->features.eta = 0.05f;
+    c->features.subsample = 0.8f;
+    c->features.colsample = 0.8f;
+    c->features.min_child_weight = 1.0f;
+    c->features.lambda = 1.0f;
 }
 
 /* names[v], or "?" outside the NULL-terminated list */
@@ -321,6 +353,7 @@ static const char *choice_name(const char *const *names, int v)
     return "?";
 }
 
+const char *config_model_name(model_type t) { return choice_name(model_types, (int)t); }
 const char *config_loss_name(loss_kind k) { return choice_name(loss_kinds, (int)k); }
 const char *config_protocol_name(data_protocol p) { return choice_name(protocols, (int)p); }
 const char *config_split_name(split_kind k) { return choice_name(split_kinds, (int)k); }
@@ -852,7 +885,8 @@ static int apply_document(load_ctx *x, resecg_config *c)
         return -1;
     if (root->type != YAML_MAPPING_NODE)
         return ctx_error(x, root->start_mark, NULL,
-                         "expected a mapping of sections (model, loss, optim, train, data), got %s",
+                         "expected a mapping of sections (model, loss, optim, train, data, "
+                         "features), got %s",
                          node_desc(root, got, sizeof got));
     int npairs = (int)(root->data.mapping.pairs.top - root->data.mapping.pairs.start);
     for (int i = 0; i < npairs; i++) {
@@ -874,7 +908,8 @@ static int apply_document(load_ctx *x, resecg_config *c)
                 return ctx_error(x, kn->start_mark, NULL,
                                  "unknown section '%s' (did you mean '%s'?)", name, s);
             return ctx_error(x, kn->start_mark, NULL,
-                             "unknown section '%s' (sections: model, loss, optim, train, data)",
+                             "unknown section '%s' (sections: model, loss, optim, train, data, "
+                             "features)",
                              name);
         }
         if (apply_section(x, name, doc_node(x, pair->value), c))
@@ -1121,16 +1156,23 @@ int config_validate(const resecg_config *c, rerr *e)
     const loss_config *l = &c->loss;
     const data_config *d = &c->data;
 
+    /* The trees see whole records (no frames, no resampling: core/trees.c)
+     * and minimise log loss, with or without class weights. */
+    int network = m->type == MODEL_RESECG;
+    if (!network && l->kind == LOSS_FOCAL)
+        return rerr_set(e, "loss.kind focal: not available with model.type features (the trees "
+                           "train on ce or weighted; focal loss is for the network)");
+
     /* Blocks subsample_every-1, 2*subsample_every-1, ... have stride 2, so the
      * output has one frame per 2^(blocks / subsample_every) input samples. */
     int strided = m->num_blocks / m->subsample_every;
-    if (strided > 24)
+    if (network && strided > 24)
         return rerr_set(e, "model.blocks %d with model.subsample_every %d halves the length %d times "
                            "(at most 24)", m->num_blocks, m->subsample_every, strided);
-    long frame = 1L << strided;
+    long frame = network ? 1L << strided : 1;
     /* Width doubles every increase_channels_at blocks: F * 2^((blocks-1) / at). */
     int doublings = (m->num_blocks - 1) / m->increase_channels_at;
-    if (doublings > 20 || ((long)m->filters_start << doublings) > 65536)
+    if (network && (doublings > 20 || ((long)m->filters_start << doublings) > 65536))
         return rerr_set(e, "model.filters %d doubled %d times (model.blocks %d, "
                            "model.increase_channels_at %d) exceeds 65536 channels",
                         m->filters_start, doublings, m->num_blocks, m->increase_channels_at);
@@ -1161,7 +1203,7 @@ int config_validate(const resecg_config *c, rerr *e)
         if (d->synth_min_length > d->synth_length)
             return rerr_set(e, "data.synth_min_length %d is longer than data.synth_length %d",
                             d->synth_min_length, d->synth_length);
-        if (frame > d->synth_min_length)
+        if (network && frame > d->synth_min_length)
             return rerr_set(e, "data.synth_min_length %d is shorter than one output frame (%ld "
                                "samples: model.blocks %d / model.subsample_every %d stride-2 blocks)",
                             d->synth_min_length, frame, m->num_blocks, m->subsample_every);
@@ -1176,7 +1218,7 @@ int config_validate(const resecg_config *c, rerr *e)
         return rerr_set(e, "data.labels must name the label file (e.g. REFERENCE-v3.csv)");
     /* records are trimmed to whole frames first, then resampled: a length
      * that is not whole frames would leave a partial frame unlabelled */
-    if (d->resample_length > 0 && d->resample_length % frame != 0)
+    if (network && d->resample_length > 0 && d->resample_length % frame != 0)
         return rerr_set(e, "data.resample_length %d is not a multiple of the network's frame (%ld "
                            "samples: model.blocks %d / model.subsample_every %d stride-2 blocks)",
                         d->resample_length, frame, m->num_blocks, m->subsample_every);

@@ -38,7 +38,15 @@ typedef enum batching_kind {
     BATCH_RANDOM = 1,    /* records shuffled per epoch, consecutive batches */
 } batching_kind;
 
+/* What `resecg train` trains: the network, or gradient-boosted trees on
+ * classical ECG features (the feature-based row of Table 1; core/trees.c). */
+typedef enum model_type {
+    MODEL_RESECG = 0,   /* the ResECG network */
+    MODEL_FEATURES = 1, /* XGBoost on the features of core/feat.c */
+} model_type;
+
 typedef struct model_config {
+    model_type type;          /* model.type: resecg | features */
     int in_channels;          /* model.in_channels, 1 */
     int num_classes;          /* model.classes, 4 (N, A, O, ~) */
     int filters_start;        /* model.filters, 32 */
@@ -100,6 +108,19 @@ typedef struct data_config {
     int dev_fold;         /* data.dev_fold, 0: the dev fold of a k-fold manifest */
 } data_config;
 
+/* The feature-based model (model.type features): XGBoost's gradient-boosted
+ * trees, objective multi:softprob, tree_method hist. Seeded by train.seed,
+ * threads from train.threads; loss.kind ce or weighted (instance weights). */
+typedef struct features_config {
+    int trees;              /* features.trees, 400: boosting rounds (one tree per class each) */
+    int depth;              /* features.depth, 5: max_depth */
+    float eta;              /* features.eta, 0.05: learning rate */
+    float subsample;        /* features.subsample, 0.8: share of training records per tree */
+    float colsample;        /* features.colsample, 0.8: share of features per tree */
+    float min_child_weight; /* features.min_child_weight, 1: least hessian sum in a leaf */
+    float lambda;           /* features.lambda, 1: L2 penalty on leaf weights */
+} features_config;
+
 /* Upper bound on the number of keys in config.c's table (for `given`). */
 #define RESECG_CONFIG_MAX_KEYS 128
 
@@ -109,6 +130,7 @@ typedef struct resecg_config {
     optim_config optim;
     train_config train;
     data_config data;
+    features_config features;
     char source_path[1024]; /* file the config came from, for messages */
     /* 1 for each key (by its index in config.c's table) that a file or
      * --set assigned: protocol presets leave those alone. Not a setting:
@@ -143,6 +165,8 @@ int config_write(const resecg_config *c, const char *path, rerr *e);
 /* Same text into a malloc'd string (caller frees); NULL on allocation failure. */
 char *config_to_string(const resecg_config *c);
 
+/* "resecg", "features" */
+const char *config_model_name(model_type t);
 /* "ce", "weighted", "focal" */
 const char *config_loss_name(loss_kind k);
 /* "hannun", "pytorch-ref" */

@@ -14,6 +14,7 @@
 #include "optim.h"
 #include "resample.h"
 #include "rng.h"
+#include "trees.h"
 
 #define CKPT_FORMAT "resecg-checkpoint-1"
 
@@ -117,10 +118,14 @@ int data_load(const resecg_config *cfg, int resample, dataset *ds, data_info *in
     } else {
         return rerr_set(e, "data.source '%s': expected synthetic or cinc17", cfg->data.source);
     }
-    /* awni/ecg: ecg[:STEP * int(len(ecg) / STEP)], one label per STEP samples */
-    info->frame = config_frame(&cfg->model);
-    dataset_trim(ds, info->frame);
-    if (resample && cfg->data.resample_length > 0 &&
+    /* awni/ecg: ecg[:STEP * int(len(ecg) / STEP)], one label per STEP samples.
+     * The feature model reads whole records at their own rate: no frames,
+     * and no resampling (which would change the rate the features assume). */
+    int network = cfg->model.type == MODEL_RESECG;
+    info->frame = network ? config_frame(&cfg->model) : 1;
+    if (network)
+        dataset_trim(ds, info->frame);
+    if (network && resample && cfg->data.resample_length > 0 &&
         data_resample(ds, cfg->data.resample_length, &info->resampled, e) != 0) {
         dataset_free(ds);
         return -1;
@@ -444,8 +449,8 @@ static int eval_records(model *m, const dataset *ds, const int *idx, int n, floa
     return 0;
 }
 
-static int write_predictions(const char *path, const dataset *ds, const int *idx, int n,
-                             const int *pred, const float *probs, int K, rerr *e)
+int predictions_write(const char *path, const dataset *ds, const int *idx, int n, const int *pred,
+                      const float *probs, int K, rerr *e)
 {
     afile af;
     if (afile_open(&af, path, e) != 0)
@@ -471,7 +476,7 @@ static int write_eval_outputs(const char *dir, const dataset *ds, const int *idx
 {
     char path[4096];
     util_path_join(path, sizeof path, dir, "predictions.csv");
-    if (write_predictions(path, ds, idx, n, ev->pred, ev->probs, K, e) != 0)
+    if (predictions_write(path, ds, idx, n, ev->pred, ev->probs, K, e) != 0)
         return -1;
     util_path_join(path, sizeof path, dir, "confusion.csv");
     if (metrics_write_confusion_csv(&ev->mt, path, e) != 0)
@@ -604,6 +609,8 @@ static int resume_state(model *m, adam *a, run_state *st, const char *dir, sbuf 
 
 int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
 {
+    if (cfg->model.type == MODEL_FEATURES)
+        return trees_train_run(cfg, o, res, e);
     double t0 = util_now();
     memset(res, 0, sizeof *res);
     dataset ds = {0};
@@ -844,6 +851,8 @@ done:
 
 int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, rerr *e)
 {
+    if (cfg->model.type == MODEL_FEATURES)
+        return trees_evaluate_run(cfg, o, r, e);
     dataset ds = {0};
     int *tr = NULL, *dv = NULL, ntr = 0, ndv = 0, rc = -1;
     backend *be = NULL;

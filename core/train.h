@@ -13,7 +13,9 @@
  *                      presence means the run finished
  *   train.log          the progress lines
  * The data pipeline (data_load, data_split) follows data.protocol: see
- * experiments/cinc17/README.md. */
+ * experiments/cinc17/README.md.
+ * model.type features trains and evaluates gradient-boosted trees instead
+ * (core/trees.h), into the same run directory files where they apply. */
 #ifndef RESECG_TRAIN_H
 #define RESECG_TRAIN_H
 
@@ -60,7 +62,10 @@ typedef struct data_info {
  * (the labels file's for CinC 2017), trims each to whole frames of the
  * network (config_frame; awni/ecg's STEP = 256) and, when resample is set
  * and data.resample_length > 0, resamples each to that length
- * (scipy.signal.resample). info may be NULL. On failure ds is left empty. */
+ * (scipy.signal.resample). With model.type features records stay whole and
+ * at data.sample_rate: no trimming, no resampling (info->frame is 1). The
+ * records and their order, hence the split, are the same either way.
+ * info may be NULL. On failure ds is left empty. */
 int data_load(const resecg_config *cfg, int resample, dataset *ds, data_info *info, rerr *e);
 
 /* The train/dev split of ds a config names: data.manifest when set (k-fold
@@ -103,6 +108,11 @@ int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, r
 /* evaluate_run on the dev split, metrics only. */
 int evaluate_checkpoint(const resecg_config *cfg, const char *ckpt, const char *device,
                         const char *out_dir, metrics *mt, rerr *e);
+
+/* Writes predictions.csv (record,label,pred,p_N,...: one row per record
+ * idx[0..n), pred (n) and probs (n, K) in idx's order), atomically. */
+int predictions_write(const char *path, const dataset *ds, const int *idx, int n, const int *pred,
+                      const float *probs, int K, rerr *e);
 
 /* Writes "mean,std" and the values (%.17g) to path, atomically. */
 int normalization_write(const char *path, double mean, double std, rerr *e);

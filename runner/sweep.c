@@ -149,6 +149,11 @@ static const char *const id_baseline[][2] = {
     {"data.dev_fraction", "0.1"},     {"data.dev_fold", "0"},
     {"data.resample_length", "0"},    {"data.batching", "by_length"},
     {"data.sample_rate", "300"},      {"data.seed", "2018"},
+    /* added with model.type features: the network, as before */
+    {"model.type", "resecg"},         {"features.trees", "400"},
+    {"features.depth", "5"},          {"features.eta", "0.05"},
+    {"features.subsample", "0.8"},    {"features.colsample", "0.8"},
+    {"features.min_child_weight", "1"}, {"features.lambda", "1"},
 };
 
 /* The key list (in the writer's order, from config_defaults' text) and

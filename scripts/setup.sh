@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libyaml-dev libuv1-dev libcsv-dev check
-          libdnnl-dev libopenblas-dev libfftw3-dev)
+          libdnnl-dev libopenblas-dev libfftw3-dev libxgboost-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -569,7 +569,8 @@ START_TEST(test_errors_structure)
     expect_load_error("model:\n  colour: blue\n", "t.yaml:2:3: unknown key 'model.colour'");
     expect_load_error("modle:\n  filters: 8\n", "t.yaml:1:1: unknown section 'modle' (did you mean 'model'?)");
     expect_load_error("model:\n  filters: 8\nextra: 1\n",
-                      "t.yaml:3:1: unknown section 'extra' (sections: model, loss, optim, train, data)");
+                      "t.yaml:3:1: unknown section 'extra' (sections: model, loss, optim, train, data, "
+                      "features)");
     expect_load_error("model.filters: 8\n",
                       "t.yaml:1:1: unknown section 'model.filters' (write 'filters' inside the 'model:' section)");
     expect_load_error("model:\n  filters: 8\n  kernel: 3\n  filters: 9\n",
@@ -579,8 +580,10 @@ START_TEST(test_errors_structure)
     expect_load_error("model: 3\n", "t.yaml:1:8: section 'model' must be a mapping of keys, got '3'");
     expect_load_error("model:\n  - filters\n", "t.yaml:2:3: section 'model' must be a mapping of keys, got a sequence");
     expect_load_error("- 1\n- 2\n",
-                      "t.yaml:1:1: expected a mapping of sections (model, loss, optim, train, data), got a sequence");
-    expect_load_error("hello\n", "t.yaml:1:1: expected a mapping of sections (model, loss, optim, train, data), got 'hello'");
+                      "t.yaml:1:1: expected a mapping of sections (model, loss, optim, train, data, "
+                      "features), got a sequence");
+    expect_load_error("hello\n", "t.yaml:1:1: expected a mapping of sections (model, loss, optim, train, "
+                                 "data, features), got 'hello'");
     expect_load_error("model:\n  ? [a]\n  : 1\n", "t.yaml:2:5: expected a key name, got a sequence");
     expect_load_error("model:\n  filters: !!int 3\n", "t.yaml:2:12: model.filters: YAML tags are not supported (got '!!int')");
     expect_load_error("model: !custom\n  filters: 3\n", "t.yaml:1:8: model: YAML tags are not supported (got '!custom')");

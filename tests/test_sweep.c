@@ -123,7 +123,7 @@ END_TEST
 START_TEST(test_shipped_sweeps)
 {
     const char *files[] = {"table1.yaml", "lr_gamma.yaml"};
-    const int want[] = {15, 36};
+    const int want[] = {20, 36};
     for (int f = 0; f < 2; f++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/sweeps/%s", testutil_source_dir(), files[f]);
@@ -142,6 +142,10 @@ START_TEST(test_shipped_sweeps)
                           c.data.dir);
             ck_assert_int_eq(c.model.filters_start, 32);
             ck_assert_int_eq(sw.gpu_memory, 6000);
+            /* Table 1's first row is the feature-based model, then the network */
+            ck_assert_int_eq(c.model.type, MODEL_FEATURES);
+            job_cfg(&p, 1, &c);
+            ck_assert_int_eq(c.model.type, MODEL_RESECG);
         }
         done(&sw, &p);
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set everything up, then run the demo sweep (plain vs
-# class-weighted vs focal loss, 2 seeds each, small ResECG on built-in
-# synthetic ECG, CPU) and end with its report: Table 1 with mean and sd over
+# The main job: set everything up, then run the demo sweep (feature-based
+# trees, then plain vs class-weighted vs focal loss on the small ResECG, 2
+# seeds each, built-in synthetic ECG, CPU) and end with its report: Table 1 with mean and sd over
 # seeds and which differences are real. Results: results/demo/, report:
 # results/demo/report/ (table1.md, significance.md, report.html).
 # Re-running resumes: finished jobs are kept.

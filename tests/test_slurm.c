@@ -3,7 +3,7 @@
  * localhost (its own config and ports; root needed, else the program
  * skips, exit 77, saying why). `resecg sweep run --backend slurm` runs
  * through the built binary with the fake job program of sweeptest.h.
- * Covered: the demo sweep (real training) completes with every job on a
+ * Covered: the demo sweep (real training, 8 jobs) completes with every job on a
  * fake GPU of its own; a failing job is reported with its exit code, by
  * the run and by `sweep status`, and a transient failure is retried; Ctrl-C
  * cancels the arrays and leaves nothing in the queue, and the next run
@@ -408,7 +408,7 @@ START_TEST(test_demo_sweep)
         nj++;
     }
     free_lines(lines, n);
-    ck_assert_int_eq(nj, 6);
+    ck_assert_int_eq(nj, 8);
     for (int a = 0; a < nj; a++)
         for (int b = a + 1; b < nj; b++)
             if (rec[a].start < rec[b].end && rec[b].start < rec[a].end) {
@@ -416,7 +416,7 @@ START_TEST(test_demo_sweep)
                 ck_assert_msg(strcmp(rec[a].gpus, rec[b].gpus) != 0,
                               "two jobs ran at once on GPU %s", rec[a].gpus);
             }
-    fprintf(stderr, "demo through Slurm: 6 jobs, %d pairs ran at the same time, each on its own GPU\n",
+    fprintf(stderr, "demo through Slurm: 8 jobs, %d pairs ran at the same time, each on its own GPU\n",
             overlaps);
     ck_assert_msg(overlaps > 0, "no two jobs ran at the same time: the GPU check proved nothing");
 
@@ -445,7 +445,7 @@ static Suite *slurm_suite(void)
     if (!getenv("RESECG_SANITIZED"))
         tcase_add_test(tc, test_demo_sweep);
     else
-        fprintf(stderr, "test_demo_sweep not registered in the sanitizer build (it trains 6 networks); "
+        fprintf(stderr, "test_demo_sweep not registered in the sanitizer build (it trains 6 networks and 2 tree models); "
                         "the Release suite runs it\n");
     suite_add_tcase(s, tc);
     return s;

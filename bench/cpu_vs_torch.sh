@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # CPU training throughput, resecg against PyTorch, side by side on this
-# machine with the same network, batch and threads. PyTorch comes from
-# Debian's python3-torch; where it is absent only resecg's figures print.
+# machine with the same network, batch and threads, for the small and the
+# default network. Prints each side's samples/s, GFLOP/s (3 x the forward
+# convolutions' FLOPs per sample) against the machine's peak (one 4096^3
+# dnnl_sgemm on the same threads, measured by `resecg bench`) and peak RSS,
+# then the ratios. PyTorch comes from Debian's python3-torch; where it is
+# absent only resecg's figures print. Run it on an otherwise idle machine:
+# OpenMP threads spin while they wait and collapse when another process
+# shares the cores (bench/PERF.md).
 #   bench/cpu_vs_torch.sh [BUILD_DIR] [THREADS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +17,17 @@ py=/usr/bin/python3
 have_torch=0
 if [[ -x $py ]] && $py -c "import torch" 2>/dev/null; then have_torch=1; fi
 
+# field NAME LINE...: the number before NAME ("12.3 samples/s", "1.2 GB" after "peak RSS")
+field() {
+  local name=$1
+  shift
+  case $name in
+    rss) sed -n 's/.*peak RSS \([0-9.]*\) GB.*/\1/p' <<<"$*" | head -1 ;;
+    peak) sed -n 's/.*machine peak \([0-9.]*\) GFLOP\/s.*/\1/p' <<<"$*" | head -1 ;;
+    *) sed -n "s/^ *\\([0-9.]*\\) samples\\/s.* \\([0-9.]*\\) GFLOP\\/s.*/\\1 \\2/p" <<<"$*" | head -1 ;;
+  esac
+}
+
 run_case() { # name config filters blocks batch length steps
   local name=$1 cfg=$2 filters=$3 blocks=$4 batch=$5 length=$6 steps=$7
   echo "== $name: batch $batch x $length, $threads threads"
@@ -18,16 +35,31 @@ run_case() { # name config filters blocks batch length steps
   ours=$(OMP_NUM_THREADS=$threads "$build/resecg" bench --config "$cfg" --batch "$batch" \
            --length "$length" --steps "$steps" --threads "$threads")
   echo "$ours"
+  local peak o_sps o_gf o_rss
+  peak=$(field peak "$ours")
+  read -r o_sps o_gf <<<"$(field sps "$ours")"
+  o_rss=$(field rss "$ours")
   if ((have_torch)); then
     theirs=$(OMP_NUM_THREADS=$threads $py bench/torch_bench.py --filters "$filters" \
                --blocks "$blocks" --batch "$batch" --length "$length" --steps "$steps" \
                --threads "$threads")
     echo "$theirs"
-    local a b
-    a=$(sed -n 's/^ *\([0-9.]*\) samples\/s.*/\1/p' <<<"$ours" | head -1)
-    b=$(sed -n 's/^ *\([0-9.]*\) samples\/s.*/\1/p' <<<"$theirs" | head -1)
-    awk -v a="$a" -v b="$b" 'BEGIN { printf "  ratio resecg / torch: %.2fx\n", a / b }'
+    local t_sps t_gf t_rss
+    read -r t_sps t_gf <<<"$(field sps "$theirs")"
+    t_rss=$(field rss "$theirs")
+    awk -v os="$o_sps" -v og="$o_gf" -v orss="$o_rss" -v ts="$t_sps" -v tg="$t_gf" \
+        -v trss="$t_rss" -v pk="$peak" 'BEGIN {
+      printf "  summary: resecg %.2f samples/s, %.1f GFLOP/s (%.0f%% of peak %.0f), %.2f GB\n",
+             os, og, 100 * og / pk, pk, orss
+      printf "           torch  %.2f samples/s, %.1f GFLOP/s (%.0f%% of peak), %.2f GB\n",
+             ts, tg, 100 * tg / pk, trss
+      printf "  ratio resecg / torch: %.2fx throughput, %.2fx peak memory\n", os / ts, orss / trss
+    }'
   else
+    awk -v os="$o_sps" -v og="$o_gf" -v orss="$o_rss" -v pk="$peak" 'BEGIN {
+      printf "  summary: resecg %.2f samples/s, %.1f GFLOP/s (%.0f%% of peak %.0f), %.2f GB\n",
+             os, og, 100 * og / pk, pk, orss
+    }'
     echo "  (PyTorch not installed: apt-get install python3-torch for the side-by-side figure)"
   fi
 }

@@ -29,6 +29,10 @@ struct backend {
     void (*download)(backend *be, void *dst, const void *src, size_t bytes); /* backend -> host */
     void (*zero)(backend *be, void *p, size_t bytes);
 
+    /* optional, NULL where a backend needs no setup: builds what convs of
+     * shape d need (primitives, workspace) ahead of their first call;
+     * model_reserve calls it for every conv of a full batch (STYLE rule 7) */
+    void (*conv1d_prepare)(backend *be, const conv_dims *d);
     void (*conv1d_forward)(backend *be, float *out, const float *inp, const float *w,
                            const float *b, const conv_dims *d);
     void (*conv1d_backward)(backend *be, float *dinp, float *dw, float *db, const float *dout,
@@ -75,9 +79,34 @@ backend *cpu_backend_create(int use_dnnl, int threads, rerr *e);
  * and caches primitives per shape. */
 void *onednn_ctx_create(rerr *e);
 void onednn_ctx_destroy(void *ctx);
+void onednn_conv1d_prepare(void *ctx, const conv_dims *d);
 void onednn_conv1d_forward(void *ctx, float *out, const float *inp, const float *w,
                          const float *b, const conv_dims *d);
 void onednn_conv1d_backward(void *ctx, float *dinp, float *dw, float *db, const float *dout,
                           const float *inp, const float *w, const conv_dims *d);
+
+/* The "cpu" backend's batch norm + ReLU + dropout backward (core/cpu/bn_fast.c):
+ * cpu_bnrelu_backward's contract, float instead of double row sums. */
+void fast_bnrelu_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                          const float *out, const float *inp, const float *mean,
+                          const float *rstd, const float *gamma, int B, int C, int L,
+                          float drop_p);
+
+/* The machine's FP32 peak as oneDNN reaches it, GFLOP/s: the best of three
+ * dnnl_sgemm products of n x n by n x n (2 n^3 FLOPs each) on the current
+ * OpenMP threads; 0 if the matrices cannot be allocated. */
+double onednn_sgemm_gflops(int n);
+
+/* Backward-weights of stride-1 and stride-2 convs with an AVX-512 kernel of our own
+ * (core/cpu/conv_wgrad.c), on the caller's (B, C, L) tensors; the oneDNN ctx
+ * uses it where wgrad_supported (shape and CPU) and keeps its workspace.
+ * dw (Cout, Cin, K) =, db (Cout) =; ws holds wgrad_workspace_floats(d,
+ * threads) floats; threads is the OpenMP team it runs on. */
+int wgrad_available(void); /* an x86-64 build on a CPU with AVX-512F */
+/* available, and d a shape it can do (any_length) or is faster on than oneDNN */
+int wgrad_supported(const conv_dims *d, int any_length);
+size_t wgrad_workspace_floats(const conv_dims *d, int threads);
+void wgrad_conv1d_backward_weights(float *dw, float *db, const float *dout, const float *inp,
+                                   const conv_dims *d, int threads, float *ws);
 
 #endif

@@ -216,6 +216,24 @@ int model_reserve(model *m, int cap_B, int cap_L, rerr *e)
     }
     m->cap_B = cap_B;
     m->cap_L = cap_L;
+    if (m->be->conv1d_prepare) {
+        // every conv of a full batch, in forward order: their primitives and
+        // workspace exist before the first step (a shorter last batch or
+        // another evaluation length still gets its own on first use)
+        const model_config *c = &m->cfg;
+        conv_dims d;
+        conv_dims_same(&d, cap_B, c->in_channels, c->filters_start, cap_L, c->kernel, 1);
+        m->be->conv1d_prepare(m->be, &d);
+        int Lin = cap_L;
+        for (int i = 0; i < m->nblocks; i++) {
+            const block_desc *bd = &m->blocks[i];
+            conv_dims_same(&d, cap_B, bd->cin, bd->cout, Lin, c->kernel, bd->stride);
+            m->be->conv1d_prepare(m->be, &d);
+            Lin /= bd->stride;
+            conv_dims_same(&d, cap_B, bd->cout, bd->cout, Lin, c->kernel, 1);
+            m->be->conv1d_prepare(m->be, &d);
+        }
+    }
     return 0;
 }
 

@@ -1,7 +1,9 @@
 /* Tests of the 1-D convolution: the reference (core/cpu/conv_ref.c) against
  * finite differences and a hand-written direct formula, and the oneDNN fast
  * path (core/cpu/conv_dnnl.c) against the reference on the shapes of the
- * real network, including its primitive cache (repeat, interleave, evict). */
+ * real network, including its primitive cache (repeat, interleave, evict),
+ * and the AVX-512 backward-weights kernel (core/cpu/conv_wgrad.c) on its
+ * own. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -348,6 +350,11 @@ START_TEST(test_onednn_bad_layout)
     unsetenv("RESECG_ONEDNN_LAYOUT");
     ck_assert_ptr_null(ctx);
     ck_assert_ptr_nonnull(strstr(e.msg, "nchw"));
+    setenv("RESECG_WGRAD", "yes", 1);
+    ctx = onednn_ctx_create(&e);
+    unsetenv("RESECG_WGRAD");
+    ck_assert_ptr_null(ctx);
+    ck_assert_ptr_nonnull(strstr(e.msg, "RESECG_WGRAD='yes'"));
 }
 END_TEST
 
@@ -470,6 +477,63 @@ START_TEST(test_onednn_evict)
 }
 END_TEST
 
+START_TEST(test_wgrad_vs_ref)
+{
+    // core/cpu/conv_wgrad.c against the reference's dw and db, called
+    // directly so that shapes the dispatcher would leave to oneDNN (short
+    // rows) also exercise it: rows shorter than a vector, tails, several
+    // chunks (1024 outputs each) with a partial last one, both strides, odd
+    // L at stride 2 (pads 7 and 8), K 8 and 16, Cin 1 and odd. Each result
+    // must also be bit-identical for 1, 2 and 3 threads.
+    // {B, Cin, Cout, L, K, stride}
+    static const int shapes[][6] = {
+        {2, 1, 32, 2500, 16, 1}, {2, 3, 4, 9, 16, 1},     {3, 5, 8, 2500, 16, 1},
+        {2, 32, 32, 1040, 16, 1}, {2, 4, 8, 37, 8, 1},    {2, 32, 32, 4480, 16, 2},
+        {2, 3, 4, 2501, 16, 2},  {3, 16, 8, 35, 16, 2},   {2, 6, 4, 2050, 8, 2},
+        {1, 7, 12, 1, 16, 1},    {2, 64, 64, 1120, 16, 2}, {2, 8, 4, 2048, 16, 1},
+    };
+    if (!wgrad_available()) {
+        printf("wgrad: SKIPPED, no AVX-512F on this CPU (the backend uses oneDNN instead)\n");
+        return;
+    }
+    rng r;
+    rng_seed(&r, 606);
+    long bad = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int *s = shapes[i];
+        conv_case c;
+        case_init(&c, &r, s[0], s[1], s[2], s[3], s[4], s[5]);
+        const conv_dims *d = &c.d;
+        size_t nw = (size_t)d->Cout * d->Cin * d->K;
+        float *dw1 = testutil_falloc(nw), *db1 = testutil_falloc(d->Cout);
+        printf("wgrad B%d %d->%d L%d->%d K%d s%d (pad %d)%s\n", d->B, d->Cin, d->Cout, d->L,
+               d->Lout, d->K, d->stride, d->pad_left,
+               wgrad_supported(d, 0) ? " (dispatched)" : "");
+        for (int threads = 1; threads <= 3; threads++) {
+            float *ws = testutil_falloc(wgrad_workspace_floats(d, threads));
+            memset(c.dw, 0xff, nw * sizeof(float)); // poison: dw and db are assigned
+            memset(c.db, 0xff, d->Cout * sizeof(float));
+            wgrad_conv1d_backward_weights(c.dw, c.db, c.dout, c.x, d, threads, ws);
+            free(ws);
+            if (threads == 1) {
+                bad += check_close("dw", c.dw, c.dw_ref, nw,
+                                   DNNL_ATOL_REL * testutil_rms(c.dw_ref, nw), DNNL_RTOL);
+                bad += check_close("db", c.db, c.db_ref, d->Cout,
+                                   DNNL_ATOL_REL * testutil_rms(c.db_ref, d->Cout), DNNL_RTOL);
+                memcpy(dw1, c.dw, nw * sizeof(float));
+                memcpy(db1, c.db, d->Cout * sizeof(float));
+            } else {
+                ck_assert_int_eq(memcmp(dw1, c.dw, nw * sizeof(float)), 0);
+                ck_assert_int_eq(memcmp(db1, c.db, d->Cout * sizeof(float)), 0);
+            }
+        }
+        free(dw1), free(db1);
+        case_free(&c);
+    }
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("conv");
@@ -487,6 +551,7 @@ static Suite *conv_suite(void)
     tcase_add_test(dn, test_onednn_vs_ref);
     tcase_add_test(dn, test_onednn_cache);
     tcase_add_test(dn, test_onednn_evict);
+    tcase_add_test(dn, test_wgrad_vs_ref);
     suite_add_tcase(s, dn);
     return s;
 }

@@ -1,7 +1,8 @@
 /* Check tests for the reference kernels of core/cpu/layers.c (everything in
  * layers.h but the convolution): finite-difference gradient checks of batch
  * norm + ReLU + dropout, the residual shortcut and the dense layer, and
- * forward checks against naive formulas written independently here.
+ * forward checks against naive formulas written independently here; and the
+ * "cpu" backend's batch-norm backward (core/cpu/bn_fast.c) against them.
  *
  * Gradient checks use the scalar objective f = sum(out * R) with R fixed
  * random, summed in double; backward runs with dout = R, and each input and
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "layers.h"
 #include "rng.h"
 #include "testutil.h"
@@ -438,6 +440,69 @@ START_TEST(test_bnrelu_threads)
 }
 END_TEST
 
+/* Worst |got - ref| against atol + rtol * |ref|, printed; returns mismatches. */
+static long close_count(const char *what, const float *got, const float *ref, long n, double atol,
+                        double rtol)
+{
+    double worst = 0.0;
+    long bad = 0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (d > worst)
+            worst = d;
+        if (!(d <= atol + rtol * fabs(ref[i]))) { // also catches NaN
+            if (bad < 5)
+                printf("    MISMATCH %s[%ld]: got %.8g ref %.8g\n", what, i, got[i], ref[i]);
+            bad++;
+        }
+    }
+    printf("  %-6s n=%-8ld worst abs %.2e (atol %.1e)  %s\n", what, n, worst, atol,
+           bad ? "FAIL" : "ok");
+    return bad;
+}
+
+START_TEST(test_bnrelu_fast_vs_ref)
+{
+    // core/cpu/bn_fast.c (the "cpu" backend's backward) against the
+    // reference: float row sums instead of double, so close, not equal.
+    // Rows of the network's longest length, tails, one element, dropout.
+    static const struct { int B, C, L; float p; } cases[] = {
+        {2, 3, 17, 0.0f}, {4, 5, 64, 0.2f}, {3, 8, 8960, 0.2f}, {2, 16, 35, 0.0f},
+        {1, 4, 1, 0.0f},  {8, 2, 4481, 0.5f},
+    };
+    const int saved_threads = omp_get_max_threads();
+    long bad = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int B = cases[i].B, C = cases[i].C, L = cases[i].L;
+        const long n = (long)B * C * L;
+        bn_fix k;
+        bn_fix_init(&k, B, C, L, cases[i].p, 66 + i, 600 + i);
+        bn_objective(&k, k.out);
+        cpu_bnrelu_backward(k.dx, k.dgamma, k.dbeta, k.R, k.out, k.x, k.mean, k.rstd, k.gamma,
+                            k.beta, B, C, L, k.p);
+        float *dx = testutil_falloc(n), *dg = testutil_falloc(C), *db = testutil_falloc(C);
+        float *dx3 = testutil_falloc(n), *dg3 = testutil_falloc(C), *db3 = testutil_falloc(C);
+        memset(dx, 0xff, (size_t)n * sizeof(float)); // poison: every output assigned
+        fast_bnrelu_backward(dx, dg, db, k.R, k.out, k.x, k.mean, k.rstd, k.gamma, B, C, L, k.p);
+        printf("bnrelu fast vs ref B%d C%d L%d p%.1f\n", B, C, L, (double)k.p);
+        // float sums of up to 8960 terms: ~1e-6 relative; 1e-5 * rms leaves 10x
+        bad += close_count("dx", dx, k.dx, n, 1e-5 * testutil_rms(k.dx, (size_t)n), 1e-4);
+        bad += close_count("dgamma", dg, k.dgamma, C, 1e-5 * testutil_rms(k.dgamma, (size_t)C), 1e-4);
+        bad += close_count("dbeta", db, k.dbeta, C, 1e-5 * testutil_rms(k.dbeta, (size_t)C), 1e-4);
+        // and its own result does not depend on the thread count
+        omp_set_num_threads(3);
+        fast_bnrelu_backward(dx3, dg3, db3, k.R, k.out, k.x, k.mean, k.rstd, k.gamma, B, C, L, k.p);
+        omp_set_num_threads(saved_threads);
+        ck_assert_mem_eq(dx, dx3, (size_t)n * sizeof(float));
+        ck_assert_mem_eq(dg, dg3, (size_t)C * sizeof(float));
+        ck_assert_mem_eq(db, db3, (size_t)C * sizeof(float));
+        free(dx), free(dg), free(db), free(dx3), free(dg3), free(db3);
+        bn_fix_free(&k);
+    }
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
 /* ---- shortcut ----------------------------------------------------------- */
 
 typedef struct sc_fix {
@@ -630,6 +695,7 @@ static Suite *layers_suite(void)
     tcase_add_test(bn, test_bnrelu_eval);
     tcase_add_test(bn, test_bnrelu_dropout_rate);
     tcase_add_test(bn, test_bnrelu_threads);
+    tcase_add_test(bn, test_bnrelu_fast_vs_ref);
     suite_add_tcase(s, bn);
 
     TCase *sc = tcase_create("shortcut");

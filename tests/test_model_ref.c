@@ -53,10 +53,14 @@ static const ref_spec ref_files[] = {
  * 16, 4 classes), as PyTorch counts them. */
 #define DEFAULT_NPARAMS 10466148L
 
-static const char *backends[] = {"cpu-ref", "cpu"};
+/* "cpu" twice: the second time with RESECG_WGRAD=all, so that the AVX-512
+ * backward-weights kernel (core/cpu/conv_wgrad.c), which the backend keeps
+ * for long rows, also runs on the reference's short ones. */
+static const char *backends[] = {"cpu-ref", "cpu", "cpu"};
+static const char *wgrad_env[] = {NULL, NULL, "all"};
 static const char *loss_names[] = {"ce", "weighted", "focal"};
 #define NFILES 2
-#define NBACKENDS 2
+#define NBACKENDS 3
 
 /* ---- reference file access ---- */
 
@@ -360,7 +364,12 @@ START_TEST(test_against_pytorch)
     ref_open(&f, spec->file);
     model m;
     backend *be;
+    if (wgrad_env[_i % NBACKENDS])
+        setenv("RESECG_WGRAD", wgrad_env[_i % NBACKENDS], 1);
     setup_model(&m, &be, &f, be_name);
+    unsetenv("RESECG_WGRAD");
+    if (wgrad_env[_i % NBACKENDS])
+        printf("  (RESECG_WGRAD=%s)\n", wgrad_env[_i % NBACKENDS]);
     checker ck = {.f = &f, .be = be, .rtol = spec->rtol, .atol_frac = spec->atol_frac};
     int B = meta_int(&f, "B"), L = meta_int(&f, "L"), K = meta_int(&f, "classes");
     int T = meta_int(&f, "T"), N = B * T;

@@ -1,6 +1,9 @@
 /* The two CPU backends: "cpu-ref" runs the plain C reference kernels
  * everywhere; "cpu" replaces the convolutions (about 99% of the arithmetic)
- * with oneDNN and keeps the reference kernels for the memory-bound layers.
+ * with oneDNN and its own AVX-512 backward-weights kernel (conv_dnnl.c,
+ * conv_wgrad.c), the batch-norm backward with a float-summing copy
+ * (bn_fast.c), and keeps the reference kernels for the other memory-bound
+ * layers.
  * Both use OpenMP threads; the flat optimiser loops live here too. */
 #include <math.h>
 #include <omp.h>
@@ -28,6 +31,13 @@ static void cpu_copy(backend *be, void *dst, const void *src, size_t bytes)
         memcpy(dst, src, bytes);
 }
 static void cpu_zero(backend *be, void *p, size_t bytes) { (void)be; memset(p, 0, bytes); }
+
+static void cpu_conv_prepare(backend *be, const conv_dims *d)
+{
+    cpu_ctx *c = be->ctx;
+    if (c->dnnl)
+        onednn_conv1d_prepare(c->dnnl, d);
+}
 
 static void cpu_conv_fwd(backend *be, float *out, const float *inp, const float *w, const float *b,
                          const conv_dims *d)
@@ -64,8 +74,12 @@ static void cpu_bnrelu_bwd(backend *be, float *dinp, float *dgamma, float *dbeta
                            const float *rstd, const float *gamma, const float *beta, int B, int C,
                            int L, float p)
 {
-    (void)be;
-    cpu_bnrelu_backward(dinp, dgamma, dbeta, dout, out, inp, mean, rstd, gamma, beta, B, C, L, p);
+    cpu_ctx *c = be->ctx;
+    if (c->dnnl)
+        fast_bnrelu_backward(dinp, dgamma, dbeta, dout, out, inp, mean, rstd, gamma, B, C, L, p);
+    else
+        cpu_bnrelu_backward(dinp, dgamma, dbeta, dout, out, inp, mean, rstd, gamma, beta, B, C, L,
+                            p);
 }
 
 static void cpu_sc_fwd(backend *be, float *out, const float *inp, int B, int Cin, int Cout, int L,
@@ -189,6 +203,7 @@ backend *cpu_backend_create(int use_dnnl, int threads, rerr *e)
     be->upload = cpu_copy;
     be->download = cpu_copy;
     be->zero = cpu_zero;
+    be->conv1d_prepare = cpu_conv_prepare;
     be->conv1d_forward = cpu_conv_fwd;
     be->conv1d_backward = cpu_conv_bwd;
     be->bnrelu_forward = cpu_bnrelu_fwd;

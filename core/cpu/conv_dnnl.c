@@ -16,12 +16,21 @@
  * stream, so every cached shape can share it, instead of each holding
  * activation-sized buffers of its own.
  *
+ * Two substitutions, because oneDNN 2.6 has brgemm kernels for the forward
+ * pass only (bench/PERF.md): backward-data runs as forward convs of dout
+ * with the transposed, tap-reversed kernel, one per output parity at
+ * stride 2 (bwd_d_phases),
+ * and backward-weights on long rows runs in our AVX-512 kernel
+ * (conv_wgrad.c) on the caller's ncw tensors, its sums in the same
+ * workspace (RESECG_WGRAD=0 | auto | all to re-measure or test).
+ *
  * A ctx is not thread-safe: one training loop drives it; oneDNN threads
  * inside each primitive with OpenMP (omp_set_num_threads by the caller). */
 #include "backend.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,22 +75,38 @@ typedef struct conv_op {
     size_t scratch_off;
 } conv_op;
 
+/* One forward conv that computes the backward-data outputs j = r + 2m
+ * (stride 2) or all of them (stride 1, r = 0): see bwd_d_phases. */
+typedef struct dphase {
+    int taps, kr, kstep, r, Lr;
+    long padl, padr;
+} dphase;
+
 typedef struct conv_entry {
     conv_dims d;
     unsigned long long stamp; /* last use, for LRU eviction */
     conv_op fwd, bwd_w, bwd_d;
+    conv_op bwd_d1;    /* stride 2: the odd outputs' forward conv (bwd_d: the even ones) */
+    int nphases;       /* 0: oneDNN backward-data; 1 or 2: forward convs (bwd_d_phases) */
+    dphase ph[2];
+    int wgrad_threads; /* > 0: dw, db by conv_wgrad.c on this many threads; bwd_w unbuilt */
+    size_t wflip_off[2]; /* byte offsets of each phase's wflip (Cin, Cout, taps) in the workspace */
     size_t ws_fwd, ws_bwd; /* workspace bytes each call needs */
 } conv_entry;
 
 /* Activation format offered to a primitive. */
 typedef enum act_fmt { FMT_ANY, FMT_NCW, FMT_NWC } act_fmt;
 
-enum { OP_FWD, OP_BWD_W, OP_BWD_D };
+enum { OP_FWD, OP_BWD_W, OP_BWD_D, OP_BWD_D_FWD };
+
+/* When backward-weights goes to conv_wgrad.c (RESECG_WGRAD). */
+enum { WGRAD_NEVER, WGRAD_AUTO, WGRAD_ALL };
 
 typedef struct onednn_ctx {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
-    act_fmt fmt[3]; /* per OP_*: see the file comment */
+    act_fmt fmt[3]; /* per OP_FWD, OP_BWD_W, OP_BWD_D: see the file comment */
+    int use_wgrad;  /* WGRAD_*: conv_wgrad.c for backward-weights where it applies */
     conv_entry *entries[ONEDNN_CACHE_CAP];
     int n;
     unsigned long long clock;
@@ -186,25 +211,100 @@ static void op_desc_init(dnnl_convolution_desc_t *cd, int kind, const conv_dims 
                                                             &wei, &dst, strides, pad_l, pad_r));
 }
 
+/* Backward-data as forward convs, so that it gets the brgemm forward
+ * kernels (oneDNN 2.6 has none for backward-data: its gemm path ran at about
+ * 250 GFLOP/s against 400 for the forward on the network's shapes,
+ * bench/PERF.md). With out[t] = sum_k w[k] x[t*s + k - pl]:
+ * stride 1: dx[j] = sum_k w[k] dout[j + pl - k] = sum_q wf[q] dout[j + q - pr]
+ *   with wf[ci][co][q] = w[co][ci][K - 1 - q] and pr = K - 1 - pl: a "same"
+ *   correlation of dout with the channel-transposed, tap-reversed kernel,
+ *   the forward's pads swapped.
+ * stride 2: the outputs j = 2m + r (r = 0, 1) only meet the taps k = kr + 2i
+ *   with kr = (r + pl) % 2, at t = m + cr - i, cr = (r + pl - kr) / 2, so
+ *   dx[2m + r] = sum_q wf_r[q] dout[m + q - padl] over K/2 taps, wf_r[q] =
+ *   w[kr + 2 (K/2 - 1 - q)], padl = K/2 - 1 - cr: one stride-1 forward conv
+ *   per parity, written into every other element of dx.
+ * Fills ph and returns the number of phases, or 0 where a pad would be
+ * negative (oneDNN's backward-data then runs as before). */
+static int bwd_d_phases(dphase ph[2], const conv_dims *d)
+{
+    const long pl = d->pad_left;
+    const long pr = (long)(d->Lout - 1) * d->stride + d->K - d->L - pl;
+    if (d->stride == 1) {
+        if (d->Lout != d->L || pr < 0 || pl > d->K - 1 || pr > d->K - 1)
+            return 0;
+        ph[0] = (dphase){.taps = d->K, .kr = 0, .kstep = 1, .r = 0, .Lr = d->L, .padl = pr,
+                         .padr = pl};
+        return 1;
+    }
+    // odd L: the even phase's strided view would span L + 1 elements per
+    // row, which oneDNN rejects as overlapping (the network's stride-2
+    // inputs are all even: L is a multiple of 256 at the input)
+    if (d->stride != 2 || d->K % 2 != 0 || d->L < 2 || d->L % 2 != 0)
+        return 0;
+    for (int r = 0; r < 2; r++) {
+        dphase *p = &ph[r];
+        p->taps = d->K / 2;
+        p->kr = (int)((r + pl) % 2);
+        p->kstep = 2;
+        p->r = r;
+        p->Lr = (d->L - r + 1) / 2;
+        long cr = (r + pl - p->kr) / 2;
+        p->padl = p->taps - 1 - cr;
+        p->padr = (long)(p->Lr - 1) + p->taps - d->Lout - p->padl;
+        if (p->padl < 0 || p->padr < 0)
+            return 0;
+    }
+    return 2;
+}
+
+static void bwd_d_fwd_desc_init(dnnl_convolution_desc_t *cd, const conv_dims *d,
+                                const dphase *ph, act_fmt f)
+{
+    dnnl_dims_t src_dims = {d->B, d->Cout, d->Lout};
+    dnnl_dims_t wei_dims = {d->Cin, d->Cout, ph->taps};
+    dnnl_dims_t dst_dims = {d->B, d->Cin, ph->Lr};
+    dnnl_format_tag_t act = f == FMT_NCW ? dnnl_ncw : f == FMT_NWC ? dnnl_nwc : dnnl_format_tag_any;
+    dnnl_format_tag_t wt = f == FMT_NCW ? dnnl_oiw : dnnl_format_tag_any;
+    dnnl_memory_desc_t src, wei, dst;
+    md_init(&src, 3, src_dims, act);
+    md_init(&wei, 3, wei_dims, wt);
+    md_init(&dst, 3, dst_dims, act);
+    dnnl_dims_t strides = {1};
+    dnnl_dims_t pad_l = {ph->padl};
+    dnnl_dims_t pad_r = {ph->padr};
+    DNNL_CHECK(dnnl_convolution_forward_desc_init(cd, dnnl_forward_inference,
+                                                  dnnl_convolution_direct, &src, &wei, NULL, &dst,
+                                                  strides, pad_l, pad_r));
+}
+
 /* Creates op->pd for one op kind in the ctx's format for it, with the
  * scratchpad in user mode so that it lives in our workspace rather than
  * being allocated by oneDNN at every execution. If the format only gets
  * oneDNN's reference implementation (a CPU without the kernels that the
  * measurements relied on), falls back to "any": oneDNN's own choice. */
 static void op_pd_create(conv_op *op, onednn_ctx *c, int kind, const conv_dims *d,
-                         const_dnnl_primitive_desc_t hint)
+                         const dphase *ph, const_dnnl_primitive_desc_t hint)
 {
     dnnl_primitive_attr_t attr;
     DNNL_CHECK(dnnl_primitive_attr_create(&attr));
     DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
     dnnl_convolution_desc_t cd;
-    op_desc_init(&cd, kind, d, c->fmt[kind]);
+    // the flipped backward-data takes the backward-data format
+    act_fmt f = kind == OP_BWD_D_FWD ? c->fmt[OP_BWD_D] : c->fmt[kind];
+    if (kind == OP_BWD_D_FWD)
+        bwd_d_fwd_desc_init(&cd, d, ph, f);
+    else
+        op_desc_init(&cd, kind, d, f);
     DNNL_CHECK(dnnl_primitive_desc_create(&op->pd, &cd, attr, c->engine, hint));
     const char *impl = NULL;
     DNNL_CHECK(dnnl_primitive_desc_query(op->pd, dnnl_query_impl_info_str, 0, &impl));
-    if (c->fmt[kind] != FMT_ANY && impl && strncmp(impl, "ref", 3) == 0) {
+    if (f != FMT_ANY && impl && strncmp(impl, "ref", 3) == 0) {
         DNNL_CHECK(dnnl_primitive_desc_destroy(op->pd));
-        op_desc_init(&cd, kind, d, FMT_ANY);
+        if (kind == OP_BWD_D_FWD)
+            bwd_d_fwd_desc_init(&cd, d, ph, FMT_ANY);
+        else
+            op_desc_init(&cd, kind, d, FMT_ANY);
         DNNL_CHECK(dnnl_primitive_desc_create(&op->pd, &cd, attr, c->engine, hint));
     }
     DNNL_CHECK(dnnl_primitive_attr_destroy(attr));
@@ -280,6 +380,7 @@ static void op_run(onednn_ctx *c, conv_op *op, void *const *handles)
 static void entry_destroy(conv_entry *e)
 {
     // bwd pds were created with fwd.pd as hint: destroy them first.
+    op_destroy(&e->bwd_d1);
     op_destroy(&e->bwd_d);
     op_destroy(&e->bwd_w);
     op_destroy(&e->fwd);
@@ -308,7 +409,7 @@ static conv_entry *entry_create(onednn_ctx *c, const conv_dims *d)
     size_t off;
 
     // forward: (src, weights, bias) -> dst
-    op_pd_create(&e->fwd, c, OP_FWD, d, NULL);
+    op_pd_create(&e->fwd, c, OP_FWD, d, NULL, NULL);
     off = 0;
     e->fwd.nports = 4;
     port_init(&e->fwd.ports[0], c, DNNL_ARG_SRC, 0, &src_u,
@@ -322,35 +423,76 @@ static conv_entry *entry_create(onednn_ctx *c, const conv_dims *d)
     op_finish(&e->fwd, c, &off);
     e->ws_fwd = off;
 
-    // backward weights: (src, diff_dst) -> (diff_weights, diff_bias)
-    op_pd_create(&e->bwd_w, c, OP_BWD_W, d, e->fwd.pd);
-    off = 0;
-    e->bwd_w.nports = 4;
-    port_init(&e->bwd_w.ports[0], c, DNNL_ARG_SRC, 0, &src_u,
-              dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_src_md, 0), NULL, &off);
-    port_init(&e->bwd_w.ports[1], c, DNNL_ARG_DIFF_DST, 0, &dst_u,
-              dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_dst_md, 0), NULL,
-              &off);
-    port_init(&e->bwd_w.ports[2], c, DNNL_ARG_DIFF_WEIGHTS, 1, &wei_u,
-              dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_weights_md, 0), NULL,
-              &off);
-    port_init(&e->bwd_w.ports[3], c, DNNL_ARG_DIFF_BIAS, 1, &bias_u,
-              dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_weights_md, 1), NULL,
-              &off);
-    op_finish(&e->bwd_w, c, &off);
+    // backward weights: (src, diff_dst) -> (diff_weights, diff_bias), by our
+    // own kernel where it applies (its sums at the start of the workspace),
+    // else by oneDNN
+    if (c->use_wgrad != WGRAD_NEVER && wgrad_supported(d, c->use_wgrad == WGRAD_ALL)) {
+        e->wgrad_threads = omp_get_max_threads();
+        off = wgrad_workspace_floats(d, e->wgrad_threads) * sizeof(float);
+    } else {
+        op_pd_create(&e->bwd_w, c, OP_BWD_W, d, NULL, e->fwd.pd);
+        off = 0;
+        e->bwd_w.nports = 4;
+        port_init(&e->bwd_w.ports[0], c, DNNL_ARG_SRC, 0, &src_u,
+                  dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_src_md, 0), NULL, &off);
+        port_init(&e->bwd_w.ports[1], c, DNNL_ARG_DIFF_DST, 0, &dst_u,
+                  dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_dst_md, 0), NULL,
+                  &off);
+        port_init(&e->bwd_w.ports[2], c, DNNL_ARG_DIFF_WEIGHTS, 1, &wei_u,
+                  dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_weights_md, 0),
+                  NULL, &off);
+        port_init(&e->bwd_w.ports[3], c, DNNL_ARG_DIFF_BIAS, 1, &bias_u,
+                  dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_weights_md, 1),
+                  NULL, &off);
+        op_finish(&e->bwd_w, c, &off);
+    }
 
     // backward data: (diff_dst, weights) -> diff_src, after bwd_w's region
-    op_pd_create(&e->bwd_d, c, OP_BWD_D, d, e->fwd.pd);
-    e->bwd_d.nports = 3;
-    port_init(&e->bwd_d.ports[0], c, DNNL_ARG_DIFF_DST, 0, &dst_u,
-              dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_diff_dst_md, 0),
-              &e->bwd_w.ports[1], &off);
-    port_init(&e->bwd_d.ports[1], c, DNNL_ARG_WEIGHTS, 0, &wei_u,
-              dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_weights_md, 0), NULL, &off);
-    port_init(&e->bwd_d.ports[2], c, DNNL_ARG_DIFF_SRC, 1, &src_u,
-              dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_diff_src_md, 0), NULL,
-              &off);
-    op_finish(&e->bwd_d, c, &off);
+    e->nphases = bwd_d_phases(e->ph, d);
+    if (e->nphases > 0) {
+        // as forward convs: (dout, wflip_r) -> the outputs of phase r; wflip_r
+        // is computed into the workspace by the call, in plain oiw; at stride
+        // 2 each phase writes every other element of dinp, through a strided
+        // view (dims (B, Cin, Lr), strides (Cin L, L, 2), from element r)
+        for (int r = 0; r < e->nphases; r++) {
+            const dphase *ph = &e->ph[r];
+            conv_op *op = r == 0 ? &e->bwd_d : &e->bwd_d1;
+            dnnl_memory_desc_t flip_u, dst_view;
+            dnnl_dims_t flip_dims = {d->Cin, d->Cout, ph->taps};
+            md_init(&flip_u, 3, flip_dims, dnnl_oiw);
+            dnnl_dims_t view_dims = {d->B, d->Cin, ph->Lr};
+            dnnl_dims_t view_strides = {(long)d->Cin * d->L, d->L, d->stride};
+            DNNL_CHECK(dnnl_memory_desc_init_by_strides(&dst_view, 3, view_dims, dnnl_f32,
+                                                        view_strides));
+            e->wflip_off[r] = align_up(off);
+            off = e->wflip_off[r] + dnnl_memory_desc_get_size(&flip_u);
+            op_pd_create(op, c, OP_BWD_D_FWD, d, ph, NULL);
+            op->nports = 3;
+            // dout's copy: phase 1 reuses phase 0's (or bwd_w's, where shared)
+            port_init(&op->ports[0], c, DNNL_ARG_SRC, 0, &dst_u,
+                      dnnl_primitive_desc_query_md(op->pd, dnnl_query_src_md, 0),
+                      r == 0 ? &e->bwd_w.ports[1] : &e->bwd_d.ports[0], &off);
+            port_init(&op->ports[1], c, DNNL_ARG_WEIGHTS, 0, &flip_u,
+                      dnnl_primitive_desc_query_md(op->pd, dnnl_query_weights_md, 0), NULL,
+                      &off);
+            port_init(&op->ports[2], c, DNNL_ARG_DST, 1, &dst_view,
+                      dnnl_primitive_desc_query_md(op->pd, dnnl_query_dst_md, 0), NULL, &off);
+            op_finish(op, c, &off);
+        }
+    } else {
+        op_pd_create(&e->bwd_d, c, OP_BWD_D, d, NULL, e->fwd.pd);
+        e->bwd_d.nports = 3;
+        port_init(&e->bwd_d.ports[0], c, DNNL_ARG_DIFF_DST, 0, &dst_u,
+                  dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_diff_dst_md, 0),
+                  &e->bwd_w.ports[1], &off);
+        port_init(&e->bwd_d.ports[1], c, DNNL_ARG_WEIGHTS, 0, &wei_u,
+                  dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_weights_md, 0), NULL,
+                  &off);
+        port_init(&e->bwd_d.ports[2], c, DNNL_ARG_DIFF_SRC, 1, &src_u,
+                  dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_diff_src_md, 0), NULL,
+                  &off);
+        op_finish(&e->bwd_d, c, &off);
+    }
     e->ws_bwd = off;
     return e;
 }
@@ -405,6 +547,22 @@ void *onednn_ctx_create(rerr *e)
     c->fmt[OP_FWD] = FMT_NWC;
     c->fmt[OP_BWD_W] = FMT_ANY;
     c->fmt[OP_BWD_D] = FMT_NWC;
+    // RESECG_WGRAD=0 keeps oneDNN's backward-weights everywhere, to
+    // re-measure; =all uses conv_wgrad.c on every shape it can do, short
+    // rows included, to test it inside the whole network
+    const char *wg = getenv("RESECG_WGRAD");
+    c->use_wgrad = WGRAD_AUTO;
+    if (wg && *wg && strcmp(wg, "auto") != 0) {
+        if (strcmp(wg, "0") == 0) {
+            c->use_wgrad = WGRAD_NEVER;
+        } else if (strcmp(wg, "all") == 0) {
+            c->use_wgrad = WGRAD_ALL;
+        } else {
+            rerr_set(e, "RESECG_WGRAD='%s': expected auto, 0 or all", wg);
+            free(c);
+            return NULL;
+        }
+    }
     const char *lay = getenv("RESECG_ONEDNN_LAYOUT");
     if (lay && *lay && strcmp(lay, "auto") != 0) {
         act_fmt f;
@@ -452,6 +610,42 @@ void onednn_ctx_destroy(void *ctx)
     free(c);
 }
 
+double onednn_sgemm_gflops(int n)
+{
+    // one n x n x n fp32 product: 2 n^3 FLOPs; best of 3 after a warm-up,
+    // on the caller's OpenMP threads (oneDNN threads its sgemm with them)
+    size_t nn = (size_t)n * n;
+    float *a = aligned_alloc(WS_ALIGN, align_up(nn * sizeof(float)));
+    float *b = aligned_alloc(WS_ALIGN, align_up(nn * sizeof(float)));
+    float *c = aligned_alloc(WS_ALIGN, align_up(nn * sizeof(float)));
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return 0.0;
+    }
+    for (size_t i = 0; i < nn; i++) {
+        a[i] = (float)(i % 17) * 0.01f;
+        b[i] = (float)(i % 13) * 0.01f;
+    }
+    double best = 0.0;
+    for (int r = 0; r < 4; r++) {
+        double t0 = util_now();
+        DNNL_CHECK(dnnl_sgemm('N', 'N', n, n, n, 1.0f, a, n, b, n, 0.0f, c, n));
+        double dt = util_now() - t0;
+        double gf = 2.0 * n * (double)n * n / dt / 1e9;
+        if (r > 0 && gf > best)
+            best = gf;
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
+void onednn_conv1d_prepare(void *ctx, const conv_dims *d)
+{
+    // the entry (three primitives or their substitutes) and the workspace
+    // for d, now rather than at the first call
+    ctx_lookup(ctx, d);
+}
+
 void onednn_conv1d_forward(void *ctx, float *out, const float *inp, const float *w,
                            const float *b, const conv_dims *d)
 {
@@ -470,9 +664,29 @@ void onednn_conv1d_backward(void *ctx, float *dinp, float *dw, float *db, const 
     // dout (B, Cout, Lout), inp (B, Cin, L), w (Cout, Cin, K)
     onednn_ctx *c = ctx;
     conv_entry *e = ctx_lookup(c, d);
-    void *hw[4] = {(void *)inp, (void *)dout, dw, db};
-    op_run(c, &e->bwd_w, hw);
-    if (dinp) {
+    if (e->wgrad_threads > 0) {
+        wgrad_conv1d_backward_weights(dw, db, dout, inp, d, e->wgrad_threads, c->ws);
+    } else {
+        void *hw[4] = {(void *)inp, (void *)dout, dw, db};
+        op_run(c, &e->bwd_w, hw);
+    }
+    if (dinp && e->nphases > 0) {
+        const int Cin = d->Cin, Cout = d->Cout, K = d->K;
+        for (int r = 0; r < e->nphases; r++) {
+            // wflip_r (Cin, Cout, taps): [ci][co][q] = w[co][ci][kr + kstep (taps - 1 - q)]
+            const dphase *ph = &e->ph[r];
+            float *wf = (float *)((char *)c->ws + e->wflip_off[r]);
+            const int taps = ph->taps, kr = ph->kr, ks = ph->kstep;
+#pragma omp parallel for schedule(static) if ((long)Cin * Cout * taps >= 65536)
+            for (int ci = 0; ci < Cin; ci++)
+                for (int co = 0; co < Cout; co++)
+                    for (int q = 0; q < taps; q++)
+                        wf[((size_t)ci * Cout + co) * taps + q] =
+                            w[((size_t)co * Cin + ci) * K + kr + ks * (taps - 1 - q)];
+            void *hd[3] = {(void *)dout, wf, dinp + ph->r};
+            op_run(c, r == 0 ? &e->bwd_d : &e->bwd_d1, hd);
+        }
+    } else if (dinp) {
         void *hd[3] = {(void *)dout, (void *)w, dinp};
         op_run(c, &e->bwd_d, hd);
     }

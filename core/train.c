@@ -607,6 +607,25 @@ static int resume_state(model *m, adam *a, run_state *st, const char *dir, sbuf 
     return 0;
 }
 
+int train_run_open(const resecg_config *cfg, const char *out_dir, dataset *ds, int **tr, int *ntr,
+                   int **dv, int *ndv, data_info *info, FILE **log, rerr *e)
+{
+    char path[4096];
+    if (data_load_split(cfg, ds, tr, ntr, dv, ndv, info, e) != 0)
+        return -1;
+    if (*ntr == 0 || *ndv == 0)
+        return rerr_set(e, "the split has %d training and %d dev records: both must be non-empty",
+                        *ntr, *ndv);
+    if (util_mkdir_p(out_dir, e) != 0)
+        return -1;
+    util_path_join(path, sizeof path, out_dir, "train.log");
+    *log = fopen(path, "a");
+    if (!*log)
+        return rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
+    util_path_join(path, sizeof path, out_dir, "config.yaml");
+    return config_write(cfg, path, e);
+}
+
 int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
 {
     if (cfg->model.type == MODEL_FEATURES)
@@ -627,23 +646,7 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     char path[4096];
     data_info info;
 
-    if (data_load_split(cfg, &ds, &tr, &ntr, &dv, &ndv, &info, e) != 0)
-        goto done;
-    if (ntr == 0 || ndv == 0) {
-        rerr_set(e, "the split has %d training and %d dev records: both must be non-empty", ntr,
-                 ndv);
-        goto done;
-    }
-    if (util_mkdir_p(o->out_dir, e) != 0)
-        goto done;
-    util_path_join(path, sizeof path, o->out_dir, "train.log");
-    log = fopen(path, "a");
-    if (!log) {
-        rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
-        goto done;
-    }
-    util_path_join(path, sizeof path, o->out_dir, "config.yaml");
-    if (config_write(cfg, path, e) != 0)
+    if (train_run_open(cfg, o->out_dir, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
         goto done;
 
     be = backend_create(o->device, cfg->train.threads, e);

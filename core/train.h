@@ -47,6 +47,7 @@ typedef struct train_result {
 
 int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e);
 
+
 /* What loading the data did, for the log. */
 typedef struct data_info {
     int loaded;          /* records in the dataset */
@@ -78,6 +79,13 @@ int data_split(const resecg_config *cfg, const dataset *ds, int **train, int *nt
 /* data_load (resampling included) then data_split. */
 int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntrain, int **dev,
                     int *ndev, data_info *info, rerr *e);
+
+/* How every training run starts, whatever the model: data_load_split (both
+ * parts must be non-empty), the run directory out_dir with config.yaml, and
+ * *log = its train.log opened for appending. On failure the caller frees
+ * what it owns as usual (ds, the splits, *log when not NULL). */
+int train_run_open(const resecg_config *cfg, const char *out_dir, dataset *ds, int **tr, int *ntr,
+                   int **dv, int *ndv, data_info *info, FILE **log, rerr *e);
 
 typedef struct eval_opts {
     const char *ckpt;    /* checkpoint: weights, BN statistics, normalisation in its metadata */

@@ -330,23 +330,7 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     const features_config *fc = &cfg->features;
     int nt = threads_of(cfg);
 
-    if (data_load_split(cfg, &ds, &tr, &ntr, &dv, &ndv, &info, e) != 0)
-        goto done;
-    if (ntr == 0 || ndv == 0) {
-        rerr_set(e, "the split has %d training and %d dev records: both must be non-empty", ntr,
-                 ndv);
-        goto done;
-    }
-    if (util_mkdir_p(o->out_dir, e) != 0)
-        goto done;
-    util_path_join(path, sizeof path, o->out_dir, "train.log");
-    log = fopen(path, "a");
-    if (!log) {
-        rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
-        goto done;
-    }
-    util_path_join(path, sizeof path, o->out_dir, "config.yaml");
-    if (config_write(cfg, path, e) != 0)
+    if (train_run_open(cfg, o->out_dir, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
         goto done;
     if (info.skipped)
         tlog(log, o->quiet, "%s\n", info.report);

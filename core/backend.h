@@ -97,16 +97,21 @@ void fast_bnrelu_backward(float *dinp, float *dgamma, float *dbeta, const float 
  * OpenMP threads; 0 if the matrices cannot be allocated. */
 double onednn_sgemm_gflops(int n);
 
-/* Backward-weights of stride-1 and stride-2 convs with an AVX-512 kernel of our own
- * (core/cpu/conv_wgrad.c), on the caller's (B, C, L) tensors; the oneDNN ctx
- * uses it where wgrad_supported (shape and CPU) and keeps its workspace.
+/* Backward-weights of stride-1 and stride-2 convs with a kernel of our own
+ * (core/cpu/conv_wgrad.c) in an AVX-512 and an AVX2 + FMA variant, on the
+ * caller's (B, C, L) tensors; the oneDNN ctx uses it where wgrad_supported
+ * (shape, CPU, and speed against oneDNN on that ISA) and keeps its workspace.
  * dw (Cout, Cin, K) =, db (Cout) =; ws holds wgrad_workspace_floats(d,
- * threads) floats; threads is the OpenMP team it runs on. */
-int wgrad_available(void); /* an x86-64 build on a CPU with AVX-512F */
-/* available, and d a shape it can do (any_length) or is faster on than oneDNN */
-int wgrad_supported(const conv_dims *d, int any_length);
+ * threads) floats (the same for both ISAs); threads is the OpenMP team it
+ * runs on; isa a WGRAD_ISA_* that wgrad_isa_available. The oneDNN ctx takes
+ * wgrad_isa_best unless RESECG_WGRAD_ISA=avx2|avx512 forces one (conv_dnnl.c). */
+enum { WGRAD_ISA_NONE, WGRAD_ISA_AVX2, WGRAD_ISA_AVX512 };
+int wgrad_isa_available(int isa); /* an x86-64 build on a CPU that runs isa */
+int wgrad_isa_best(void);         /* the widest available, or WGRAD_ISA_NONE */
+/* isa available, and d a shape it can do (any_length) or is faster on than oneDNN */
+int wgrad_supported(const conv_dims *d, int isa, int any_length);
 size_t wgrad_workspace_floats(const conv_dims *d, int threads);
 void wgrad_conv1d_backward_weights(float *dw, float *db, const float *dout, const float *inp,
-                                   const conv_dims *d, int threads, float *ws);
+                                   const conv_dims *d, int isa, int threads, float *ws);
 
 #endif

@@ -2,8 +2,8 @@
  * finite differences and a hand-written direct formula, and the oneDNN fast
  * path (core/cpu/conv_dnnl.c) against the reference on the shapes of the
  * real network, including its primitive cache (repeat, interleave, evict),
- * and the AVX-512 backward-weights kernel (core/cpu/conv_wgrad.c) on its
- * own. */
+ * and the backward-weights kernel (core/cpu/conv_wgrad.c) on its own, its
+ * AVX-512 and AVX2 variants each where the CPU runs them. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -355,6 +355,11 @@ START_TEST(test_onednn_bad_layout)
     unsetenv("RESECG_WGRAD");
     ck_assert_ptr_null(ctx);
     ck_assert_ptr_nonnull(strstr(e.msg, "RESECG_WGRAD='yes'"));
+    setenv("RESECG_WGRAD_ISA", "sse", 1);
+    ctx = onednn_ctx_create(&e);
+    unsetenv("RESECG_WGRAD_ISA");
+    ck_assert_ptr_null(ctx);
+    ck_assert_ptr_nonnull(strstr(e.msg, "RESECG_WGRAD_ISA='sse'"));
 }
 END_TEST
 
@@ -477,6 +482,7 @@ START_TEST(test_onednn_evict)
 }
 END_TEST
 
+/* Loop index: the variant, WGRAD_ISA_AVX512 or WGRAD_ISA_AVX2. */
 START_TEST(test_wgrad_vs_ref)
 {
     // core/cpu/conv_wgrad.c against the reference's dw and db, called
@@ -484,7 +490,8 @@ START_TEST(test_wgrad_vs_ref)
     // rows) also exercise it: rows shorter than a vector, tails, several
     // chunks (1024 outputs each) with a partial last one, both strides, odd
     // L at stride 2 (pads 7 and 8), K 8 and 16, Cin 1 and odd. Each result
-    // must also be bit-identical for 1, 2 and 3 threads.
+    // must also be bit-identical for 1, 2 and 3 threads. Each variant where
+    // the CPU runs it (an AVX-512 CPU runs the AVX2 one too).
     // {B, Cin, Cout, L, K, stride}
     static const int shapes[][6] = {
         {2, 1, 32, 2500, 16, 1}, {2, 3, 4, 9, 16, 1},     {3, 5, 8, 2500, 16, 1},
@@ -492,8 +499,11 @@ START_TEST(test_wgrad_vs_ref)
         {2, 3, 4, 2501, 16, 2},  {3, 16, 8, 35, 16, 2},   {2, 6, 4, 2050, 8, 2},
         {1, 7, 12, 1, 16, 1},    {2, 64, 64, 1120, 16, 2}, {2, 8, 4, 2048, 16, 1},
     };
-    if (!wgrad_available()) {
-        printf("wgrad: SKIPPED, no AVX-512F on this CPU (the backend uses oneDNN instead)\n");
+    const int isa = _i;
+    const char *isa_name = isa == WGRAD_ISA_AVX2 ? "AVX2" : "AVX-512";
+    if (!wgrad_isa_available(isa)) {
+        printf("wgrad %s: SKIPPED, not on this CPU (the backend uses another variant or oneDNN)\n",
+               isa_name);
         return;
     }
     rng r;
@@ -506,14 +516,14 @@ START_TEST(test_wgrad_vs_ref)
         const conv_dims *d = &c.d;
         size_t nw = (size_t)d->Cout * d->Cin * d->K;
         float *dw1 = testutil_falloc(nw), *db1 = testutil_falloc(d->Cout);
-        printf("wgrad B%d %d->%d L%d->%d K%d s%d (pad %d)%s\n", d->B, d->Cin, d->Cout, d->L,
-               d->Lout, d->K, d->stride, d->pad_left,
-               wgrad_supported(d, 0) ? " (dispatched)" : "");
+        printf("wgrad %s B%d %d->%d L%d->%d K%d s%d (pad %d)%s\n", isa_name, d->B, d->Cin,
+               d->Cout, d->L, d->Lout, d->K, d->stride, d->pad_left,
+               wgrad_supported(d, isa, 0) ? " (dispatched)" : "");
         for (int threads = 1; threads <= 3; threads++) {
             float *ws = testutil_falloc(wgrad_workspace_floats(d, threads));
             memset(c.dw, 0xff, nw * sizeof(float)); // poison: dw and db are assigned
             memset(c.db, 0xff, d->Cout * sizeof(float));
-            wgrad_conv1d_backward_weights(c.dw, c.db, c.dout, c.x, d, threads, ws);
+            wgrad_conv1d_backward_weights(c.dw, c.db, c.dout, c.x, d, isa, threads, ws);
             free(ws);
             if (threads == 1) {
                 bad += check_close("dw", c.dw, c.dw_ref, nw,
@@ -551,7 +561,7 @@ static Suite *conv_suite(void)
     tcase_add_test(dn, test_onednn_vs_ref);
     tcase_add_test(dn, test_onednn_cache);
     tcase_add_test(dn, test_onednn_evict);
-    tcase_add_test(dn, test_wgrad_vs_ref);
+    tcase_add_loop_test(dn, test_wgrad_vs_ref, WGRAD_ISA_AVX2, WGRAD_ISA_AVX512 + 1);
     suite_add_tcase(s, dn);
     return s;
 }

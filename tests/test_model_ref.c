@@ -53,14 +53,17 @@ static const ref_spec ref_files[] = {
  * 16, 4 classes), as PyTorch counts them. */
 #define DEFAULT_NPARAMS 10466148L
 
-/* "cpu" twice: the second time with RESECG_WGRAD=all, so that the AVX-512
+/* "cpu" three times: the second with RESECG_WGRAD=all, so that the
  * backward-weights kernel (core/cpu/conv_wgrad.c), which the backend keeps
- * for long rows, also runs on the reference's short ones. */
-static const char *backends[] = {"cpu-ref", "cpu", "cpu"};
-static const char *wgrad_env[] = {NULL, NULL, "all"};
+ * for long rows, also runs on the reference's short ones; the third the
+ * same with its AVX2 variant forced (RESECG_WGRAD_ISA=avx2; skipped on a
+ * CPU without AVX2 + FMA). */
+static const char *backends[] = {"cpu-ref", "cpu", "cpu", "cpu"};
+static const char *wgrad_env[] = {NULL, NULL, "all", "all"};
+static const char *wgrad_isa_env[] = {NULL, NULL, NULL, "avx2"};
 static const char *loss_names[] = {"ce", "weighted", "focal"};
 #define NFILES 2
-#define NBACKENDS 3
+#define NBACKENDS 4
 
 /* ---- reference file access ---- */
 
@@ -360,16 +363,26 @@ START_TEST(test_against_pytorch)
 {
     const ref_spec *spec = &ref_files[_i / NBACKENDS];
     const char *be_name = backends[_i % NBACKENDS];
+    const char *wg = wgrad_env[_i % NBACKENDS], *wg_isa = wgrad_isa_env[_i % NBACKENDS];
+    if (wg_isa && strcmp(wg_isa, "avx2") == 0 && !wgrad_isa_available(WGRAD_ISA_AVX2)) {
+        printf("%s on %s (RESECG_WGRAD_ISA=avx2): SKIPPED, no AVX2 + FMA on this CPU\n",
+               spec->file, be_name);
+        return;
+    }
     st_file f;
     ref_open(&f, spec->file);
     model m;
     backend *be;
-    if (wgrad_env[_i % NBACKENDS])
-        setenv("RESECG_WGRAD", wgrad_env[_i % NBACKENDS], 1);
+    if (wg)
+        setenv("RESECG_WGRAD", wg, 1);
+    if (wg_isa)
+        setenv("RESECG_WGRAD_ISA", wg_isa, 1);
     setup_model(&m, &be, &f, be_name);
     unsetenv("RESECG_WGRAD");
-    if (wgrad_env[_i % NBACKENDS])
-        printf("  (RESECG_WGRAD=%s)\n", wgrad_env[_i % NBACKENDS]);
+    unsetenv("RESECG_WGRAD_ISA");
+    if (wg)
+        printf("  (RESECG_WGRAD=%s%s%s)\n", wg, wg_isa ? ", RESECG_WGRAD_ISA=" : "",
+               wg_isa ? wg_isa : "");
     checker ck = {.f = &f, .be = be, .rtol = spec->rtol, .atol_frac = spec->atol_frac};
     int B = meta_int(&f, "B"), L = meta_int(&f, "L"), K = meta_int(&f, "classes");
     int T = meta_int(&f, "T"), N = B * T;

@@ -20,9 +20,11 @@
  * pass only (bench/PERF.md): backward-data runs as forward convs of dout
  * with the transposed, tap-reversed kernel, one per output parity at
  * stride 2 (bwd_d_phases),
- * and backward-weights on long rows runs in our AVX-512 kernel
+ * and backward-weights on long rows runs in our AVX-512 or AVX2 kernel
  * (conv_wgrad.c) on the caller's ncw tensors, its sums in the same
- * workspace (RESECG_WGRAD=0 | auto | all to re-measure or test).
+ * workspace (RESECG_WGRAD=0 | auto | all to re-measure or test;
+ * RESECG_WGRAD_ISA=avx2 | avx512 | auto picks its variant, auto the widest
+ * the CPU has, avx2 to measure and test the AVX2 one on an AVX-512 CPU).
  *
  * A ctx is not thread-safe: one training loop drives it; oneDNN threads
  * inside each primitive with OpenMP (omp_set_num_threads by the caller). */
@@ -107,6 +109,7 @@ typedef struct onednn_ctx {
     dnnl_stream_t stream;
     act_fmt fmt[3]; /* per OP_FWD, OP_BWD_W, OP_BWD_D: see the file comment */
     int use_wgrad;  /* WGRAD_*: conv_wgrad.c for backward-weights where it applies */
+    int wgrad_isa;  /* WGRAD_ISA_*: its variant */
     conv_entry *entries[ONEDNN_CACHE_CAP];
     int n;
     unsigned long long clock;
@@ -426,7 +429,8 @@ static conv_entry *entry_create(onednn_ctx *c, const conv_dims *d)
     // backward weights: (src, diff_dst) -> (diff_weights, diff_bias), by our
     // own kernel where it applies (its sums at the start of the workspace),
     // else by oneDNN
-    if (c->use_wgrad != WGRAD_NEVER && wgrad_supported(d, c->use_wgrad == WGRAD_ALL)) {
+    if (c->use_wgrad != WGRAD_NEVER &&
+        wgrad_supported(d, c->wgrad_isa, c->use_wgrad == WGRAD_ALL)) {
         e->wgrad_threads = omp_get_max_threads();
         off = wgrad_workspace_floats(d, e->wgrad_threads) * sizeof(float);
     } else {
@@ -563,6 +567,26 @@ void *onednn_ctx_create(rerr *e)
             return NULL;
         }
     }
+    // RESECG_WGRAD_ISA=avx2 runs the AVX2 variant on an AVX-512 CPU, to
+    // measure and test it there; forcing one the CPU lacks is an error
+    const char *isa = getenv("RESECG_WGRAD_ISA");
+    c->wgrad_isa = wgrad_isa_best();
+    if (isa && *isa && strcmp(isa, "auto") != 0) {
+        if (strcmp(isa, "avx2") == 0) {
+            c->wgrad_isa = WGRAD_ISA_AVX2;
+        } else if (strcmp(isa, "avx512") == 0) {
+            c->wgrad_isa = WGRAD_ISA_AVX512;
+        } else {
+            rerr_set(e, "RESECG_WGRAD_ISA='%s': expected auto, avx2 or avx512", isa);
+            free(c);
+            return NULL;
+        }
+        if (!wgrad_isa_available(c->wgrad_isa)) {
+            rerr_set(e, "RESECG_WGRAD_ISA='%s': this CPU (or build) cannot run it", isa);
+            free(c);
+            return NULL;
+        }
+    }
     const char *lay = getenv("RESECG_ONEDNN_LAYOUT");
     if (lay && *lay && strcmp(lay, "auto") != 0) {
         act_fmt f;
@@ -665,7 +689,7 @@ void onednn_conv1d_backward(void *ctx, float *dinp, float *dw, float *db, const 
     onednn_ctx *c = ctx;
     conv_entry *e = ctx_lookup(c, d);
     if (e->wgrad_threads > 0) {
-        wgrad_conv1d_backward_weights(dw, db, dout, inp, d, e->wgrad_threads, c->ws);
+        wgrad_conv1d_backward_weights(dw, db, dout, inp, d, c->wgrad_isa, e->wgrad_threads, c->ws);
     } else {
         void *hw[4] = {(void *)inp, (void *)dout, dw, db};
         op_run(c, &e->bwd_w, hw);

@@ -1,7 +1,8 @@
 /* Backward-weights of the stride-1 and stride-2 1-D convolution with an
- * AVX-512 kernel of our own, for the "cpu" backend: oneDNN 2.6 has no brgemm
- * kernel for it and its gemm path (im2col + sgemm) ran at about 180 GFLOP/s
- * on the network's shapes, half the machine's SGEMM peak (bench/PERF.md).
+ * AVX-512 kernel of our own and an AVX2 + FMA variant of it, for the "cpu"
+ * backend: oneDNN 2.6 has no brgemm kernel for it and its gemm path
+ * (im2col + sgemm) ran at about 180 GFLOP/s on the network's shapes, half
+ * the machine's SGEMM peak (bench/PERF.md).
  * Same contract as the dw/db part of cpu_conv1d_backward (layers.h), on the
  * caller's (B, C, L) tensors, no reorder; tested against it in
  * tests/test_conv.c.
@@ -18,6 +19,19 @@
  * Stride 2 splits x into its even and odd samples, which turns the taps of
  * each parity into a stride-1 correlation (see the function).
  *
+ * The AVX2 variant (CPUs without AVX-512F; 8-wide vectors, 16 registers)
+ * runs the same driver, chunks and workspace; only the per-chunk kernel
+ * differs: a 4-channel tile is done as 4 x 2 sub-tiles (4 output channels x
+ * 2 taps, 8 accumulators, 2 x and 1 dout vector live: 11 registers), which
+ * measured faster than 2 x 4 (bench/PERF.md). Its functions carry
+ * target("avx2,fma") inside a "no-avx512f" pragma region, so that a
+ * -march=native build on an AVX-512 machine gives them no EVEX encodings
+ * (it did without: vshuff32x4, valignd); <immintrin.h> is included under the
+ * same pragma, else its intrinsics, declared with AVX-512, would not inline
+ * into them. Forcing them there (RESECG_WGRAD_ISA=avx2) thus runs genuine
+ * AVX2 code; objdump shows no zmm, ymm16+ or EVEX prefix in them (GCC; a
+ * clang build skips the pragmas).
+ *
  * Determinism: every dw element is summed by one thread in a fixed order
  * (b, chunk, then a fixed lane reduction), whatever the thread count;
  * threads split (co tile, ci group) pairs, which own disjoint outputs. */
@@ -28,7 +42,16 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define WGRAD_X86 1
+#if !defined(__clang__)
+/* The intrinsics declared without AVX-512, so that the AVX2 functions below
+ * can be compiled without it and still inline them (see the file comment). */
+#pragma GCC push_options
+#pragma GCC target("no-avx512f")
 #include <immintrin.h>
+#pragma GCC pop_options
+#else
+#include <immintrin.h>
+#endif
 #include <omp.h>
 #endif
 
@@ -37,28 +60,66 @@
 #define VEC 16      /* floats per AVX-512 vector */
 #define CHUNK 1024  /* t per chunk: 4 dout rows + one x row = 20 KB, in L1 */
 
-int wgrad_available(void)
+/* The AVX2 sub-tile: WG2_CO output channels x WG2_K taps (WG2_CO divides
+ * CO_T, WG2_K divides K_T); -D overrides are for re-measuring. */
+#ifndef WG2_CO
+#define WG2_CO 4
+#define WG2_K 2
+#endif
+#define VEC2 8 /* floats per AVX2 vector */
+/* Shortest Lout (stride 1, stride 2) the dispatcher gives the AVX2 kernel
+ * (measured, see wgrad_supported). */
+#ifndef WG2_MIN_S1
+#define WG2_MIN_S1 CHUNK
+#define WG2_MIN_S2 (CHUNK / 2)
+#endif
+
+int wgrad_isa_available(int isa)
 {
 #ifdef WGRAD_X86
-    static int cpu_ok = -1; // process-wide CPU property, computed once (idempotent race)
-    if (cpu_ok < 0)
-        cpu_ok = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return cpu_ok;
+    // process-wide CPU properties (the cpuid bits, and the OS saving the
+    // registers, which libgcc checks too)
+    switch (isa) {
+    case WGRAD_ISA_AVX512:
+        return __builtin_cpu_supports("avx512f") ? 1 : 0;
+    case WGRAD_ISA_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+    default:
+        return 0;
+    }
 #else
+    (void)isa;
     return 0;
 #endif
 }
 
-int wgrad_supported(const conv_dims *d, int any_length)
+int wgrad_isa_best(void)
+{
+    if (wgrad_isa_available(WGRAD_ISA_AVX512))
+        return WGRAD_ISA_AVX512;
+    return wgrad_isa_available(WGRAD_ISA_AVX2) ? WGRAD_ISA_AVX2 : WGRAD_ISA_NONE;
+}
+
+int wgrad_supported(const conv_dims *d, int isa, int any_length)
 {
     // On short rows the per-chunk lane reductions dominate and oneDNN's gemm
-    // path is as fast or faster. 1 thread, GFLOP/s, ours vs oneDNN's: stride
-    // 1, Lout 8960 150 vs 63, 1120 138 vs 95, 560 137 vs 137, 280 114 vs
-    // 129, 70 61 vs 147; stride 2, Lout 4480 107 vs 51, 560 128 vs 86, 280
-    // 115 vs 114, 140 118 vs 115 (bench/PERF.md).
-    if (!wgrad_available() || d->Cout % CO_T != 0)
+    // path is as fast or faster. 1 thread, GFLOP/s, AVX-512 kernel vs
+    // oneDNN's: stride 1, Lout 8960 150 vs 63, 1120 138 vs 95, 560 137 vs
+    // 137, 280 114 vs 129, 70 61 vs 147; stride 2, Lout 4480 107 vs 51, 560
+    // 128 vs 86, 280 115 vs 114, 140 118 vs 115 (bench/PERF.md, step 2).
+    // The AVX2 kernel against oneDNN's gemm path limited to AVX2
+    // (ONEDNN_MAX_CPU_ISA=AVX2, as on an AVX2 machine), ms, 1 thread, batch
+    // 32, 32 or 64 channels unless noted: stride 1, Lout 8960 108 vs 178,
+    // 2240 26 vs 41, 1120 56-59 vs 62-63, 560 30 vs 31 but 60 vs 51 for
+    // 64->128 and 110 vs 103 for 128->128, 280 (128) 56 vs 51; stride 2,
+    // Lout 1120 54 vs 68, 560 27 vs 33, 280 (128) 51-55 vs 53 (bench/PERF.md,
+    // step 6).
+    if (!wgrad_isa_available(isa) || d->Cout % CO_T != 0)
         return 0;
-    if (!any_length && d->Lout < (d->stride == 1 ? CHUNK / 2 : CHUNK / 4))
+    int min_s1 = CHUNK / 2, min_s2 = CHUNK / 4;
+    if (isa == WGRAD_ISA_AVX2)
+        min_s1 = WG2_MIN_S1, min_s2 = WG2_MIN_S2;
+    if (!any_length && d->Lout < (d->stride == 1 ? min_s1 : min_s2))
         return 0;
     if (d->stride == 1)
         return d->K % K_T == 0;
@@ -193,13 +254,117 @@ __attribute__((target("avx512f"))) static void wgrad_bias_chunk(float *db, const
         db[r] += _mm512_reduce_add_ps(s);
     }
 }
+
+/* ---- the AVX2 + FMA variant: same contracts, 8-wide ---- */
+
+#define WGRAD_AVX2 __attribute__((target("avx2,fma")))
+#if !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC target("no-avx512f")
+#endif
+
+/* Lanes of the tail mask: tail_mask + VEC2 - n has n leading -1s. */
+static const int tail_mask[2 * VEC2] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* The 8 lane sums of v[0..7] as one vector, element i = sum of v[i], in a
+ * fixed order: two rounds of horizontal adds, then the 128-bit halves. */
+WGRAD_AVX2 static inline __m256 sum8(const __m256 v[VEC2])
+{
+    __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+    __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+    // u0 = [v0..v3 low-half sums | v0..v3 high-half sums], u1 likewise for v4..v7
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
+                         _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+/* wgrad_chunk with 8-wide vectors: the CO_T x K tile as WG2_CO x WG2_K
+ * sub-tiles of WG2_CO * WG2_K = 8 accumulators, one t-lane each. */
+WGRAD_AVX2 static void wgrad_chunk_avx2(float *dwp, long co_stride, int kstride,
+                                        const float *const g[CO_T], const float *xr, int n, int K)
+{
+    const int nv = n / VEC2, tail = n % VEC2;
+    const __m256i tm = _mm256_loadu_si256((const __m256i *)(tail_mask + VEC2 - tail));
+    for (int r0 = 0; r0 < CO_T; r0 += WG2_CO) {
+        for (int kt = 0; kt < K; kt += WG2_K) {
+            __m256 a[WG2_CO * WG2_K];
+#pragma GCC unroll 8
+            for (int i = 0; i < WG2_CO * WG2_K; i++)
+                a[i] = _mm256_setzero_ps();
+            const float *xk = xr + kt;
+            for (int v = 0; v < nv; v++) {
+                const int t = v * VEC2;
+                __m256 xv[WG2_K];
+#pragma GCC unroll 4
+                for (int j = 0; j < WG2_K; j++)
+                    xv[j] = _mm256_loadu_ps(xk + t + j);
+#pragma GCC unroll 4
+                for (int r = 0; r < WG2_CO; r++) {
+                    __m256 gv = _mm256_loadu_ps(g[r0 + r] + t);
+#pragma GCC unroll 4
+                    for (int j = 0; j < WG2_K; j++)
+                        a[r * WG2_K + j] = _mm256_fmadd_ps(gv, xv[j], a[r * WG2_K + j]);
+                }
+            }
+            if (tail) {
+                // masked: dout lanes past n are zero and nothing past the rows is read
+                const int t = nv * VEC2;
+                __m256 xv[WG2_K];
+#pragma GCC unroll 4
+                for (int j = 0; j < WG2_K; j++)
+                    xv[j] = _mm256_maskload_ps(xk + t + j, tm);
+#pragma GCC unroll 4
+                for (int r = 0; r < WG2_CO; r++) {
+                    __m256 gv = _mm256_maskload_ps(g[r0 + r] + t, tm);
+#pragma GCC unroll 4
+                    for (int j = 0; j < WG2_K; j++)
+                        a[r * WG2_K + j] = _mm256_fmadd_ps(gv, xv[j], a[r * WG2_K + j]);
+                }
+            }
+            float sums[VEC2];
+            _mm256_storeu_ps(sums, sum8(a));
+            for (int r = 0; r < WG2_CO; r++)
+                for (int j = 0; j < WG2_K; j++)
+                    dwp[(r0 + r) * co_stride + (kt + j) * kstride] += sums[r * WG2_K + j];
+        }
+    }
+}
+
+/* wgrad_bias_chunk with 8-wide vectors. */
+WGRAD_AVX2 static void wgrad_bias_chunk_avx2(float *db, const float *const g[CO_T], int n)
+{
+    const int nv = n / VEC2, tail = n % VEC2;
+    const __m256i tm = _mm256_loadu_si256((const __m256i *)(tail_mask + VEC2 - tail));
+    for (int r = 0; r < CO_T; r++) {
+        __m256 s = _mm256_setzero_ps();
+        for (int v = 0; v < nv; v++)
+            s = _mm256_add_ps(s, _mm256_loadu_ps(g[r] + v * VEC2));
+        if (tail)
+            s = _mm256_add_ps(s, _mm256_maskload_ps(g[r] + nv * VEC2, tm));
+        // fixed order: halves, then pairs, then the last two
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+        db[r] += _mm_cvtss_f32(h);
+    }
+}
+
+#if !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+typedef void wgrad_chunk_fn(float *dwp, long co_stride, int kstride, const float *const g[CO_T],
+                            const float *xr, int n, int K);
+typedef void wgrad_bias_fn(float *db, const float *const g[CO_T], int n);
 #endif
 
 void wgrad_conv1d_backward_weights(float *dw, float *db, const float *dout, const float *inp,
-                                   const conv_dims *d, int threads, float *ws)
+                                   const conv_dims *d, int isa, int threads, float *ws)
 {
     // dw (Cout, Cin, K) =, db (Cout) =, dout (B, Cout, L), inp (B, Cin, L)
 #ifdef WGRAD_X86
+    RESECG_ASSERT(wgrad_isa_available(isa));
+    wgrad_chunk_fn *chunk = isa == WGRAD_ISA_AVX2 ? wgrad_chunk_avx2 : wgrad_chunk;
+    wgrad_bias_fn *bias_chunk = isa == WGRAD_ISA_AVX2 ? wgrad_bias_chunk_avx2 : wgrad_bias_chunk;
     const int B = d->B, Cin = d->Cin, Cout = d->Cout, L = d->L, Lout = d->Lout, K = d->K;
     const int pl = d->pad_left, stride = d->stride;
     int ngroups, group_ci;
@@ -253,14 +418,14 @@ void wgrad_conv1d_backward_weights(float *dw, float *db, const float *dout, cons
                     for (int r = 0; r < CO_T; r++)
                         g[r] = dout + ((size_t)b * Cout + co0 + r) * Lout + t0;
                     if (grp == 0)
-                        wgrad_bias_chunk(db + co0, g, n);
+                        bias_chunk(db + co0, g, n);
                     for (int ci = 0; ci < nci; ci++) {
                         const float *x = inp + ((size_t)b * Cin + ci0 + ci) * L;
                         float *dwp = dw + ((size_t)co0 * Cin + ci0 + ci) * K;
                         if (stride == 2) {
                             const float *pe = xbuf + (size_t)(ci0 + ci) * 2 * plen;
-                            wgrad_chunk(dwp + k0, (long)Cin * K, 2, g, pe, n, K / 2);
-                            wgrad_chunk(dwp + k1, (long)Cin * K, 2, g, pe + plen, n, K / 2);
+                            chunk(dwp + k0, (long)Cin * K, 2, g, pe, n, K / 2);
+                            chunk(dwp + k1, (long)Cin * K, 2, g, pe + plen, n, K / 2);
                             continue;
                         }
                         const float *xr;
@@ -274,14 +439,14 @@ void wgrad_conv1d_backward_weights(float *dw, float *db, const float *dout, cons
                             }
                             xr = xbuf;
                         }
-                        wgrad_chunk(dwp, (long)Cin * K, 1, g, xr, n, K);
+                        chunk(dwp, (long)Cin * K, 1, g, xr, n, K);
                     }
                 }
             }
         }
     }
 #else
-    (void)dw, (void)db, (void)dout, (void)inp, (void)d, (void)threads, (void)ws;
+    (void)dw, (void)db, (void)dout, (void)inp, (void)d, (void)isa, (void)threads, (void)ws;
     RESECG_ASSERT(!"wgrad_conv1d_backward_weights: not an x86-64 build");
 #endif
 }

@@ -852,6 +852,28 @@ done:
     return rc;
 }
 
+int evaluate_records_open(const resecg_config *cfg, int all_records, dataset *ds, int **tr,
+                          int *ntr, int **dv, int *ndv, data_info *info, rerr *e)
+{
+    if (data_load(cfg, 1, ds, info, e) != 0)
+        return -1;
+    if (all_records) {
+        /* every record is scored, none is "training" (the class counts of a
+         * balanced weighted loss then come from the scored records) */
+        *dv = malloc(sizeof **dv * (size_t)(ds->n > 0 ? ds->n : 1));
+        if (!*dv)
+            return rerr_set(e, "out of memory");
+        for (int i = 0; i < ds->n; i++)
+            (*dv)[i] = i;
+        *ndv = ds->n;
+    } else if (data_split(cfg, ds, tr, ntr, dv, ndv, e) != 0) {
+        return -1;
+    }
+    if (*ndv == 0)
+        return rerr_set(e, "no records to evaluate (the dev split is empty)");
+    return 0;
+}
+
 int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, rerr *e)
 {
     if (cfg->model.type == MODEL_FEATURES)
@@ -878,26 +900,8 @@ int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, r
     }
     r->mean = strtod(ms, NULL);
     r->std = strtod(ss, NULL);
-    if (data_load(cfg, 1, &ds, &r->info, e) != 0)
+    if (evaluate_records_open(cfg, o->all_records, &ds, &tr, &ntr, &dv, &ndv, &r->info, e) != 0)
         goto done;
-    if (o->all_records) {
-        /* every record is scored, none is "training" (the class counts of a
-         * balanced weighted loss then come from the scored records) */
-        dv = malloc(sizeof *dv * (size_t)(ds.n > 0 ? ds.n : 1));
-        if (!dv) {
-            rerr_set(e, "out of memory");
-            goto done;
-        }
-        for (int i = 0; i < ds.n; i++)
-            dv[i] = i;
-        ndv = ds.n;
-    } else if (data_split(cfg, &ds, &tr, &ntr, &dv, &ndv, e) != 0) {
-        goto done;
-    }
-    if (ndv == 0) {
-        rerr_set(e, "no records to evaluate (the dev split is empty)");
-        goto done;
-    }
     be = backend_create(o->device, cfg->train.threads, e);
     if (!be || model_init(&m, &cfg->model, be, e) != 0)
         goto done;

@@ -87,6 +87,12 @@ int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntr
 int train_run_open(const resecg_config *cfg, const char *out_dir, dataset *ds, int **tr, int *ntr,
                    int **dv, int *ndv, data_info *info, FILE **log, rerr *e);
 
+/* How every evaluation starts, whatever the model: data_load, then the dev
+ * split (or, with all_records, every record), which must not be empty. The
+ * caller frees ds and the index lists as usual. */
+int evaluate_records_open(const resecg_config *cfg, int all_records, dataset *ds, int **tr,
+                          int *ntr, int **dv, int *ndv, data_info *info, rerr *e);
+
 typedef struct eval_opts {
     const char *ckpt;    /* checkpoint: weights, BN statistics, normalisation in its metadata */
     const char *device;  /* backend name */

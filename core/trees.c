@@ -583,24 +583,8 @@ int trees_evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result
         goto done;
     if (booster_load(o->ckpt, bytes, len, nt, &b, e) != 0 || booster_check(b, o->ckpt, e) != 0)
         goto done;
-    if (data_load(cfg, 1, &ds, &r->info, e) != 0)
+    if (evaluate_records_open(cfg, o->all_records, &ds, &tr, &ntr, &dv, &ndv, &r->info, e) != 0)
         goto done;
-    if (o->all_records) {
-        dv = malloc(sizeof *dv * (size_t)(ds.n > 0 ? ds.n : 1));
-        if (!dv) {
-            rerr_set(e, "out of memory");
-            goto done;
-        }
-        for (int i = 0; i < ds.n; i++)
-            dv[i] = i;
-        ndv = ds.n;
-    } else if (data_split(cfg, &ds, &tr, &ntr, &dv, &ndv, e) != 0) {
-        goto done;
-    }
-    if (ndv == 0) {
-        rerr_set(e, "no records to evaluate (the dev split is empty)");
-        goto done;
-    }
     f = malloc(sizeof *f * (size_t)ndv * FEAT_N);
     probs = malloc(sizeof *probs * (size_t)ndv * K);
     lab = malloc(sizeof *lab * (size_t)ndv);

@@ -7,12 +7,9 @@ cd "$(dirname "$0")"
 # One test at a time: each trains with OpenMP on every core, and two
 # OpenMP programs sharing the cores spin against each other's barriers.
 
-# Chromium renders the HTML report in test_report (skipped, not passed, without it).
-if ! command -v chromium >/dev/null && [[ $(id -u) -eq 0 ]]; then
-  echo "test: installing chromium (headless check of the HTML report)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null ||
-    echo "test: chromium could not be installed; the HTML render case will be skipped" >&2
-fi
+# Everything the tests use (scripts/packages.txt, roles run + test), in one
+# apt-get run: chromium, clang for the fuzzers, Slurm and munge, numpy/scipy.
+scripts/install-packages.sh test
 
 scripts/setup.sh build -DRESECG_WERROR=ON
 (cd build && ctest --output-on-failure)

@@ -88,6 +88,9 @@ if [[ -f $out/.complete ]]; then
   echo "setup: $out is already set up ($(head -n1 "$out/.complete")); remove it to redo"
   exit 0
 fi
+# curl, ca-certificates, unzip and xz-utils: the `data` role of
+# scripts/packages.txt (installed when root, else the apt-get line is printed)
+"$here/../../scripts/install-packages.sh" data || die "the packages above are needed to fetch and unpack the data"
 mkdir -p "$data"
 work=$(mktemp -d "$data/.unpack.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -13,9 +13,9 @@ secs=${1:-10}
 build=${2:-$root/build-fuzz}
 targets=(fuzz_mat fuzz_hea fuzz_labels)
 
-# libFuzzer ships with clang's runtime libraries (Debian: libclang-rt-14-dev);
-# try a one-line target before configuring, and install what is missing when
-# root, as scripts/setup.sh does for the rest.
+# libFuzzer ships with clang's runtime libraries (Debian: libclang-rt-14-dev,
+# in the test role of scripts/packages.txt); try a one-line target before
+# configuring, and install the test packages when it fails.
 probe_fuzzer() {
   local tmp
   tmp=$(mktemp -d)
@@ -29,15 +29,10 @@ probe_fuzzer() {
   return $ok
 }
 if ! command -v clang >/dev/null || ! probe_fuzzer; then
-  pkgs=(clang libclang-rt-14-dev libomp-14-dev)
-  if [[ $(id -u) -eq 0 ]]; then
-    echo "fuzz: installing ${pkgs[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null
-  fi
+  echo "fuzz: clang with -fsanitize=fuzzer does not work yet: installing the test packages (scripts/packages.txt)"
+  "$root/scripts/install-packages.sh" test || true
   if ! command -v clang >/dev/null || ! probe_fuzzer; then
-    echo "fuzz: clang with -fsanitize=fuzzer does not work here; install: apt-get install -y ${pkgs[*]}" >&2
+    echo "fuzz: clang with -fsanitize=fuzzer does not work here (packages: scripts/install-packages.sh --list test)" >&2
     exit 1
   fi
 fi

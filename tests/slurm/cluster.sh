@@ -4,15 +4,21 @@
 # (character devices named in gres.conf, so slurmd sets CUDA_VISIBLE_DEVICES).
 #
 # Everything lives under $RESECG_SLURM_DIR (default /var/tmp/resecg-slurm):
-# its own slurm.conf on its own ports (16817/16818), spool, logs and pid
+# its own slurm.conf on its own ports (16817/16818, or RESECG_SLURM_PORT), spool, logs and pid
 # files, so a Slurm already on the machine is neither used nor touched.
 # Clients find it through SLURM_CONF=<dir>/slurm.conf (`cluster.sh env`).
-# Needs root (it installs Debian's slurm-wlm and munge when missing, and
+# Needs root (it installs the test packages of scripts/packages.txt when
+# slurm-wlm or munge is missing, and
 # starts munged if none answers); exits 77 with the reason when it cannot
 # run, so the tests skip rather than fail. `stop` stops what `start` started.
 set -euo pipefail
 
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DIR=${RESECG_SLURM_DIR:-/var/tmp/resecg-slurm}
+# slurmctld listens on PORT, slurmd on PORT+1 (RESECG_SLURM_PORT, default
+# 16817): another cluster of these tests on the machine, such as the host's
+# while tests/fresh_root.sh runs them in a chroot, needs other ports.
+PORT=${RESECG_SLURM_PORT:-16817}
 CONF=$DIR/slurm.conf
 NODE=$(hostname -s)
 log() { echo "[slurm-test $(date +%T)] $*" >&2; }
@@ -26,10 +32,9 @@ start() {
   [ "$(id -u)" -eq 0 ] || skip "the Slurm tests start slurmctld, slurmd and munged, which needs root"
   if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null \
      || ! command -v munged >/dev/null; then
-    log "installing slurm-wlm and munge (Debian)"
-    export DEBIAN_FRONTEND=noninteractive
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends slurm-wlm munge; } >/dev/null 2>&1 \
-      || skip "slurm-wlm and munge are not installed and apt-get could not install them"
+    log "slurm-wlm or munge missing: installing the test packages (scripts/packages.txt)"
+    "$ROOT/scripts/install-packages.sh" test >&2 \
+      || skip "slurm-wlm and munge are not installed and scripts/install-packages.sh test could not install them"
   fi
   mkdir -p "$DIR/ctld" "$DIR/d" "$DIR/log"
 
@@ -59,8 +64,8 @@ start() {
 # written by resecg tests/slurm/cluster.sh
 ClusterName=resecgtest
 SlurmctldHost=$NODE(127.0.0.1)
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort=$PORT
+SlurmdPort=$((PORT + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge

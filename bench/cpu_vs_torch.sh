@@ -60,7 +60,7 @@ run_case() { # name config filters blocks batch length steps
       printf "  summary: resecg %.2f samples/s, %.1f GFLOP/s (%.0f%% of peak %.0f), %.2f GB\n",
              os, og, 100 * og / pk, pk, orss
     }'
-    echo "  (PyTorch not installed: apt-get install python3-torch for the side-by-side figure)"
+    echo "  (PyTorch not installed: scripts/install-packages.sh bench for the side-by-side figure)"
   fi
 }
 

@@ -44,7 +44,7 @@ if [ -n "$tsp_bin" ] && "$tsp_bin" -h 2>&1 | grep -qi "task spooler"; then
     peer[tsp]=$(rate "$n" "$t0" "$t1")
     echo "== task-spooler: $n x /bin/true, tsp -S $slots: ${peer[tsp]} jobs/s (includes one tsp client process per job)"
 else
-    echo "== task-spooler: not installed (apt-get install task-spooler)"
+    echo "== task-spooler: not installed (scripts/install-packages.sh bench)"
 fi
 
 if command -v parallel >/dev/null && parallel --version 2>/dev/null | grep -q "GNU parallel"; then
@@ -54,7 +54,7 @@ if command -v parallel >/dev/null && parallel --version 2>/dev/null | grep -q "G
     peer[parallel]=$(rate "$n" "$t0" "$t1")
     echo "== GNU parallel: $n x /bin/true, parallel -j$slots: ${peer[parallel]} jobs/s"
 else
-    echo "== GNU parallel: not installed (apt-get install parallel)"
+    echo "== GNU parallel: not installed (scripts/install-packages.sh bench)"
 fi
 
 if [ -n "$ours" ]; then

@@ -194,6 +194,7 @@ else
     rm -rf --one-file-system "$tmp"
     die "debootstrap failed (log: $CACHE/logs/debootstrap.log)"
   fi
+  chmod 0755 "$tmp" # mktemp's 0700 would become the root's / and lock out every user but root
   tar --numeric-owner -C "$tmp" -cf "$base.tmp" .
   mv "$base.tmp" "$base"
   rm -rf --one-file-system "$tmp"
@@ -224,6 +225,10 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 tar --numeric-owner -xpf "$base" -C "$R"
+chmod 0755 "$R"
+# apt downloads as _apt into the cache's partial/ (the root's own uid for it)
+apt_uid=$(awk -F: '$1 == "_apt" { print $3 }' "$R/etc/passwd")
+[[ -n $apt_uid ]] && chown "$apt_uid:0" "$CACHE/archives/partial" && chmod 0700 "$CACHE/archives/partial"
 mkdir -p "$R/root/resecg"
 git -C "$src" archive --format=tar "$rev" | tar -x -C "$R/root/resecg"
 for p in "${drops[@]}"; do

@@ -25,7 +25,8 @@
 # registry): it prints SKIP and the reason, and never a pass.
 #
 # Isolation. Everything inside runs in private mount and PID namespaces
-# (unshare): /proc, a read-only /sys (hwloc, which Slurm uses, reads it) and a
+# (unshare): /proc, a read-only /sys (hwloc, which Slurm uses, reads it; with
+# the machine's cgroup mounts, read-only, which slurmd needs) and a
 # /dev of its own (a tmpfs with null, zero, full, random, urandom, tty, devpts
 # and /dev/shm, never a bind of the host's) are mounted there, unmounted by the
 # inner trap on every exit path (Ctrl-C included), and gone with the namespace
@@ -64,7 +65,7 @@ if [[ ${1:-} == --inner ]]; then
   inner_cleanup() {
     local i
     for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
-      umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" 2>/dev/null || true
+      umount -R "${mounted[i]}" 2>/dev/null || umount -R -l "${mounted[i]}" 2>/dev/null || true
     done
     mounted=()
   }
@@ -80,6 +81,15 @@ if [[ ${1:-} == --inner ]]; then
   }
   mnt "$R/proc" -t proc proc
   mnt "$R/sys" -t sysfs -o ro,nosuid,nodev,noexec sysfs
+  # the machine's cgroup mounts, read-only, as systemd leaves them on a real
+  # install: slurmd 22.05 will not start without its cgroup plugin (v1 or v2,
+  # whichever the host has; a fresh cgroup2 mount on a v1 host is "hybrid")
+  if mountpoint -q /sys/fs/cgroup; then
+    mnt "$R/sys/fs/cgroup" --rbind /sys/fs/cgroup
+    for m in $(findmnt -R -n -l -o TARGET "$R/sys/fs/cgroup"); do
+      mount -o remount,bind,ro "$m"
+    done
+  fi
   mnt "$R/dev" -t tmpfs -o mode=0755,size=16m,nosuid tmpfs
   mknod -m 666 "$R/dev/null" c 1 3
   mknod -m 666 "$R/dev/zero" c 1 5
@@ -151,7 +161,7 @@ rev=$(git -C "$src" rev-parse --verify -q "$commit^{commit}") ||
   { echo "fresh-root: '$commit' is not a commit of $src" >&2; exit 2; }
 
 [[ $(id -u) -eq 0 ]] || skip "needs root (debootstrap, chroot, mounts)"
-for t in chroot unshare mount umount tar wget dpkg-deb; do
+for t in chroot unshare mount umount mountpoint findmnt tar wget dpkg-deb; do
   command -v "$t" >/dev/null || skip "$t not found (debootstrap needs wget; the rest are util-linux, tar and dpkg)"
 done
 unshare --mount --pid --fork --propagation private true 2>/dev/null ||

@@ -106,13 +106,13 @@ CONF
     case "$st" in idle|mix|alloc) break ;; down*|drain*) scontrol update nodename="$NODE" state=resume 2>/dev/null || true ;; esac
     sleep 0.2
   done
-  case "$st" in idle|mix|alloc) ;; *) tail -5 "$DIR"/log/*.log >&2; echo "node $NODE not ready ('$st')" >&2; exit 1 ;; esac
+  case "$st" in idle|mix|alloc) ;; *) tail -n 5 "$DIR"/log/*.log >&2; echo "node $NODE not ready ('$st')" >&2; exit 1 ;; esac
   if [ "$started" = 1 ]; then
     # idle is reported before slurmd registers and the first scheduling pass: prove it with a job
     local pj
     pj=$(sbatch --parsable -t 1 -J resecg-probe -o /dev/null --wrap true)
     for _ in $(seq 300); do [ -z "$(squeue -h -j "$pj" 2>/dev/null)" ] && break; sleep 0.2; done
-    [ -z "$(squeue -h -j "$pj" 2>/dev/null)" ] || { tail -5 "$DIR"/log/*.log >&2; echo "probe job $pj did not run" >&2; exit 1; }
+    [ -z "$(squeue -h -j "$pj" 2>/dev/null)" ] || { tail -n 5 "$DIR"/log/*.log >&2; echo "probe job $pj did not run" >&2; exit 1; }
   fi
   log "Slurm up: node $NODE ($st), 2 fake GPUs, SLURM_CONF=$CONF"
 }

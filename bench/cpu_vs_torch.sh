@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CPU training throughput, resecg against PyTorch, side by side on this
 # machine with the same network, batch and threads, for the small and the
-# default network. Prints each side's samples/s, GFLOP/s (3 x the forward
+# default network, in fp32 and in bf16 (ours: train.precision bf16; theirs:
+# torch.autocast('cpu', dtype=torch.bfloat16), PyTorch's own mixed precision;
+# both only where the CPU has AVX512-BF16 or AMX). Prints each side's samples/s, GFLOP/s (3 x the forward
 # convolutions' FLOPs per sample) against the machine's peak (one 4096^3
 # dnnl_sgemm on the same threads, measured by `resecg bench`) and peak RSS,
 # then the ratios. PyTorch comes from Debian's python3-torch; where it is
@@ -28,12 +30,15 @@ field() {
   esac
 }
 
-run_case() { # name config filters blocks batch length steps
-  local name=$1 cfg=$2 filters=$3 blocks=$4 batch=$5 length=$6 steps=$7
-  echo "== $name: batch $batch x $length, $threads threads"
+run_case() { # name config filters blocks batch length steps precision
+  local name=$1 cfg=$2 filters=$3 blocks=$4 batch=$5 length=$6 steps=$7 prec=$8
+  echo "== $name, $prec: batch $batch x $length, $threads threads"
   local ours theirs
-  ours=$(OMP_NUM_THREADS=$threads "$build/resecg" bench --config "$cfg" --batch "$batch" \
-           --length "$length" --steps "$steps" --threads "$threads")
+  if ! ours=$(OMP_NUM_THREADS=$threads "$build/resecg" bench --config "$cfg" --batch "$batch" \
+           --length "$length" --steps "$steps" --threads "$threads" --set "train.precision=$prec" 2>&1); then
+    echo "  $ours"
+    return 0
+  fi
   echo "$ours"
   local peak o_sps o_gf o_rss
   peak=$(field peak "$ours")
@@ -42,18 +47,19 @@ run_case() { # name config filters blocks batch length steps
   if ((have_torch)); then
     theirs=$(OMP_NUM_THREADS=$threads $py bench/torch_bench.py --filters "$filters" \
                --blocks "$blocks" --batch "$batch" --length "$length" --steps "$steps" \
-               --threads "$threads")
+               --threads "$threads" --precision "$prec")
     echo "$theirs"
     local t_sps t_gf t_rss
     read -r t_sps t_gf <<<"$(field sps "$theirs")"
     t_rss=$(field rss "$theirs")
     awk -v os="$o_sps" -v og="$o_gf" -v orss="$o_rss" -v ts="$t_sps" -v tg="$t_gf" \
-        -v trss="$t_rss" -v pk="$peak" 'BEGIN {
+        -v trss="$t_rss" -v pk="$peak" -v name="${cfg##*/}" -v prec="$prec" 'BEGIN {
       printf "  summary: resecg %.2f samples/s, %.1f GFLOP/s (%.0f%% of peak %.0f), %.2f GB\n",
              os, og, 100 * og / pk, pk, orss
       printf "           torch  %.2f samples/s, %.1f GFLOP/s (%.0f%% of peak), %.2f GB\n",
              ts, tg, 100 * tg / pk, trss
       printf "  ratio resecg / torch: %.2fx throughput, %.2fx peak memory\n", os / ts, orss / trss
+      printf "RESULT %s %s resecg %.2f torch %.2f ratio %.2f\n", name, prec, os, ts, os / ts
     }'
   else
     awk -v os="$o_sps" -v og="$o_gf" -v orss="$o_rss" -v pk="$peak" 'BEGIN {
@@ -65,5 +71,7 @@ run_case() { # name config filters blocks batch length steps
 }
 
 lscpu | sed -n 's/^Model name: *//p'
-run_case "small (16 filters, 8 blocks)" cfgs/small.yaml 16 8 32 2560 10
-run_case "default ResECG (32 filters, 16 blocks)" cfgs/ResECG.yaml 32 16 32 8960 3
+for prec in fp32 bf16; do
+  run_case "small (16 filters, 8 blocks)" cfgs/small.yaml 16 8 32 2560 10 "$prec"
+  run_case "default ResECG (32 filters, 16 blocks)" cfgs/ResECG.yaml 32 16 32 8960 3 "$prec"
+done

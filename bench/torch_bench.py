@@ -53,6 +53,9 @@ def main():
     ap.add_argument("--tf32", type=int, choices=[0, 1], default=1,
                     help="cuda: TF32 tensor cores for the convolutions (1) or strict FP32 (0)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: the forward and loss under torch.autocast(dtype=torch.bfloat16), "
+                         "PyTorch's own mixed precision (fp32 weights and optimiser)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -71,8 +74,9 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        logits = model(x)
-        loss = F.cross_entropy(logits.reshape(-1, 4), y)
+        with torch.autocast(a.device, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            logits = model(x)
+            loss = F.cross_entropy(logits.reshape(-1, 4).float(), y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -96,7 +100,8 @@ def main():
     else:
         where = f"threads {torch.get_num_threads()}"
         mem = f"peak RSS {rss / 1e9:.2f} GB"
-    print(f"torch: {torch.__version__}, {where}, batch {a.batch} x {a.length}, {a.steps} steps")
+    print(f"torch: {torch.__version__}, {where}, {a.precision}, batch {a.batch} x {a.length}, "
+          f"{a.steps} steps")
     print(f"  {sps:.2f} samples/s   {1e3 * secs / a.steps:.1f} ms/step   {gflops:.1f} GFLOP/s   "
           f"{mem}   final loss {loss:.4f}")
 

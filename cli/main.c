@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "commands.h"
 #include "config.h"
 #include "data.h"
@@ -219,6 +220,17 @@ static void print_metrics(const metrics *mt)
            mt->cinc_f1, mt->macro_f1, mt->weighted_f1, mt->accuracy, mt->total);
 }
 
+/* A configuration error found before any work: the device is unknown, or it
+ * cannot run the network in train.precision here (bf16 on a CPU without
+ * AVX512-BF16 or AMX). The feature-based model runs on the CPU in its own
+ * arithmetic whatever train.precision says. */
+static int config_device_check(const resecg_config *cfg, const char *device, rerr *e)
+{
+    if (cfg->model.type != MODEL_RESECG)
+        return 0;
+    return backend_check(device, cfg->train.precision, e);
+}
+
 static int cmd_train(int argc, char **argv)
 {
     cli c;
@@ -234,7 +246,7 @@ static int cmd_train(int argc, char **argv)
     }
     rerr e = {{0}};
     resecg_config cfg;
-    if (load_config(&cfg, &c, &e) != 0) {
+    if (load_config(&cfg, &c, &e) != 0 || config_device_check(&cfg, c.device, &e) != 0) {
         fprintf(stderr, "resecg train: %s\n", e.msg);
         return 2;
     }
@@ -285,7 +297,7 @@ static int cmd_evaluate(int argc, char **argv)
     }
     rerr e = {{0}};
     resecg_config cfg;
-    if (load_config(&cfg, &c, &e) != 0) {
+    if (load_config(&cfg, &c, &e) != 0 || config_device_check(&cfg, c.device, &e) != 0) {
         fprintf(stderr, "resecg evaluate: %s\n", e.msg);
         return 2;
     }
@@ -441,13 +453,13 @@ static int cmd_bench(int argc, char **argv)
     }
     rerr e = {{0}};
     resecg_config cfg;
-    if (load_config(&cfg, &c, &e) != 0) {
+    if (load_config(&cfg, &c, &e) != 0 || config_device_check(&cfg, c.device, &e) != 0) {
         fprintf(stderr, "resecg bench: %s\n", e.msg);
         return 2;
     }
     if (c.threads)
         cfg.train.threads = c.threads;
-    backend *be = backend_create(c.device, cfg.train.threads, &e);
+    backend *be = backend_create(c.device, cfg.train.threads, cfg.train.precision, &e);
     if (!be) {
         fprintf(stderr, "resecg bench: %s\n", e.msg);
         return 1;

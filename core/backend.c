@@ -8,22 +8,35 @@
 backend *cuda_backend_create(int threads, rerr *e);
 #endif
 
-backend *backend_create(const char *name, int threads, rerr *e)
+int backend_check(const char *name, precision_kind prec, rerr *e)
 {
-    if (strcmp(name, "cpu") == 0)
-        return cpu_backend_create(1, threads, e);
+    if (strcmp(name, "cpu") != 0 && strcmp(name, "cpu-ref") != 0 && strcmp(name, "cuda") != 0)
+        return rerr_set(e, "unknown device '%s' (expected cpu, cpu-ref or cuda)", name);
+    if (prec == PRECISION_FP32)
+        return 0;
     if (strcmp(name, "cpu-ref") == 0)
-        return cpu_backend_create(0, threads, e);
-    if (strcmp(name, "cuda") == 0) {
-#ifdef RESECG_HAVE_CUDA
-        return cuda_backend_create(threads, e);
-#else
-        rerr_set(e, "device 'cuda': this resecg was built without the CUDA toolkit");
+        return rerr_set(e, "train.precision %s: device cpu-ref is the plain fp32 reference; "
+                           "bf16 runs on device cpu", config_precision_name(prec));
+    if (strcmp(name, "cuda") == 0)
+        return rerr_set(e, "train.precision %s: not implemented on the CUDA backend yet (fp32 only)",
+                        config_precision_name(prec));
+    return onednn_bf16_check(e);
+}
+
+backend *backend_create(const char *name, int threads, precision_kind prec, rerr *e)
+{
+    if (backend_check(name, prec, e) != 0)
         return NULL;
-#endif
-    }
-    rerr_set(e, "unknown device '%s' (expected cpu, cpu-ref or cuda)", name);
+    if (strcmp(name, "cpu") == 0)
+        return cpu_backend_create(1, threads, prec, e);
+    if (strcmp(name, "cpu-ref") == 0)
+        return cpu_backend_create(0, threads, prec, e);
+#ifdef RESECG_HAVE_CUDA
+    return cuda_backend_create(threads, e);
+#else
+    rerr_set(e, "device 'cuda': this resecg was built without the CUDA toolkit");
     return NULL;
+#endif
 }
 
 void backend_destroy(backend *be)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "layers.h"
 #include "loss.h"
 #include "util.h"
@@ -18,6 +19,10 @@ typedef struct backend backend;
 
 struct backend {
     const char *name;
+    /* PRECISION_FP32, or PRECISION_BF16: the convolutions and the dense
+     * layer take bf16 operands and accumulate in fp32; every buffer a
+     * kernel is handed stays fp32 (train.precision, config.h) */
+    precision_kind precision;
     void *ctx; /* backend-private state (oneDNN engine and primitive cache, cuDNN handles) */
 
     void (*destroy)(backend *be);
@@ -67,17 +72,27 @@ struct backend {
 
 /* Creates a backend by name: "cpu" (oneDNN convolutions), "cpu-ref" (plain C),
  * "cuda" (when built with CUDA and a device is present). threads <= 0 means
- * all cores. Returns NULL with e filled ("unknown device 'x'", "no CUDA
- * device: ..."). */
-backend *backend_create(const char *name, int threads, rerr *e);
+ * all cores. prec: PRECISION_BF16 only on "cpu", and only on a CPU whose
+ * oneDNN runs native bf16 kernels (AVX512-BF16 or AMX-BF16): never an
+ * emulated path. Returns NULL with e filled ("unknown device 'x'", "no CUDA
+ * device: ...", "train.precision bf16: this CPU has neither ..."). */
+backend *backend_create(const char *name, int threads, precision_kind prec, rerr *e);
+/* What backend_create checks before creating anything: a known device, and
+ * a precision it runs here. 0, or -1 with e filled. For commands to refuse a
+ * configuration before they load data or write a run directory. */
+int backend_check(const char *name, precision_kind prec, rerr *e);
 void backend_destroy(backend *be);
 
-/* The two CPU tables (core/cpu/backend_cpu.c). */
-backend *cpu_backend_create(int use_dnnl, int threads, rerr *e);
+/* The two CPU tables (core/cpu/backend_cpu.c); prec as backend_create. */
+backend *cpu_backend_create(int use_dnnl, int threads, precision_kind prec, rerr *e);
 
 /* oneDNN convolutions (core/cpu/conv_dnnl.c); ctx is created once per backend
  * and caches primitives per shape. */
-void *onednn_ctx_create(rerr *e);
+void *onednn_ctx_create(precision_kind prec, rerr *e);
+/* 0 when this CPU (as oneDNN sees it: ONEDNN_MAX_CPU_ISA and the OS's AMX
+ * permission included) runs bf16 convolutions natively; else -1 with e
+ * naming the missing CPU feature. */
+int onednn_bf16_check(rerr *e);
 void onednn_ctx_destroy(void *ctx);
 void onednn_conv1d_prepare(void *ctx, const conv_dims *d);
 void onednn_conv1d_forward(void *ctx, float *out, const float *inp, const float *w,

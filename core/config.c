@@ -55,6 +55,8 @@ static const char *const data_sources[] = {"synthetic", "cinc17", NULL};
 static const char *const protocols[] = {"hannun", "pytorch-ref", NULL};
 static const char *const split_kinds[] = {"shuffle", "stratified", NULL};
 static const char *const batching_kinds[] = {"by_length", "random", NULL};
+/* in precision_kind order */
+static const char *const precisions[] = {"fp32", "bf16", NULL};
 
 /* KT_ENUM stores the index into an int-sized enum field. */
 _Static_assert(sizeof(model_type) == sizeof(int), "model_type must be int-sized");
@@ -62,6 +64,7 @@ _Static_assert(sizeof(loss_kind) == sizeof(int), "loss_kind must be int-sized");
 _Static_assert(sizeof(data_protocol) == sizeof(int), "data_protocol must be int-sized");
 _Static_assert(sizeof(split_kind) == sizeof(int), "split_kind must be int-sized");
 _Static_assert(sizeof(batching_kind) == sizeof(int), "batching_kind must be int-sized");
+_Static_assert(sizeof(precision_kind) == sizeof(int), "precision_kind must be int-sized");
 
 #define FIELD(f) offsetof(resecg_config, f), sizeof(((resecg_config *)0)->f)
 #define NOMAX INT_MAX
@@ -129,6 +132,8 @@ static const key_desc keys[] = {
      "CPU threads; 0 = all cores"},
     {"train.drop_last", KT_BOOL, FIELD(train.drop_last), 0, 0, 0, NULL,
      "drop the last partial batch of an epoch"},
+    {"train.precision", KT_ENUM, FIELD(train.precision), 0, 0, 0, precisions,
+     "fp32 | bf16 (bf16 convolutions and dense layer, fp32 accumulation; needs AVX512-BF16 or AMX)"},
 
     {"data.protocol", KT_ENUM, FIELD(data.protocol), 0, 0, 0, protocols,
      "hannun | pytorch-ref: presets the split, resampling and batching keys not given"},
@@ -316,6 +321,7 @@ void config_defaults(resecg_config *c)
     c->train.seed = 2018;
     c->train.threads = 0;
     c->train.drop_last = 0;
+    c->train.precision = PRECISION_FP32;
 
     strcpy(c->data.source, "synthetic");
     c->data.dir[0] = '\0';
@@ -358,6 +364,7 @@ const char *config_loss_name(loss_kind k) { return choice_name(loss_kinds, (int)
 const char *config_protocol_name(data_protocol p) { return choice_name(protocols, (int)p); }
 const char *config_split_name(split_kind k) { return choice_name(split_kinds, (int)k); }
 const char *config_batching_name(batching_kind k) { return choice_name(batching_kinds, (int)k); }
+const char *config_precision_name(precision_kind k) { return choice_name(precisions, (int)k); }
 
 /* ---- error reporting ----
  * A load context knows where text came from: a file (messages start with

@@ -38,6 +38,13 @@ typedef enum batching_kind {
     BATCH_RANDOM = 1,    /* records shuffled per epoch, consecutive batches */
 } batching_kind;
 
+/* The arithmetic of the network's convolutions and dense layer (train.precision). */
+typedef enum precision_kind {
+    PRECISION_FP32 = 0, /* fp32 everywhere */
+    PRECISION_BF16 = 1, /* bf16 operands, fp32 accumulation; fp32 master weights, gradients,
+                           Adam moments, batch-norm statistics, softmax and losses */
+} precision_kind;
+
 /* What `resecg train` trains: the network, or gradient-boosted trees on
  * classical ECG features (the feature-based row of Table 1; core/trees.c). */
 typedef enum model_type {
@@ -84,6 +91,7 @@ typedef struct train_config {
     uint64_t seed;           /* train.seed, 2018 */
     int threads;             /* train.threads, 0 = all cores */
     int drop_last;           /* train.drop_last, false: keep the last partial batch */
+    precision_kind precision; /* train.precision: fp32 | bf16 (CPUs with AVX512-BF16 or AMX) */
 } train_config;
 
 typedef struct data_config {
@@ -175,6 +183,8 @@ const char *config_protocol_name(data_protocol p);
 const char *config_split_name(split_kind k);
 /* "by_length", "random" */
 const char *config_batching_name(batching_kind k);
+/* "fp32", "bf16" */
+const char *config_precision_name(precision_kind k);
 
 /* Sets data.protocol to p and applies its preset to every key it covers
  * that is not marked given (what loading `data.protocol: NAME` does). */

@@ -649,7 +649,7 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     if (train_run_open(cfg, o->out_dir, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
         goto done;
 
-    be = backend_create(o->device, cfg->train.threads, e);
+    be = backend_create(o->device, cfg->train.threads, cfg->train.precision, e);
     if (!be)
         goto done;
     if (model_init(&m, &cfg->model, be, e) != 0)
@@ -902,7 +902,7 @@ int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, r
     r->std = strtod(ss, NULL);
     if (evaluate_records_open(cfg, o->all_records, &ds, &tr, &ntr, &dv, &ndv, &r->info, e) != 0)
         goto done;
-    be = backend_create(o->device, cfg->train.threads, e);
+    be = backend_create(o->device, cfg->train.threads, cfg->train.precision, e);
     if (!be || model_init(&m, &cfg->model, be, e) != 0)
         goto done;
     int cap_L = max_trimmed_len(&ds, dv, ndv, m.frame);

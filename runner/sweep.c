@@ -154,6 +154,8 @@ static const char *const id_baseline[][2] = {
     {"features.depth", "5"},          {"features.eta", "0.05"},
     {"features.subsample", "0.8"},    {"features.colsample", "0.8"},
     {"features.min_child_weight", "1"}, {"features.lambda", "1"},
+    /* added with train.precision: fp32, as before */
+    {"train.precision", "fp32"},
 };
 
 /* The key list (in the writer's order, from config_defaults' text) and

@@ -3,7 +3,8 @@
  * path (core/cpu/conv_dnnl.c) against the reference on the shapes of the
  * real network, including its primitive cache (repeat, interleave, evict),
  * and the backward-weights kernel (core/cpu/conv_wgrad.c) on its own, its
- * AVX-512 and AVX2 variants each where the CPU runs them. */
+ * AVX-512 and AVX2 variants each where the CPU runs them; and the bf16
+ * convolutions (train.precision bf16) against the fp32 reference. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -335,7 +336,7 @@ static void *ctx_or_fail(const char *layout)
 {
     rerr e = {{0}};
     setenv("RESECG_ONEDNN_LAYOUT", layout, 1);
-    void *ctx = onednn_ctx_create(&e);
+    void *ctx = onednn_ctx_create(PRECISION_FP32, &e);
     unsetenv("RESECG_ONEDNN_LAYOUT");
     if (!ctx)
         ck_abort_msg("onednn_ctx_create(%s): %s", layout, e.msg);
@@ -346,56 +347,58 @@ START_TEST(test_onednn_bad_layout)
 {
     rerr e = {{0}};
     setenv("RESECG_ONEDNN_LAYOUT", "nchw", 1);
-    void *ctx = onednn_ctx_create(&e);
+    void *ctx = onednn_ctx_create(PRECISION_FP32, &e);
     unsetenv("RESECG_ONEDNN_LAYOUT");
     ck_assert_ptr_null(ctx);
     ck_assert_ptr_nonnull(strstr(e.msg, "nchw"));
     setenv("RESECG_WGRAD", "yes", 1);
-    ctx = onednn_ctx_create(&e);
+    ctx = onednn_ctx_create(PRECISION_FP32, &e);
     unsetenv("RESECG_WGRAD");
     ck_assert_ptr_null(ctx);
     ck_assert_ptr_nonnull(strstr(e.msg, "RESECG_WGRAD='yes'"));
     setenv("RESECG_WGRAD_ISA", "sse", 1);
-    ctx = onednn_ctx_create(&e);
+    ctx = onednn_ctx_create(PRECISION_FP32, &e);
     unsetenv("RESECG_WGRAD_ISA");
     ck_assert_ptr_null(ctx);
     ck_assert_ptr_nonnull(strstr(e.msg, "RESECG_WGRAD_ISA='sse'"));
 }
 END_TEST
 
+/* {B, Cin, Cout, L, K, stride, want dinp}: the network's convs (stem,
+ * 32..256 channels at their lengths, both strides, odd Lout 35 -> 18)
+ * plus the other channel combinations of {1, 8, 16, 32, 64, 256} */
+static const int NET_SHAPES[][7] = {
+    {2, 1, 32, 8960, 16, 1, 0},  // stem: no gradient to the data
+    {2, 1, 32, 8960, 16, 1, 1},  // same shape with dinp
+    {2, 32, 32, 8960, 16, 1, 1}, // block 0
+    {2, 32, 32, 8960, 16, 2, 1}, // block 1 conv1: 8960 -> 4480
+    {3, 32, 64, 2240, 16, 1, 1}, // block 4 conv1: width doubles
+    {4, 64, 64, 1120, 16, 2, 1},
+    {2, 128, 128, 280, 16, 1, 1},
+    {3, 128, 256, 140, 16, 1, 1},
+    {2, 256, 256, 70, 16, 2, 1},
+    {4, 256, 256, 35, 16, 1, 1}, // last block
+    {3, 256, 256, 35, 16, 2, 1}, // odd L at stride 2: pads 7 and 8
+    {2, 8, 16, 4480, 16, 2, 1},
+    {3, 16, 8, 280, 16, 1, 1},
+    {2, 8, 1, 35, 16, 1, 1},
+    {4, 16, 64, 35, 16, 2, 1},
+    {2, 64, 8, 280, 16, 2, 1},
+    {2, 256, 1, 35, 16, 1, 1},
+    {2, 1, 256, 280, 16, 2, 1},
+};
+#define NNET_SHAPES ((int)(sizeof NET_SHAPES / sizeof NET_SHAPES[0]))
+
 START_TEST(test_onednn_vs_ref)
 {
-    // {B, Cin, Cout, L, K, stride, want dinp}: the network's convs (stem,
-    // 32..256 channels at their lengths, both strides, odd Lout 35 -> 18)
-    // plus the other channel combinations of {1, 8, 16, 32, 64, 256}
-    static const int shapes[][7] = {
-        {2, 1, 32, 8960, 16, 1, 0},  // stem: no gradient to the data
-        {2, 1, 32, 8960, 16, 1, 1},  // same shape with dinp
-        {2, 32, 32, 8960, 16, 1, 1}, // block 0
-        {2, 32, 32, 8960, 16, 2, 1}, // block 1 conv1: 8960 -> 4480
-        {3, 32, 64, 2240, 16, 1, 1}, // block 4 conv1: width doubles
-        {4, 64, 64, 1120, 16, 2, 1},
-        {2, 128, 128, 280, 16, 1, 1},
-        {3, 128, 256, 140, 16, 1, 1},
-        {2, 256, 256, 70, 16, 2, 1},
-        {4, 256, 256, 35, 16, 1, 1}, // last block
-        {3, 256, 256, 35, 16, 2, 1}, // odd L at stride 2: pads 7 and 8
-        {2, 8, 16, 4480, 16, 2, 1},
-        {3, 16, 8, 280, 16, 1, 1},
-        {2, 8, 1, 35, 16, 1, 1},
-        {4, 16, 64, 35, 16, 2, 1},
-        {2, 64, 8, 280, 16, 2, 1},
-        {2, 256, 1, 35, 16, 1, 1},
-        {2, 1, 256, 280, 16, 2, 1},
-    };
     void *ctx[NLAYOUTS];
     for (int l = 0; l < NLAYOUTS; l++)
         ctx[l] = ctx_or_fail(LAYOUTS[l]);
     rng r;
     rng_seed(&r, 303);
     long bad = 0;
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        const int *s = shapes[i];
+    for (int i = 0; i < NNET_SHAPES; i++) {
+        const int *s = NET_SHAPES[i];
         conv_case c;
         case_init(&c, &r, s[0], s[1], s[2], s[3], s[4], s[5]);
         for (int l = 0; l < NLAYOUTS; l++)
@@ -404,6 +407,110 @@ START_TEST(test_onednn_vs_ref)
     }
     for (int l = 0; l < NLAYOUTS; l++)
         onednn_ctx_destroy(ctx[l]);
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+/* ---- bf16 (train.precision bf16) ----
+ * A bf16 operand keeps 8 significant bits: rounding to nearest moves it by
+ * at most 2^-9 relative, uniformly, so each product of two rounded operands
+ * is off by about 2^-9 * sqrt(2/3) of its size (rms), and a sum of many
+ * such products with independent errors by that share of the rms of the
+ * sum, ~0.16%. The tolerance, 3% of the result's rms plus 2% of the value,
+ * leaves about 4 sigma of headroom at the worst of millions of elements; a
+ * wrong tap, channel or pad (an error of the size of the result) fails it.
+ * The lower bound proves bf16 arithmetic is used at all: fp32 through
+ * oneDNN is ~1e-7 off, bf16 ~1e-3. */
+#define BF16_ATOL_REL 3e-2
+#define BF16_RTOL 2e-2
+#define BF16_MIN_REL_RMS 1e-4
+
+static double rel_rms_err(const float *got, const float *ref, size_t n)
+{
+    double se = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - ref[i];
+        se += d * d;
+    }
+    double rms = testutil_rms(ref, n);
+    return rms > 0 ? sqrt(se / (double)n) / rms : 0.0;
+}
+
+/* bf16 oneDNN forward and backward on c against the fp32 reference, then
+ * the same again (a new ctx) bit for bit; returns the mismatches. */
+static long case_check_bf16(conv_case *c, int want_dx, double *worst_rel)
+{
+    const conv_dims *d = &c->d;
+    size_t ni = (size_t)d->B * d->Cin * d->L, nw = (size_t)d->Cout * d->Cin * d->K;
+    size_t no = (size_t)d->B * d->Cout * d->Lout;
+    float *keep[4] = {testutil_falloc(no), testutil_falloc(ni), testutil_falloc(nw),
+                      testutil_falloc(d->Cout)};
+    float *outs[4] = {c->out, c->dx, c->dw, c->db};
+    size_t ns[4] = {no, ni, nw, (size_t)d->Cout};
+    long bad = 0;
+    for (int rep = 0; rep < 2; rep++) {
+        rerr e = {{0}};
+        void *ctx = onednn_ctx_create(PRECISION_BF16, &e);
+        ck_assert_msg(ctx != NULL, "onednn_ctx_create(bf16): %s", e.msg);
+        for (int k = 0; k < 4; k++)
+            memset(outs[k], 0xff, ns[k] * sizeof(float));
+        onednn_conv1d_forward(ctx, c->out, c->x, c->w, c->b, d);
+        onednn_conv1d_backward(ctx, want_dx ? c->dx : NULL, c->dw, c->db, c->dout, c->x, c->w, d);
+        onednn_ctx_destroy(ctx);
+        if (rep == 1) {
+            for (int k = 0; k < 4; k++) {
+                if ((k == 1 && !want_dx) || memcmp(outs[k], keep[k], ns[k] * sizeof(float)) == 0)
+                    continue;
+                printf("    bf16: tensor %d differs between two identical runs\n", k);
+                bad++;
+            }
+            break;
+        }
+        printf("onednn bf16 B%d %d->%d L%d->%d K%d s%d%s\n", d->B, d->Cin, d->Cout, d->L, d->Lout,
+               d->K, d->stride, want_dx ? "" : " no dinp");
+        const float *refs[4] = {c->out_ref, c->dx_ref, c->dw_ref, c->db_ref};
+        const char *names[4] = {"out", "dinp", "dw", "db"};
+        for (int k = 0; k < 4; k++) {
+            if (k == 1 && !want_dx)
+                continue;
+            bad += check_close(names[k], outs[k], refs[k], ns[k],
+                               BF16_ATOL_REL * testutil_rms(refs[k], ns[k]), BF16_RTOL);
+            double rr = rel_rms_err(outs[k], refs[k], ns[k]);
+            if (rr > *worst_rel)
+                *worst_rel = rr;
+            if (k == 0 && d->Cin * d->K >= 16 && rr < BF16_MIN_REL_RMS) {
+                printf("    bf16 out: rms error %.2e of the rms: fp32 arithmetic, not bf16\n", rr);
+                bad++;
+            }
+        }
+        for (int k = 0; k < 4; k++)
+            memcpy(keep[k], outs[k], ns[k] * sizeof(float));
+    }
+    for (int k = 0; k < 4; k++)
+        free(keep[k]);
+    return bad;
+}
+
+START_TEST(test_onednn_bf16_vs_ref)
+{
+    rerr e = {{0}};
+    if (onednn_bf16_check(&e) != 0) {
+        printf("bf16 convolutions: SKIPPED, not on this CPU (%s)\n", e.msg);
+        return;
+    }
+    rng r;
+    rng_seed(&r, 505);
+    long bad = 0;
+    double worst = 0.0;
+    for (int i = 0; i < NNET_SHAPES; i++) {
+        const int *s = NET_SHAPES[i];
+        conv_case c;
+        case_init(&c, &r, s[0], s[1], s[2], s[3], s[4], s[5]);
+        bad += case_check_bf16(&c, s[6], &worst);
+        case_free(&c);
+    }
+    printf("bf16 against the fp32 reference on %d shapes: worst rms error %.2e of the result's rms\n",
+           NNET_SHAPES, worst);
     ck_assert_int_eq(bad, 0);
 }
 END_TEST
@@ -561,6 +668,7 @@ static Suite *conv_suite(void)
     tcase_add_test(dn, test_onednn_vs_ref);
     tcase_add_test(dn, test_onednn_cache);
     tcase_add_test(dn, test_onednn_evict);
+    tcase_add_test(dn, test_onednn_bf16_vs_ref);
     tcase_add_loop_test(dn, test_wgrad_vs_ref, WGRAD_ISA_AVX2, WGRAD_ISA_AVX512 + 1);
     suite_add_tcase(s, dn);
     return s;

@@ -135,7 +135,7 @@ static backend *make_backend(const char *name, const char *math, int determinist
         setenv("RESECG_CUDA_MATH", math, 1);
     if (deterministic)
         setenv("RESECG_CUDA_DETERMINISTIC", "1", 1);
-    backend *be = backend_create(name, 0, &e);
+    backend *be = backend_create(name, 0, PRECISION_FP32, &e);
     unsetenv("RESECG_CUDA_MATH");
     unsetenv("RESECG_CUDA_DETERMINISTIC");
     ck_assert_msg(be != NULL, "backend_create(%s, math %s): %s", name, math ? math : "default",
@@ -182,7 +182,7 @@ START_TEST(test_probe_and_env)
                                    {"RESECG_CUDA_WORKSPACE_MB", "12x"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         setenv(bad[i][0], bad[i][1], 1);
-        backend *be = backend_create("cuda", 0, &e);
+        backend *be = backend_create("cuda", 0, PRECISION_FP32, &e);
         unsetenv(bad[i][0]);
         ck_assert_ptr_null(be);
         printf("  %s=%s -> %s\n", bad[i][0], bad[i][1], e.msg);
@@ -1213,7 +1213,7 @@ int main(void)
     rerr e = {{0}};
     if (cuda_device_probe(desc, sizeof desc, &e) <= 0) {
         rerr e2 = {{0}};
-        backend *be = backend_create("cuda", 0, &e2);
+        backend *be = backend_create("cuda", 0, PRECISION_FP32, &e2);
         if (be || strncmp(e2.msg, "no CUDA device: ", 16) != 0) {
             printf("FAIL: without a device backend_create(\"cuda\") gave %s '%s'\n",
                    be ? "a backend" : "the message", e2.msg);

@@ -250,7 +250,7 @@ static void setup_model(model *m, backend **be_out, const st_file *f, const char
     mc.bn_momentum = 1.0f - strtof(meta_str(f, "bn_momentum_torch"), NULL);
 
     rerr e = {{0}};
-    backend *be = backend_create(be_name, 0, &e);
+    backend *be = backend_create(be_name, 0, PRECISION_FP32, &e);
     ck_assert_msg(be != NULL, "backend_create(%s): %s", be_name, e.msg);
     *be_out = be;
     ck_assert_msg(model_init(m, &mc, be, &e) == 0, "model_init: %s", e.msg);
@@ -475,7 +475,7 @@ START_TEST(test_default_param_count)
     resecg_config rc;
     config_defaults(&rc);
     rerr e = {{0}};
-    backend *be = backend_create("cpu-ref", 1, &e);
+    backend *be = backend_create("cpu-ref", 1, PRECISION_FP32, &e);
     ck_assert_msg(be != NULL, "backend_create(cpu-ref): %s", e.msg);
     model m;
     ck_assert_msg(model_init(&m, &rc.model, be, &e) == 0, "model_init: %s", e.msg);

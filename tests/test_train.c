@@ -4,6 +4,7 @@
  * training run's dev F1 from best.safetensors; the run directory holds every
  * documented output; the CLI rejects bad input with file and line. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "backend.h"
 #include "testutil.h"
 #include "train.h"
 #include "util.h"
@@ -200,6 +202,109 @@ START_TEST(test_resume_equals_uninterrupted)
 }
 END_TEST
 
+/* epochs.csv's train_loss column (the second), up to max rows; returns the
+ * number read. */
+static int train_losses(const char *dir, double *out, int max)
+{
+    char *csv = slurp(dir, "epochs.csv");
+    int n = 0;
+    size_t len = strlen(csv);
+    size_t at = strcspn(csv, "\n") + 1; /* past the header */
+    while (at < len && n < max) {
+        size_t comma = at + strcspn(csv + at, ",\n");
+        ck_assert_msg(csv[comma] == ',', "epochs.csv row %d has no comma", n + 1);
+        out[n++] = strtod(csv + comma + 1, NULL);
+        at += strcspn(csv + at, "\n") + 1;
+    }
+    free(csv);
+    return n;
+}
+
+/* train.precision bf16 (skipped with a SKIP line on a CPU without
+ * AVX512-BF16 or AMX): the same seeds in fp32 and in bf16. bf16 rounding
+ * changes every step a little, so the runs drift apart like two seeds
+ * would, but the curves must track: each epoch's mean training loss within
+ * 15% of fp32's, and the dev CinC F1 over 3 seeds within the fp32 seeds'
+ * own spread (3 sd, at least 0.05) of fp32's mean. A bf16 run is
+ * deterministic like an fp32 one (same seed, threads: the same weights). */
+START_TEST(test_bf16_tracks_fp32)
+{
+    rerr be = {{0}};
+    if (backend_check("cpu", PRECISION_BF16, &be) != 0) {
+        printf("bf16 training: SKIPPED, not on this CPU (%s)\n", be.msg);
+        return;
+    }
+    enum { NSEEDS = 3, EPOCHS = 6 };
+    double f1[2][NSEEDS], worst_ratio = 0.0;
+    for (int s = 0; s < NSEEDS; s++) {
+        double loss[2][EPOCHS];
+        for (int p = 0; p < 2; p++) {
+            resecg_config c;
+            tiny_config(&c);
+            c.train.max_epochs = EPOCHS;
+            c.train.seed = 11 + (uint64_t)s;
+            c.train.precision = p ? PRECISION_BF16 : PRECISION_FP32;
+            char d[600], name[64];
+            snprintf(name, sizeof name, "prec%d-seed%d", p, s);
+            run_dir(d, sizeof d, name);
+            train_result res;
+            run_ok(&c, d, 0, &res);
+            f1[p][s] = res.dev.cinc_f1;
+            ck_assert_int_eq(train_losses(d, loss[p], EPOCHS), EPOCHS);
+        }
+        printf("seed %d: train loss fp32 / bf16 per epoch:", 11 + s);
+        for (int ep = 0; ep < EPOCHS; ep++) {
+            double ratio = fabs(loss[1][ep] - loss[0][ep]) / loss[0][ep];
+            if (ratio > worst_ratio)
+                worst_ratio = ratio;
+            printf(" %.4f/%.4f", loss[0][ep], loss[1][ep]);
+        }
+        printf("; dev CinC F1 %.3f / %.3f\n", f1[0][s], f1[1][s]);
+    }
+    double m[2] = {0, 0}, sd = 0;
+    for (int p = 0; p < 2; p++)
+        for (int s = 0; s < NSEEDS; s++)
+            m[p] += f1[p][s] / NSEEDS;
+    for (int s = 0; s < NSEEDS; s++)
+        sd += (f1[0][s] - m[0]) * (f1[0][s] - m[0]) / (NSEEDS - 1);
+    sd = sqrt(sd);
+    double allowed = fmax(3 * sd, 0.05);
+    printf("bf16 vs fp32: worst epoch train-loss difference %.1f%%; dev CinC F1 %.3f vs %.3f "
+           "(fp32 sd %.3f, allowed %.3f)\n",
+           100 * worst_ratio, m[1], m[0], sd, allowed);
+    ck_assert_double_le(worst_ratio, 0.15);
+    ck_assert_double_le(fabs(m[1] - m[0]), allowed);
+
+    /* determinism: seed 11 in bf16 again, the same checkpoint bit for bit */
+    resecg_config c;
+    tiny_config(&c);
+    c.train.max_epochs = 2;
+    c.train.seed = 11;
+    c.train.precision = PRECISION_BF16;
+    char d1[600], d2[600];
+    run_dir(d1, sizeof d1, "bf16-det1");
+    run_dir(d2, sizeof d2, "bf16-det2");
+    train_result r1, r2;
+    run_ok(&c, d1, 0, &r1);
+    run_ok(&c, d2, 0, &r2);
+    assert_same_epochs(d1, d2);
+    char *a = slurp(d1, "f1.csv"), *b = slurp(d2, "f1.csv");
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    char pa[700], pb[700], *ba, *bb;
+    size_t na, nb;
+    rerr e;
+    snprintf(pa, sizeof pa, "%s/last.safetensors", d1);
+    snprintf(pb, sizeof pb, "%s/last.safetensors", d2);
+    ck_assert(util_read_file(pa, &ba, &na, &e) == 0 && util_read_file(pb, &bb, &nb, &e) == 0);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_msg(memcmp(ba, bb, na) == 0, "bf16: same seed, different checkpoints");
+    free(ba);
+    free(bb);
+}
+END_TEST
+
 /* Runs the resecg binary with args; returns its exit status and its stderr. */
 static int run_cli(const char *tmpdir, const char *args, char *err, size_t errsz)
 {
@@ -243,6 +348,29 @@ START_TEST(test_cli_errors)
     ck_assert_int_eq(run_cli(tmpdir, args, err, sizeof err), 2);
     ck_assert_msg(strstr(err, "optim.lr") != NULL, "%s", err);
 
+    /* bf16 where oneDNN may not run it (ONEDNN_MAX_CPU_ISA=avx2 stands for a
+     * CPU without AVX512-BF16 or AMX): a config error naming the feature,
+     * before any run directory exists */
+    snprintf(args, sizeof args,
+             "train --config %s/cfgs/small.yaml --set train.precision=bf16 --out %s/bf16run",
+             testutil_source_dir(), tmpdir);
+    setenv("ONEDNN_MAX_CPU_ISA", "avx2", 1);
+    ck_assert_int_eq(run_cli(tmpdir, args, err, sizeof err), 2);
+    unsetenv("ONEDNN_MAX_CPU_ISA");
+    ck_assert_msg(strstr(err, "train.precision bf16") && strstr(err, "BF16"), "%s", err);
+    char bdir[700];
+    snprintf(bdir, sizeof bdir, "%s/bf16run", tmpdir);
+    ck_assert_msg(!util_file_exists(bdir), "%s was made for a refused config", bdir);
+    snprintf(args, sizeof args, "train --config %s/cfgs/small.yaml --set train.precision=fp16",
+             testutil_source_dir());
+    ck_assert_int_eq(run_cli(tmpdir, args, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "fp32, bf16"), "%s", err);
+    snprintf(args, sizeof args,
+             "train --config %s/cfgs/small.yaml --device cpu-ref --set train.precision=bf16",
+             testutil_source_dir());
+    ck_assert_int_eq(run_cli(tmpdir, args, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "cpu-ref"), "%s", err);
+
     ck_assert_int_eq(run_cli(tmpdir, "train --bogus", err, sizeof err), 2);
     ck_assert_int_eq(run_cli(tmpdir, "frobnicate", err, sizeof err), 2);
     ck_assert_int_eq(run_cli(tmpdir, "train --help", err, sizeof err), 0);
@@ -270,6 +398,7 @@ int main(void)
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_resume_equals_uninterrupted);
     tcase_add_test(tc, test_cli_errors);
+    tcase_add_test(tc, test_bf16_tracks_fp32);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

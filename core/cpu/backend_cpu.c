@@ -4,9 +4,13 @@
  * conv_wgrad.c), the batch-norm backward with a float-summing copy
  * (bn_fast.c), and keeps the reference kernels for the other memory-bound
  * layers.
+ * With train.precision bf16 (the "cpu" backend only) the convolutions run on
+ * oneDNN's bf16 kernels (AMX or AVX512-BF16) and the dense layer on rounded
+ * operands; everything else stays fp32.
  * Both use OpenMP threads; the flat optimiser loops live here too. */
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +18,40 @@
 
 typedef struct cpu_ctx {
     int use_dnnl;
-    void *dnnl; /* onednn ctx, NULL for cpu-ref */
+    void *dnnl;    /* onednn ctx, NULL for cpu-ref */
+    float *bf_buf; /* bf16: the dense layer's rounded operands (grow-only) */
+    size_t bf_len;
 } cpu_ctx;
+
+/* fp32 -> bf16 -> fp32, round to nearest even (what oneDNN's reorders and
+ * AVX512-BF16's vcvtneps2bf16 do); NaN stays NaN. */
+static inline float bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
+        u |= 0x00400000u; /* quiet NaN, payload kept in the top bits */
+    else
+        u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* n floats of src rounded to bf16 into the ctx's buffer at offset off; the
+ * buffer grows to off + n (and may move). */
+static void bf16_copy(cpu_ctx *c, size_t off, const float *src, size_t n)
+{
+    if (off + n > c->bf_len) {
+        float *nb = realloc(c->bf_buf, (off + n) * sizeof(float));
+        RESECG_ASSERT(nb != NULL);
+        c->bf_buf = nb;
+        c->bf_len = off + n;
+    }
+    float *dst = c->bf_buf + off;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = bf16_round(src[i]);
+}
 
 static void *cpu_alloc(backend *be, size_t bytes)
 {
@@ -96,17 +132,37 @@ static void cpu_sc_bwd(backend *be, float *dinp, const float *dout, const float 
     cpu_shortcut_backward(dinp, dout, inp, B, Cin, Cout, L, pool);
 }
 
+/* The dense layer is tiny (K classes per frame): in bf16 its operands are
+ * rounded copies, and the reference kernel's wider accumulator does the
+ * rest. The rounding points are those of a bf16 GEMM: inputs and weights
+ * forward, upstream gradients and the other operand backward. */
 static void cpu_dense_fwd(backend *be, float *out, const float *inp, const float *w,
                           const float *b, int B, int C, int T, int K)
 {
-    (void)be;
+    cpu_ctx *c = be->ctx;
+    if (be->precision == PRECISION_BF16) {
+        size_t nx = (size_t)B * C * T;
+        bf16_copy(c, 0, inp, nx);
+        bf16_copy(c, nx, w, (size_t)K * C); /* may move the buffer: pointers after */
+        cpu_dense_forward(out, c->bf_buf, c->bf_buf + nx, b, B, C, T, K);
+        return;
+    }
     cpu_dense_forward(out, inp, w, b, B, C, T, K);
 }
 
 static void cpu_dense_bwd(backend *be, float *dinp, float *dw, float *db, const float *dout,
                           const float *inp, const float *w, int B, int C, int T, int K)
 {
-    (void)be;
+    cpu_ctx *c = be->ctx;
+    if (be->precision == PRECISION_BF16) {
+        size_t nx = (size_t)B * C * T, ng = (size_t)B * T * K;
+        bf16_copy(c, 0, inp, nx);
+        bf16_copy(c, nx, dout, ng);
+        bf16_copy(c, nx + ng, w, (size_t)K * C);
+        const float *xr = c->bf_buf, *gr = c->bf_buf + nx, *wr = c->bf_buf + nx + ng;
+        cpu_dense_backward(dinp, dw, db, gr, xr, wr, B, C, T, K);
+        return;
+    }
     cpu_dense_backward(dinp, dw, db, dout, inp, w, B, C, T, K);
 }
 
@@ -170,12 +226,19 @@ static void cpu_destroy(backend *be)
     cpu_ctx *c = be->ctx;
     if (c && c->dnnl)
         onednn_ctx_destroy(c->dnnl);
+    if (c)
+        free(c->bf_buf);
     free(c);
     free(be);
 }
 
-backend *cpu_backend_create(int use_dnnl, int threads, rerr *e)
+backend *cpu_backend_create(int use_dnnl, int threads, precision_kind prec, rerr *e)
 {
+    if (prec == PRECISION_BF16 && (!use_dnnl || onednn_bf16_check(e) != 0)) {
+        if (!use_dnnl)
+            rerr_set(e, "train.precision bf16 needs the oneDNN backend (device cpu)");
+        return NULL;
+    }
     if (threads > 0)
         omp_set_num_threads(threads);
     backend *be = calloc(1, sizeof *be);
@@ -188,7 +251,7 @@ backend *cpu_backend_create(int use_dnnl, int threads, rerr *e)
     }
     c->use_dnnl = use_dnnl;
     if (use_dnnl) {
-        c->dnnl = onednn_ctx_create(e);
+        c->dnnl = onednn_ctx_create(prec, e);
         if (!c->dnnl) {
             free(be);
             free(c);
@@ -196,6 +259,7 @@ backend *cpu_backend_create(int use_dnnl, int threads, rerr *e)
         }
     }
     be->name = use_dnnl ? "cpu" : "cpu-ref";
+    be->precision = prec;
     be->ctx = c;
     be->destroy = cpu_destroy;
     be->alloc = cpu_alloc;

@@ -26,6 +26,13 @@
  * RESECG_WGRAD_ISA=avx2 | avx512 | auto picks its variant, auto the widest
  * the CPU has, avx2 to measure and test the AVX2 one on an AVX-512 CPU).
  *
+ * train.precision bf16: every primitive is offered bf16 operands (forward
+ * src and weights, backward-weights src and diff_dst, backward-data weights
+ * and diff_dst) and fp32 results, so the reorders from the caller's fp32
+ * tensors also convert, and oneDNN picks its AMX (or AVX512-BF16) kernels
+ * for all three directions: neither substitution is used there
+ * (bench/PERF.md has the figures).
+ *
  * A ctx is not thread-safe: one training loop drives it; oneDNN threads
  * inside each primitive with OpenMP (omp_set_num_threads by the caller). */
 #include "backend.h"
@@ -110,6 +117,7 @@ typedef struct onednn_ctx {
     act_fmt fmt[3]; /* per OP_FWD, OP_BWD_W, OP_BWD_D: see the file comment */
     int use_wgrad;  /* WGRAD_*: conv_wgrad.c for backward-weights where it applies */
     int wgrad_isa;  /* WGRAD_ISA_*: its variant */
+    int bf16;       /* train.precision bf16: bf16 operands, fp32 results (file comment) */
     conv_entry *entries[ONEDNN_CACHE_CAP];
     int n;
     unsigned long long clock;
@@ -130,6 +138,15 @@ static void md_init(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
                     dnnl_format_tag_t tag)
 {
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag));
+}
+
+/* The data type a primitive is offered for an operand: bf16 for what the
+ * arithmetic reads in bf16 mode, fp32 for every result and for the bias. */
+static void md_init_op(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+                       dnnl_format_tag_t tag, int bf16_operand)
+{
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, ndims, dims, bf16_operand ? dnnl_bf16 : dnnl_f32,
+                                            tag));
 }
 
 /* Fills a port: the user memory with user_md and, if the primitive's md
@@ -180,7 +197,8 @@ static void port_destroy(port *p)
 
 /* The convolution descriptor of one op kind, with activations offered in
  * format f (weights: oiw with ncw, else "any"; bias always plain x). */
-static void op_desc_init(dnnl_convolution_desc_t *cd, int kind, const conv_dims *d, act_fmt f)
+static void op_desc_init(dnnl_convolution_desc_t *cd, int kind, const conv_dims *d, act_fmt f,
+                         int bf16)
 {
     dnnl_dims_t src_dims = {d->B, d->Cin, d->L};
     dnnl_dims_t wei_dims = {d->Cout, d->Cin, d->K};
@@ -188,11 +206,14 @@ static void op_desc_init(dnnl_convolution_desc_t *cd, int kind, const conv_dims 
     dnnl_dims_t dst_dims = {d->B, d->Cout, d->Lout};
     dnnl_format_tag_t act = f == FMT_NCW ? dnnl_ncw : f == FMT_NWC ? dnnl_nwc : dnnl_format_tag_any;
     dnnl_format_tag_t wt = f == FMT_NCW ? dnnl_oiw : dnnl_format_tag_any;
+    // operands bf16 in bf16 mode: forward src, weights; backward-weights
+    // src, diff_dst; backward-data weights, diff_dst. Results (dst,
+    // diff_weights, diff_bias, diff_src) and the bias stay fp32.
     dnnl_memory_desc_t src, wei, bias, dst;
-    md_init(&src, 3, src_dims, act);
-    md_init(&wei, 3, wei_dims, wt);
+    md_init_op(&src, 3, src_dims, act, bf16 && kind != OP_BWD_D);
+    md_init_op(&wei, 3, wei_dims, wt, bf16 && kind != OP_BWD_W);
     md_init(&bias, 1, bias_dims, dnnl_x);
-    md_init(&dst, 3, dst_dims, act);
+    md_init_op(&dst, 3, dst_dims, act, bf16 && kind != OP_FWD);
 
     // TensorFlow "same" padding is asymmetric: the right pad is whatever
     // makes the last window fit, pad_left or pad_left + 1 (0 when K < stride
@@ -298,7 +319,7 @@ static void op_pd_create(conv_op *op, onednn_ctx *c, int kind, const conv_dims *
     if (kind == OP_BWD_D_FWD)
         bwd_d_fwd_desc_init(&cd, d, ph, f);
     else
-        op_desc_init(&cd, kind, d, f);
+        op_desc_init(&cd, kind, d, f, c->bf16);
     DNNL_CHECK(dnnl_primitive_desc_create(&op->pd, &cd, attr, c->engine, hint));
     const char *impl = NULL;
     DNNL_CHECK(dnnl_primitive_desc_query(op->pd, dnnl_query_impl_info_str, 0, &impl));
@@ -307,7 +328,7 @@ static void op_pd_create(conv_op *op, onednn_ctx *c, int kind, const conv_dims *
         if (kind == OP_BWD_D_FWD)
             bwd_d_fwd_desc_init(&cd, d, ph, FMT_ANY);
         else
-            op_desc_init(&cd, kind, d, FMT_ANY);
+            op_desc_init(&cd, kind, d, FMT_ANY, c->bf16);
         DNNL_CHECK(dnnl_primitive_desc_create(&op->pd, &cd, attr, c->engine, hint));
     }
     DNNL_CHECK(dnnl_primitive_attr_destroy(attr));
@@ -429,7 +450,7 @@ static conv_entry *entry_create(onednn_ctx *c, const conv_dims *d)
     // backward weights: (src, diff_dst) -> (diff_weights, diff_bias), by our
     // own kernel where it applies (its sums at the start of the workspace),
     // else by oneDNN
-    if (c->use_wgrad != WGRAD_NEVER &&
+    if (!c->bf16 && c->use_wgrad != WGRAD_NEVER &&
         wgrad_supported(d, c->wgrad_isa, c->use_wgrad == WGRAD_ALL)) {
         e->wgrad_threads = omp_get_max_threads();
         off = wgrad_workspace_floats(d, e->wgrad_threads) * sizeof(float);
@@ -452,7 +473,8 @@ static conv_entry *entry_create(onednn_ctx *c, const conv_dims *d)
     }
 
     // backward data: (diff_dst, weights) -> diff_src, after bwd_w's region
-    e->nphases = bwd_d_phases(e->ph, d);
+    // bf16: oneDNN's own backward-data has AMX kernels, no substitute needed
+    e->nphases = c->bf16 ? 0 : bwd_d_phases(e->ph, d);
     if (e->nphases > 0) {
         // as forward convs: (dout, wflip_r) -> the outputs of phase r; wflip_r
         // is computed into the workspace by the call, in plain oiw; at stride
@@ -540,13 +562,72 @@ static conv_entry *ctx_lookup(onednn_ctx *c, const conv_dims *d)
     return e;
 }
 
-void *onednn_ctx_create(rerr *e)
+/* cpuid leaf 7: sub-leaf 0 EDX bit 22 is AMX-BF16, sub-leaf 1 EAX bit 5
+ * AVX512-BF16 (Intel SDM vol. 2A, CPUID). What the CPU has, for the message;
+ * whether it can be used is oneDNN's word (OS support, ONEDNN_MAX_CPU_ISA). */
+static void cpu_bf16_features(int *amx, int *avx512)
 {
+    *amx = *avx512 = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, cc, dd;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(cc), "=d"(dd) : "a"(0), "c"(0));
+    if (a < 7)
+        return;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(cc), "=d"(dd) : "a"(7), "c"(0));
+    *amx = (dd >> 22) & 1;
+    unsigned max_sub = a;
+    if (max_sub >= 1) {
+        __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(cc), "=d"(dd) : "a"(7), "c"(1));
+        *avx512 = (a >> 5) & 1;
+    }
+#endif
+}
+
+static const char *isa_name(dnnl_cpu_isa_t isa)
+{
+    switch (isa) {
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_sse41: return "sse41";
+    default: return "another ISA";
+    }
+}
+
+int onednn_bf16_check(rerr *e)
+{
+    // oneDNN's effective ISA has the bf16 bits (avx512_core_bf16 is a subset
+    // of avx512_core_amx) only where its bf16 kernels run natively
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) ==
+        (unsigned)dnnl_cpu_isa_avx512_core_bf16)
+        return 0;
+    int amx, avx512;
+    cpu_bf16_features(&amx, &avx512);
+    if (!amx && !avx512)
+        rerr_set(e, "train.precision bf16: this CPU has neither AVX512-BF16 nor AMX-BF16, "
+                    "which native bf16 needs (oneDNN runs %s here); use fp32", isa_name(isa));
+    else
+        rerr_set(e, "train.precision bf16: the CPU has %s, but oneDNN may only use %s here "
+                    "(ONEDNN_MAX_CPU_ISA set, or the OS does not enable it); use fp32",
+                 amx ? "AMX-BF16" : "AVX512-BF16", isa_name(isa));
+    return -1;
+}
+
+void *onednn_ctx_create(precision_kind prec, rerr *e)
+{
+    if (prec == PRECISION_BF16 && onednn_bf16_check(e) != 0)
+        return NULL;
     onednn_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         rerr_set(e, "oneDNN context: out of memory");
         return NULL;
     }
+    c->bf16 = prec == PRECISION_BF16;
     // measured defaults (file comment); the variable forces one format
     c->fmt[OP_FWD] = FMT_NWC;
     c->fmt[OP_BWD_W] = FMT_ANY;

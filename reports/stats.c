@@ -398,8 +398,8 @@ static void boot_summarise(boot *w, int paired, int k, stats_result *out)
     out->se[k] = se;
     if (isnan(se)) {
         out->df[k] = out->lo[k] = out->hi[k] = out->p[k] = NAN;
-    } else if (se == 0) { /* every resample equal: nothing varies */
-        out->df[k] = INFINITY;
+    } else if (se == 0) { /* the seeds agree and the records move no model apart */
+        out->df[k] = df;
         out->lo[k] = out->hi[k] = diff;
         out->p[k] = diff == 0 ? 1 : 0;
     } else {

@@ -98,6 +98,8 @@ static int compare_one(const rp_report *r, rp_compare *m, rerr *e)
         m->se[s] = st.se[k], m->df[s] = st.df[k], m->p[s] = st.p[k], m->p_gt[s] = st.p_gt[k];
         m->rec_lo[s] = st.rec_lo[k], m->rec_hi[s] = st.rec_hi[k];
         m->verdict[s] = stats_testable(m->na, m->nb) ? RP_V_NOISE : RP_V_FEW;
+        if (m->verdict[s] == RP_V_FEW) /* not tested: no p to be read as one */
+            m->p[s] = NAN;
     }
 done:
     free(ja), free(jb), free(pa), free(pb);

@@ -551,6 +551,7 @@ START_TEST(significance)
         near(num(&t, r, "diff"), d, "diff");
         if (v == 4) { /* two seeds: shown, never tested */
             ck_assert_str_eq(verdict, "too few seeds");
+            ck_assert_str_eq(t.cell[r][col(&t, "p")], "");
             ck_assert_str_eq(t.cell[r][col(&t, "p_holm")], "");
             continue;
         }

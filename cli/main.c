@@ -32,7 +32,7 @@ static const char *usage_main =
     "  data split write the train/dev split (or k folds) of a config's data as a manifest\n"
     "  bench      measure training throughput (samples/s, GFLOP/s, peak memory)\n"
     "  sweep      plan, run and inspect sweeps of training jobs over GPUs (sweeps/*.yaml)\n"
-    "  report     Table 1, bootstrap CIs and an HTML report of a sweep's results\n"
+    "  report     Table 1, verdicts on differences (seeds and records resampled), HTML and LaTeX\n"
     "\n"
     "`resecg <command> --help` describes each command's options.\n";
 

@@ -1,4 +1,4 @@
-/* `resecg report RESULTS_DIR [...]`: the command-line face of reports/
+/* `resecg report RESULTS_DIR [DIR_B] [...]`: the command-line face of reports/
  * (report.h): options in, exit status out (0 written, 1 a report that could
  * not be made, 2 bad usage). */
 #include <stdio.h>
@@ -9,15 +9,19 @@
 #include "report.h"
 
 static const char *usage_report =
-    "usage: resecg report RESULTS_DIR [--out DIR] [--baseline VARIANT] [--total cinc|weighted|macro]\n"
-    "                     [--bootstrap N] [--seed S] [--published]\n"
+    "usage: resecg report RESULTS_DIR [DIR_B] [--out DIR] [--baseline VARIANT]\n"
+    "                     [--total cinc|weighted|macro] [--bootstrap N] [--seed S] [--published]\n"
     "\n"
-    "  Collates a sweep output directory (results/<sweep>/) into jobs.csv/.md, table1.csv/.md,\n"
-    "  significance.csv/.md and report.html.\n"
-    "  --out DIR          output directory (default RESULTS_DIR/report)\n"
-    "  --baseline NAME    variant the others are compared with (default plain, ce, or the first)\n"
+    "  Collates a sweep output directory (results/<sweep>/) into jobs.csv/.md, table1.csv/.md/.tex,\n"
+    "  significance.csv/.md/.tex and report.html. With DIR_B, a second results directory scored on\n"
+    "  the same dev records (set B; RESULTS_DIR is set A): each configuration of B is compared with\n"
+    "  the same one of A (an A/A check when both ran one sweep file with different seeds), or with\n"
+    "  A's --baseline, unpaired over seeds.\n"
+    "  --out DIR          output directory (default RESULTS_DIR/report; with DIR_B, DIR_B/report-ab)\n"
+    "  --baseline NAME    variant the others are compared with (default plain, ce, or the first;\n"
+    "                     with DIR_B: a configuration of A that every one of B is compared with)\n"
     "  --total WHAT       Table 1's Total: cinc (mean F1 of N, A, O; default), weighted, macro\n"
-    "  --bootstrap N      paired bootstrap resamples of the dev records (default 2000)\n"
+    "  --bootstrap N      resamples of the seeds and dev records (default 2000)\n"
     "  --seed S           bootstrap seed (default 1)\n"
     "  --published        add the reference implementation's published Table 1 rows\n";
 
@@ -37,7 +41,7 @@ int cmd_report(int argc, char **argv)
 {
     report_opts o;
     report_opts_default(&o);
-    const char *dir = NULL;
+    const char *dir = NULL, *dir_b = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long long v;
@@ -79,8 +83,11 @@ int cmd_report(int argc, char **argv)
             return 2;
         } else if (!dir) {
             dir = a;
+        } else if (!dir_b) {
+            dir_b = a;
         } else {
-            fprintf(stderr, "resecg report: one RESULTS_DIR only (got '%s' and '%s')\n", dir, a);
+            fprintf(stderr, "resecg report: at most two results directories (got '%s', '%s' and '%s')\n",
+                    dir, dir_b, a);
             return 2;
         }
     }
@@ -89,7 +96,7 @@ int cmd_report(int argc, char **argv)
         return 2;
     }
     rerr e = {{0}};
-    if (report_run(dir, &o, stdout, &e) != 0) {
+    if (report_run(dir, dir_b, &o, stdout, &e) != 0) {
         fprintf(stderr, "resecg report: %s\n", e.msg);
         return 1;
     }

@@ -1,7 +1,8 @@
 /* report.html: one self-contained page (inline CSS and SVG, no scripts, no
  * network) with Table 1, per-class F1 bars with ±1 sd error bars, the
- * bootstrap differences, confusion matrices summed over seeds, and training
- * curves (dev loss and CinC F1 per epoch, one line per seed). */
+ * differences and their verdicts, confusion matrices summed over seeds, and
+ * training curves (dev loss on a log axis and CinC F1 per epoch, one line
+ * per seed). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -118,31 +119,66 @@ static void bars(FILE *fp, const rp_report *r)
 
 static void significance(FILE *fp, const rp_report *r)
 {
-    fputs("<h2>Differences from the baseline</h2>\n<p>Baseline ", fp);
-    esc(fp, r->cfgs[r->baseline].label);
-    fprintf(fp, ". Paired bootstrap over dev records (%d resamples); 95%% intervals; "
-                "<em>noise</em> where the interval contains 0.</p>\n<table>\n<tr><th>variant</th>"
-                "<th>seeds</th><th>N</th><th>A</th><th>O</th><th>~</th><th>CinC F1</th></tr>\n",
-            r->o.bootstrap);
+    char line[2000];
+    fputs("<h2>Differences</h2>\n<p>", fp);
+    if (r->baseline >= 0) {
+        fputs("Baseline ", fp);
+        esc(fp, r->cfgs[r->baseline].label);
+        fputs(". ", fp);
+    } else {
+        fputs("Each configuration of B against the same one of A. ", fp);
+    }
+    rp_method(r, line, sizeof line);
+    esc(fp, line);
+    /* one baseline is named above; two sets need a column for it */
+    int basecol = r->baseline < 0;
+    fprintf(fp, "</p>\n<table>\n<tr><th>variant</th>%s<th>seeds</th>", basecol ? "<th>baseline</th>" : "");
+    for (int s = 0; s < r->nstat; s++) {
+        fputs("<th>", fp);
+        esc(fp, rp_stat_title(r, s));
+        fputs("</th>", fp);
+    }
+    fputs("</tr>\n", fp);
     for (int i = 0; i < r->ncmp; i++) {
         const rp_compare *m = &r->cmp[i];
         fputs("<tr><td>", fp);
         esc(fp, r->cfgs[m->cfg].label);
-        fprintf(fp, "</td><td>%d</td>", m->npairs);
-        for (int s = 0; s < RP_NSTAT; s++) {
-            if (m->npairs == 0) {
-                fputs("<td class=\"missing\">missing</td>", fp);
-                continue;
+        if (basecol) {
+            fputs("</td><td>", fp);
+            esc(fp, r->cfgs[m->base].label);
+        }
+        rp_seeds(m, line, sizeof line);
+        fprintf(fp, "</td><td class=\"nw\">%s</td>", line);
+        for (int s = 0; s < r->nstat; s++) {
+            static const char *const cls[] = {"missing", "few", "", "real"};
+            char note[64];
+            rp_cell(m, s, line, sizeof line);
+            rp_cell_note(m, s, note, sizeof note);
+            fprintf(fp, "<td%s%s%s>", *cls[m->verdict[s]] ? " class=\"" : "", cls[m->verdict[s]],
+                    *cls[m->verdict[s]] ? "\"" : "");
+            /* the difference and its interval each unbroken; a line may break between them */
+            char *iv = strstr(line, " [");
+            if (iv)
+                *iv = '\0';
+            fputs("<span class=\"nw\">", fp);
+            esc(fp, line);
+            if (iv) {
+                fputs("</span> <span class=\"nw\">[", fp);
+                esc(fp, iv + 2);
             }
-            int noise = m->lo[s] <= 0 && m->hi[s] >= 0;
-            fprintf(fp, "<td%s>%+.3f [%+.3f, %+.3f] %s</td>", noise ? "" : " class=\"real\"",
-                    m->diff[s], m->lo[s], m->hi[s], noise ? "noise" : "real");
+            fputs("</span>", fp);
+            if (m->verdict[s] == RP_V_REAL || m->verdict[s] == RP_V_NOISE)
+                fprintf(fp, "<br><small class=\"nw\">%s &middot; ",
+                        m->verdict[s] == RP_V_REAL ? "real" : "noise");
+            else if (*note)
+                fputs("<br><small class=\"nw\">", fp);
+            esc(fp, note);
+            fputs(*note ? "</small></td>" : "</td>", fp);
         }
         fputs("</tr>\n", fp);
     }
     fputs("</table>\n<ul>\n", fp);
     for (int i = 0; i < r->ncmp; i++) {
-        char line[1200];
         rp_verdict(r, &r->cmp[i], line, sizeof line);
         fputs("<li>", fp);
         esc(fp, line);
@@ -187,36 +223,95 @@ static void confusions(FILE *fp, const rp_report *r)
     fputs("</div>\n", fp);
 }
 
-/* One chart: field 0 dev loss, 1 CinC F1; one polyline per job of c. */
+/* A chart's value axis: linear, or log10 for the dev loss, whose first
+ * epoch (156 in the demo, against 0.8 at the end) would flatten the rest. */
+typedef struct axis {
+    double lo, hi;
+    int log;
+    int top, bottom; /* pixel rows of hi and lo */
+} axis;
+
+static double axis_y(const axis *a, double v)
+{
+    double f = a->log ? (log10(a->hi) - log10(fmax(v, a->lo))) / (log10(a->hi) - log10(a->lo))
+                      : (a->hi - v) / (a->hi - a->lo);
+    return a->top + (a->bottom - a->top) * f;
+}
+
+static void axis_label(FILE *fp, int left, int right, double y, double v, int grid)
+{
+    if (grid)
+        fprintf(fp, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#eee\"/>", left, y,
+                right, y);
+    fprintf(fp, "<text x=\"%d\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.3g</text>\n",
+            left - 3, y + 3, v);
+}
+
+/* A linear axis labels hi and lo. A log axis labels the 1-2-5 values inside
+ * the range (only powers of ten when those span more than three decades),
+ * each with a grid line, and hi and lo where no such label is within 12
+ * pixels. */
+static void axis_ticks(FILE *fp, const axis *a, int left, int right)
+{
+    double ys[64];
+    int n = 0;
+    if (a->log) {
+        int d0 = (int)floor(log10(a->lo)), d1 = (int)ceil(log10(a->hi));
+        int only_decades = d1 - d0 > 3;
+        for (int d = d0; d <= d1 && n < 60; d++)
+            for (int k = 0; k < 3; k++) {
+                static const double m[3] = {1, 2, 5};
+                double v = m[k] * pow(10, d);
+                if ((only_decades && k) || v < a->lo || v > a->hi)
+                    continue;
+                ys[n++] = axis_y(a, v);
+                axis_label(fp, left, right, ys[n - 1], v, 1);
+            }
+    }
+    const double ends[2] = {a->hi, a->lo};
+    for (int i = 0; i < 2; i++) {
+        double y = axis_y(a, ends[i]);
+        int clear = 1;
+        for (int k = 0; k < n; k++)
+            clear &= fabs(ys[k] - y) >= 12;
+        if (clear) /* hi's label sits below its line, inside the chart */
+            axis_label(fp, left, right, i == 0 ? y + 5 : y, ends[i], 0);
+    }
+}
+
+/* One chart: field 0 dev loss (log axis), 1 CinC F1; one polyline per job of c. */
 static void curve(FILE *fp, const rp_report *r, int c, int field)
 {
     const rp_config *g = &r->cfgs[c];
     int W = 300, H = 160, L = 40, B = 20, T = 10, maxep = 1;
-    double lo = INFINITY, hi = -INFINITY;
+    axis a = {INFINITY, -INFINITY, field == 0, T, H - B};
     for (int q = 0; q < g->njobs; q++) {
         const rp_job *j = &r->jobs[g->jobs[q]];
         const double *v = field ? j->ep_cinc : j->ep_dev_loss;
         if (j->epochs > maxep)
             maxep = j->epochs;
         for (int i = 0; i < j->epochs; i++) {
-            lo = fmin(lo, v[i]);
-            hi = fmax(hi, v[i]);
+            if (a.log && !(v[i] > 0))
+                continue; /* a loss is positive; nothing to draw on a log axis otherwise */
+            a.lo = fmin(a.lo, v[i]);
+            a.hi = fmax(a.hi, v[i]);
         }
     }
-    if (!isfinite(lo)) {
-        lo = 0;
-        hi = 1;
+    if (!isfinite(a.lo)) {
+        a.lo = a.log ? 0.1 : 0;
+        a.hi = 1;
     }
-    if (hi - lo < 1e-9)
-        hi = lo + 1;
+    if (a.log && a.hi / a.lo < 1 + 1e-9)
+        a.hi = a.lo * 10;
+    else if (!a.log && a.hi - a.lo < 1e-9)
+        a.hi = a.lo + 1;
     fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                 "viewBox=\"0 0 %d %d\"><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
                 "fill=\"none\" stroke=\"#ccc\"/>"
-                "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%.3g</text>"
-                "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%.3g</text>"
                 "<text x=\"%d\" y=\"%d\" font-size=\"10\">%s by epoch (1..%d)</text>\n",
-            W, H, W, H, L, T, W - L - 10, H - B - T, L - 3, T + 8, hi, L - 3, H - B, lo, L,
-            H - 5, field ? "CinC F1" : "dev loss", maxep);
+            W, H, W, H, L, T, W - L - 10, H - B - T, L, H - 5,
+            field ? "CinC F1" : "dev loss, log scale,", maxep);
+    axis_ticks(fp, &a, L, W - 10);
     for (int q = 0; q < g->njobs; q++) {
         const rp_job *j = &r->jobs[g->jobs[q]];
         const double *v = field ? j->ep_cinc : j->ep_dev_loss;
@@ -225,9 +320,8 @@ static void curve(FILE *fp, const rp_report *r, int c, int field)
         fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
                 colour(q));
         for (int i = 0; i < j->epochs; i++) {
-            double x = L + (W - 2 * L - 10 + L) * (maxep > 1 ? (double)i / (maxep - 1) : 0.5);
-            double y = T + (H - B - T) * (hi - v[i]) / (hi - lo);
-            fprintf(fp, "%.1f,%.1f ", x, y);
+            double x = L + (W - L - 10) * (maxep > 1 ? (double)i / (maxep - 1) : 0.5);
+            fprintf(fp, "%.1f,%.1f ", x, axis_y(&a, v[i]));
         }
         fprintf(fp, "\"><title>seed %llu</title></polyline>\n", (unsigned long long)j->seed);
     }
@@ -262,14 +356,14 @@ int rp_write_html(const rp_report *r, const char *path, rerr *e)
     FILE *fp = af.fp;
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>resecg report: ",
           fp);
-    esc(fp, r->dir);
-    fputs("</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+    esc(fp, r->title);
+    fputs("</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1300px}"
           "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-          "text-align:right}td:first-child{text-align:left}.missing{color:#b00}.real{font-weight:bold}"
+          "text-align:right}.nw{white-space:nowrap}td:first-child{text-align:left}.missing{color:#b00}.few{color:#777}.real{font-weight:bold}"
           ".row{display:flex;flex-wrap:wrap;gap:1em}.conf td{min-width:3em}.published td{color:#555;font-style:italic}</style></head>\n<body>\n"
           "<h1>resecg report: ",
           fp);
-    esc(fp, r->dir);
+    esc(fp, r->title);
     fprintf(fp, "</h1>\n<p><strong>%s.</strong></p>\n", r->summary);
     table1(fp, r);
     bars(fp, r);

@@ -1,8 +1,10 @@
-/* `resecg report` (report.h): reading a sweep output directory, the tables
- * (jobs, Table 1) as CSV and Markdown, and the paired bootstrap against the
- * baseline configuration. CSV is read with libcsv's parser and written with
- * its csv_fwrite quoting; every output goes through afile (temp + rename).
- * A job that has not finished is "failed" or "missing", never a row of zeros. */
+/* `resecg report` (report.h): reading a sweep output directory (or two
+ * that share their dev records), grouping the jobs into configurations,
+ * and the tables (jobs, Table 1) as CSV and Markdown; compare.c does the
+ * statistics, html.c and latex.c the other outputs. CSV is read with
+ * libcsv's parser and written with its csv_fwrite quoting; every output
+ * goes through afile (temp + rename). A job that has not finished is
+ * "failed" or "missing", never a row of zeros. */
 #define _GNU_SOURCE
 #include "report.h"
 
@@ -172,7 +174,7 @@ static int class_index(const char *s)
 
 
 /* A number for CSV: %.6f, or empty where there is no value (NaN). */
-static void out_num(FILE *fp, double v)
+void rp_csv_num(FILE *fp, double v)
 {
     char b[48] = "";
     if (isfinite(v))
@@ -181,7 +183,7 @@ static void out_num(FILE *fp, double v)
 }
 
 /* Markdown cell text: '|' would end the cell. */
-static void md_text(FILE *fp, const char *s)
+void rp_md_text(FILE *fp, const char *s)
 {
     for (; *s; s++) {
         if (*s == '|')
@@ -304,23 +306,26 @@ static int split_overrides(rp_report *r, rerr *e)
 }
 
 /* jobs.tsv: "# comment", then "ID\tVARIANT\tSEED\tOVERRIDES" per job (runner/sweep_run.c). */
-static int read_jobs_tsv(rp_report *r, rerr *e)
+/* Appends the jobs of set `side` (results directory dir) to r->jobs. */
+static int read_jobs_tsv(rp_report *r, const char *dir, int side, rerr *e)
 {
     char p[4200], *text;
     size_t len;
-    snprintf(p, sizeof p, "%s/jobs.tsv", r->dir);
+    snprintf(p, sizeof p, "%s/jobs.tsv", dir);
     if (!util_file_exists(p))
-        return rerr_set(e, "%s: not a sweep output directory (no jobs.tsv)", r->dir);
+        return rerr_set(e, "%s: not a sweep output directory (no jobs.tsv)", dir);
     if (util_read_file(p, &text, &len, e))
         return -1;
-    int lines = 1;
+    int lines = 1, first = r->njobs;
     for (size_t i = 0; i < len; i++)
         lines += text[i] == '\n';
-    r->jobs = calloc((size_t)lines, sizeof *r->jobs);
-    if (!r->jobs) {
+    void *grown = realloc(r->jobs, sizeof *r->jobs * (size_t)(r->njobs + lines));
+    if (!grown) {
         free(text);
         return rerr_set(e, "out of memory");
     }
+    r->jobs = grown;
+    memset(r->jobs + r->njobs, 0, sizeof *r->jobs * (size_t)lines);
     int lineno = 0, rc = 0;
     for (char *l = text; l && *l && rc == 0;) {
         char *nl = strchr(l, '\n');
@@ -344,6 +349,7 @@ static int read_jobs_tsv(rp_report *r, rerr *e)
             }
             rp_job *j = &r->jobs[r->njobs++];
             memcpy(j->id, f[0], 13);
+            j->side = side;
             j->seed = seed;
             j->status = RP_MISSING;
             if (!(j->variant = xstrdup(f[1], e)) || !(j->overrides = xstrdup(f[3], e)))
@@ -352,7 +358,7 @@ static int read_jobs_tsv(rp_report *r, rerr *e)
         l = nl ? nl + 1 : NULL;
     }
     free(text);
-    if (rc == 0 && r->njobs == 0)
+    if (rc == 0 && r->njobs == first)
         rc = rerr_set(e, "%s: no jobs", p);
     return rc;
 }
@@ -361,7 +367,8 @@ static int read_jobs_tsv(rp_report *r, rerr *e)
  * 100,000-job sweep's journal is read in n log n, not n^2. */
 typedef struct journal_ctx {
     rp_report *r;
-    int *by_id;
+    int *by_id; /* the set's jobs, sorted by id */
+    int n;
 } journal_ctx;
 
 static int cmp_id(const void *a, const void *b, void *data)
@@ -375,7 +382,7 @@ static int journal_visit(const journal_entry *en, void *data)
 {
     journal_ctx *jc = data;
     rp_report *r = jc->r;
-    int lo = 0, hi = r->njobs - 1;
+    int lo = 0, hi = jc->n - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2, c = strcmp(r->jobs[jc->by_id[mid]].id, en->id);
         if (c == 0) {
@@ -388,7 +395,7 @@ static int journal_visit(const journal_entry *en, void *data)
             hi = mid - 1;
     }
     /* ids are unique in jobs.tsv (a repeated config is dropped by the expansion) */
-    for (int q = lo; q == hi && q < r->njobs && strcmp(r->jobs[jc->by_id[q]].id, en->id) == 0; q++) {
+    for (int q = lo; q == hi && q < jc->n && strcmp(r->jobs[jc->by_id[q]].id, en->id) == 0; q++) {
         rp_job *j = &r->jobs[jc->by_id[q]];
         if (strcmp(en->event, "started") == 0) {
             char g[48];
@@ -472,9 +479,16 @@ static int read_epochs(rp_job *j, const char *path, rerr *e)
     return 0;
 }
 
+/* Why two jobs' records differ: within a sweep, or between the two sets. */
+static const char *records_why(const rp_report *r, const rp_job *j)
+{
+    return j->side != r->records_side ? "the two result sets do not share their dev records"
+                                      : "the jobs were not scored on the same dev records";
+}
+
 /* predictions.csv: record,label,pred,p_N,... The first done job fixes the
- * dev records; every other must list the same ones in the same order, or the
- * paired comparison would pair different records. */
+ * dev records; every other (of either set) must list the same ones in the
+ * same order, or the comparisons would pair different records. */
 static int read_predictions(rp_report *r, rp_job *j, const char *path, rerr *e)
 {
     csv_rows t;
@@ -484,10 +498,11 @@ static int read_predictions(rp_report *r, rp_job *j, const char *path, rerr *e)
     if (n == 0)
         rc = rerr_set(e, "%s: no records", path);
     else if (!first && n != r->nrec)
-        rc = rerr_set(e, "%s: %d records, but %s/%s/predictions.csv has %d: the jobs were not "
-                         "scored on the same dev records",
-                      path, n, r->dir, r->jobs[0].id, r->nrec);
+        rc = rerr_set(e, "%s: %d records, but %s has %d: %s", path, n, r->records_src, r->nrec,
+                      records_why(r, j));
     if (rc == 0 && first) {
+        snprintf(r->records_src, sizeof r->records_src, "%s", path);
+        r->records_side = j->side;
         r->records = calloc((size_t)n, sizeof *r->records);
         r->labels = calloc((size_t)n, sizeof *r->labels);
         if (!r->records || !r->labels)
@@ -512,10 +527,9 @@ static int read_predictions(rp_report *r, rp_job *j, const char *path, rerr *e)
             }
             r->labels[i] = lab;
         } else if (strcmp(r->records[i], row->f[0]) != 0 || r->labels[i] != lab) {
-            rc = rerr_set(e, "%s:%d: record %s (%s), but another job has %s (%s) there: the jobs "
-                             "were not scored on the same dev records",
-                          path, i + 2, row->f[0], row->f[1], r->records[i],
-                          metrics_class_name(r->labels[i]));
+            rc = rerr_set(e, "%s:%d: record %s (%s), but %s has %s (%s) there: %s", path, i + 2,
+                          row->f[0], row->f[1], r->records_src, r->records[i],
+                          metrics_class_name(r->labels[i]), records_why(r, j));
             break;
         }
         j->pred[i] = pr;
@@ -530,16 +544,17 @@ static int read_run_dirs(rp_report *r, rerr *e)
     char p[4400];
     for (int i = 0; i < r->njobs; i++) {
         rp_job *j = &r->jobs[i];
-        snprintf(p, sizeof p, "%s/%s/epochs.csv", r->dir, j->id);
+        const char *dir = j->side ? r->dir_b : r->dir;
+        snprintf(p, sizeof p, "%s/%s/epochs.csv", dir, j->id);
         if (util_file_exists(p) && read_epochs(j, p, e))
             return -1;
-        snprintf(p, sizeof p, "%s/%s/f1.csv", r->dir, j->id);
+        snprintf(p, sizeof p, "%s/%s/f1.csv", dir, j->id);
         if (!util_file_exists(p))
             continue; /* failed (journal) or missing */
         j->status = RP_DONE;
         if (read_f1(r, j, p, e))
             return -1;
-        snprintf(p, sizeof p, "%s/%s/predictions.csv", r->dir, j->id);
+        snprintf(p, sizeof p, "%s/%s/predictions.csv", dir, j->id);
         if (read_predictions(r, j, p, e))
             return -1;
         /* Table 1 comes from f1.csv, the statistics from predictions.csv:
@@ -555,7 +570,7 @@ static int read_run_dirs(rp_report *r, rerr *e)
             if (fabs(m.f1[k] - j->f1[k]) > 1e-5)
                 return rerr_set(e, "%s/%s: f1.csv has F1 %.6f for %s, predictions.csv gives %.6f: "
                                    "the two files are from different evaluations",
-                                r->dir, j->id, j->f1[k], metrics_class_name(k), m.f1[k]);
+                                dir, j->id, j->f1[k], metrics_class_name(k), m.f1[k]);
     }
     return 0;
 }
@@ -571,8 +586,73 @@ static int key_varies(const rp_report *r, int k)
     return 0;
 }
 
-/* Configurations: jobs with the same variant and overrides, in order of first
- * appearance (jobs are seed-major, so that is the sweep's order). */
+/* The configuration job j belongs to: the same set, variant and overrides;
+ * a new one (appended) when none has them yet. -1 on out of memory. */
+static int config_of(rp_report *r, const rp_job *j, rerr *e)
+{
+    int c = 0;
+    while (c < r->ncfgs && !(r->cfgs[c].side == j->side && strcmp(r->cfgs[c].variant, j->variant) == 0 &&
+                             strcmp(r->jobs[r->cfgs[c].jobs[0]].overrides, j->overrides) == 0))
+        c++;
+    if (c < r->ncfgs)
+        return c;
+    rp_config *g = &r->cfgs[r->ncfgs++];
+    const char *prefix = !r->dir_b ? "" : j->side ? "B: " : "A: ";
+    size_t n = strlen(prefix) + strlen(j->variant) + strlen(j->overrides) + 16 * (size_t)r->nkeys + 2;
+    g->label = malloc(n);
+    g->variant = strdup(j->variant);
+    g->jobs = calloc((size_t)r->njobs, sizeof *g->jobs);
+    if (!g->label || !g->variant || !g->jobs)
+        return rerr_set(e, "out of memory");
+    g->side = j->side;
+    /* the label names only the overrides that tell configurations apart: a
+     * grid axis with one value adds nothing but width */
+    size_t o = (size_t)snprintf(g->label, n, "%s%s", prefix, j->variant);
+    g->name = g->label + strlen(prefix);
+    for (int k = 0; k < r->nkeys && o < n; k++)
+        if (key_varies(r, k))
+            o += (size_t)snprintf(g->label + o, n - o, " %s=%s", r->keys[k],
+                                  j->ov_val[k] ? j->ov_val[k] : "(unset)");
+    return c;
+}
+
+/* Table 1's numbers of g: mean and sample sd over finished seeds, the summed
+ * confusion matrix. */
+static void config_stats(const rp_report *r, rp_config *g)
+{
+    for (int s = 0; s <= RP_K; s++) {
+        double sum = 0, sq = 0;
+        int n = 0;
+        for (int q = 0; q < g->njobs; q++) {
+            const rp_job *j = &r->jobs[g->jobs[q]];
+            if (j->status == RP_DONE) {
+                sum += s < RP_K ? j->f1[s] : rp_job_total(j, r->o.total);
+                n++;
+            }
+        }
+        g->mean[s] = n ? sum / n : NAN;
+        for (int q = 0; q < g->njobs; q++) {
+            const rp_job *j = &r->jobs[g->jobs[q]];
+            if (j->status == RP_DONE) {
+                double d = (s < RP_K ? j->f1[s] : rp_job_total(j, r->o.total)) - g->mean[s];
+                sq += d * d;
+            }
+        }
+        /* sample standard deviation (n - 1), undefined for one seed */
+        g->sd[s] = n > 1 ? sqrt(sq / (n - 1)) : NAN;
+    }
+    for (int q = 0; q < g->njobs; q++) {
+        const rp_job *j = &r->jobs[g->jobs[q]];
+        if (j->status == RP_DONE)
+            for (int a = 0; a < RP_K; a++)
+                for (int b = 0; b < RP_K; b++)
+                    g->conf[a][b] += j->conf[a][b];
+    }
+}
+
+/* Configurations: jobs with the same set, variant and overrides, in order of
+ * first appearance (jobs are seed-major, so that is the sweep's order; set
+ * A's before B's). */
 static int group_configs(rp_report *r, rerr *e)
 {
     size_t cap = r->njobs > 0 ? (size_t)r->njobs : 1; /* njobs >= 0; also tells gcc so */
@@ -581,27 +661,10 @@ static int group_configs(rp_report *r, rerr *e)
         return rerr_set(e, "out of memory");
     for (int i = 0; i < r->njobs; i++) {
         rp_job *j = &r->jobs[i];
-        int c = 0;
-        while (c < r->ncfgs && !(strcmp(r->cfgs[c].variant, j->variant) == 0 &&
-                                 strcmp(r->jobs[r->cfgs[c].jobs[0]].overrides, j->overrides) == 0))
-            c++;
+        int c = config_of(r, j, e);
+        if (c < 0)
+            return -1;
         rp_config *g = &r->cfgs[c];
-        if (c == r->ncfgs) {
-            r->ncfgs++;
-            size_t n = strlen(j->variant) + strlen(j->overrides) + 16 * (size_t)r->nkeys + 2;
-            g->label = malloc(n);
-            g->variant = strdup(j->variant);
-            g->jobs = calloc((size_t)r->njobs, sizeof *g->jobs);
-            if (!g->label || !g->variant || !g->jobs)
-                return rerr_set(e, "out of memory");
-            /* the label names only the overrides that tell configurations
-             * apart: a grid axis with one value adds nothing but width */
-            size_t o = (size_t)snprintf(g->label, n, "%s", j->variant);
-            for (int k = 0; k < r->nkeys && o < n; k++)
-                if (key_varies(r, k))
-                    o += (size_t)snprintf(g->label + o, n - o, " %s=%s", r->keys[k],
-                                          j->ov_val[k] ? j->ov_val[k] : "(unset)");
-        }
         j->cfg = c;
         g->jobs[g->njobs++] = i;
         g->ndone += j->status == RP_DONE;
@@ -610,179 +673,38 @@ static int group_configs(rp_report *r, rerr *e)
         r->nfailed += j->status == RP_FAILED;
         r->nmissing += j->status == RP_MISSING;
     }
-    for (int c = 0; c < r->ncfgs; c++) {
-        rp_config *g = &r->cfgs[c];
-        for (int s = 0; s <= RP_K; s++) {
-            double sum = 0, sq = 0;
-            int n = 0;
-            for (int q = 0; q < g->njobs; q++) {
-                const rp_job *j = &r->jobs[g->jobs[q]];
-                if (j->status == RP_DONE) {
-                    sum += s < RP_K ? j->f1[s] : rp_job_total(j, r->o.total);
-                    n++;
-                }
-            }
-            g->mean[s] = n ? sum / n : NAN;
-            for (int q = 0; q < g->njobs; q++) {
-                const rp_job *j = &r->jobs[g->jobs[q]];
-                if (j->status == RP_DONE) {
-                    double d = (s < RP_K ? j->f1[s] : rp_job_total(j, r->o.total)) - g->mean[s];
-                    sq += d * d;
-                }
-            }
-            /* sample standard deviation (n - 1), undefined for one seed */
-            g->sd[s] = n > 1 ? sqrt(sq / (n - 1)) : NAN;
-        }
-        for (int q = 0; q < g->njobs; q++) {
-            const rp_job *j = &r->jobs[g->jobs[q]];
-            if (j->status == RP_DONE)
-                for (int a = 0; a < RP_K; a++)
-                    for (int b = 0; b < RP_K; b++)
-                        g->conf[a][b] += j->conf[a][b];
-        }
-    }
+    for (int c = 0; c < r->ncfgs; c++)
+        config_stats(r, &r->cfgs[c]);
     snprintf(r->summary, sizeof r->summary, "%d of %d jobs finished (%d failed, %d missing)",
              r->ndone, r->njobs, r->nfailed, r->nmissing);
     return 0;
 }
 
+/* The baseline: --baseline names a configuration (label, else variant) of
+ * the (first) set; without it, one sweep uses plain, ce or the first, and
+ * two sets compare like with like (no single baseline). */
 static int pick_baseline(rp_report *r, rerr *e)
 {
     r->baseline = -1;
     if (r->o.baseline) {
         for (int c = 0; c < r->ncfgs && r->baseline < 0; c++)
-            if (strcmp(r->cfgs[c].label, r->o.baseline) == 0)
+            if (r->cfgs[c].side == 0 && strcmp(r->cfgs[c].name, r->o.baseline) == 0)
                 r->baseline = c;
         for (int c = 0; c < r->ncfgs && r->baseline < 0; c++)
-            if (strcmp(r->cfgs[c].variant, r->o.baseline) == 0)
+            if (r->cfgs[c].side == 0 && strcmp(r->cfgs[c].variant, r->o.baseline) == 0)
                 r->baseline = c;
         if (r->baseline < 0)
             return rerr_set(e, "--baseline %s: no such variant in %s", r->o.baseline, r->dir);
         return 0;
     }
+    if (r->dir_b)
+        return 0;
     for (int c = 0; c < r->ncfgs && r->baseline < 0; c++)
         if (strcmp(r->cfgs[c].variant, "plain") == 0 || strcmp(r->cfgs[c].variant, "ce") == 0)
             r->baseline = c;
     if (r->baseline < 0)
         r->baseline = 0;
     return 0;
-}
-
-/* ---- the paired bootstrap ---- */
-
-/* F1 of N, A, O, ~ and CinC F1 of one job's predictions with each dev record
- * counted w[i] times (metrics.c's definitions, zero_division = 0). */
-static void weighted_scores(const rp_report *r, const int *pred, const int *w, double out[RP_NSTAT])
-{
-    metrics m;
-    metrics_init(&m, RP_K);
-    for (int i = 0; i < r->nrec; i++)
-        m.confusion[r->labels[i]][pred[i]] += w[i];
-    metrics_finish(&m);
-    for (int k = 0; k < RP_K; k++)
-        out[k] = m.f1[k];
-    out[RP_K] = m.cinc_f1;
-}
-
-/* numpy.percentile's default (linear between order statistics). */
-static double percentile(const double *sorted, int n, double q)
-{
-    double pos = q * (n - 1);
-    int lo = (int)floor(pos);
-    int hi = lo + 1 < n ? lo + 1 : lo;
-    return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* For configuration c against the baseline: pairs done jobs by seed; the
- * difference is the mean over pairs of (F1_c - F1_base) on the dev records;
- * each of B resamples draws n records with replacement (one draw shared by
- * every pair and both sides, so record difficulty cancels) and recomputes it.
- * The CI is the 2.5th and 97.5th percentile of the B differences. Every
- * comparison restarts the generator at the same seed, so a report is
- * reproducible and each comparison sees the same resamples. */
-static int compare(const rp_report *r, int c, rp_compare *out, rerr *e)
-{
-    const rp_config *g = &r->cfgs[c], *b = &r->cfgs[r->baseline];
-    int *pa = calloc((size_t)g->njobs + 1, sizeof *pa), *pb = calloc((size_t)g->njobs + 1, sizeof *pb);
-    int *w = calloc((size_t)r->nrec + 1, sizeof *w);
-    int B = r->o.bootstrap;
-    double *samples = calloc((size_t)B * RP_NSTAT + 1, sizeof *samples);
-    if (!pa || !pb || !w || !samples) {
-        free(pa), free(pb), free(w), free(samples);
-        return rerr_set(e, "out of memory");
-    }
-    memset(out, 0, sizeof *out);
-    out->cfg = c;
-    for (int q = 0; q < g->njobs; q++) {
-        const rp_job *j = &r->jobs[g->jobs[q]];
-        if (j->status != RP_DONE)
-            continue;
-        for (int s = 0; s < b->njobs; s++) {
-            const rp_job *k = &r->jobs[b->jobs[s]];
-            if (k->status == RP_DONE && k->seed == j->seed) {
-                pa[out->npairs] = g->jobs[q];
-                pb[out->npairs] = b->jobs[s];
-                out->npairs++;
-                break;
-            }
-        }
-    }
-    for (int s = 0; s < RP_NSTAT; s++)
-        out->diff[s] = out->lo[s] = out->hi[s] = NAN;
-    if (out->npairs > 0) {
-        double sa[RP_NSTAT], sb[RP_NSTAT];
-        for (int i = 0; i < r->nrec; i++)
-            w[i] = 1;
-        for (int s = 0; s < RP_NSTAT; s++)
-            out->diff[s] = 0;
-        for (int p = 0; p < out->npairs; p++) {
-            weighted_scores(r, r->jobs[pa[p]].pred, w, sa);
-            weighted_scores(r, r->jobs[pb[p]].pred, w, sb);
-            for (int s = 0; s < RP_NSTAT; s++)
-                out->diff[s] += (sa[s] - sb[s]) / out->npairs;
-        }
-        rng gen;
-        rng_seed(&gen, r->o.seed);
-        for (int it = 0; it < B; it++) {
-            memset(w, 0, sizeof *w * (size_t)r->nrec);
-            for (int i = 0; i < r->nrec; i++)
-                w[rng_below(&gen, (uint32_t)r->nrec)]++;
-            double d[RP_NSTAT] = {0};
-            for (int p = 0; p < out->npairs; p++) {
-                weighted_scores(r, r->jobs[pa[p]].pred, w, sa);
-                weighted_scores(r, r->jobs[pb[p]].pred, w, sb);
-                for (int s = 0; s < RP_NSTAT; s++)
-                    d[s] += (sa[s] - sb[s]) / out->npairs;
-            }
-            for (int s = 0; s < RP_NSTAT; s++)
-                samples[(size_t)s * B + it] = d[s];
-        }
-        for (int s = 0; s < RP_NSTAT; s++) {
-            double *x = samples + (size_t)s * B;
-            qsort(x, (size_t)B, sizeof *x, cmp_double);
-            out->lo[s] = percentile(x, B, 0.025);
-            out->hi[s] = percentile(x, B, 0.975);
-        }
-    }
-    free(pa), free(pb), free(w), free(samples);
-    return 0;
-}
-
-static const char *stat_name(int s)
-{
-    static const char *const n[RP_NSTAT] = {"N", "A", "O", "~", "CinC"};
-    return n[s];
-}
-
-static int is_noise(const rp_compare *m, int s)
-{
-    return m->lo[s] <= 0 && m->hi[s] >= 0;
 }
 
 /* ---- the files ---- */
@@ -796,6 +718,8 @@ static int write_jobs(const rp_report *r, const char *out, rerr *e)
         return -1;
     FILE *fp = af.fp;
     util_csv_field(fp, "id", 1);
+    if (r->dir_b) /* two sets: which one, A or B */
+        util_csv_field(fp, "set", 0);
     util_csv_field(fp, "variant", 0);
     for (int k = 0; k < r->nkeys; k++)
         util_csv_field(fp, r->keys[k], 0);
@@ -810,6 +734,8 @@ static int write_jobs(const rp_report *r, const char *out, rerr *e)
         char b[64];
         int done = j->status == RP_DONE;
         util_csv_field(fp, j->id, 1);
+        if (r->dir_b)
+            util_csv_field(fp, j->side ? "B" : "A", 0);
         util_csv_field(fp, j->variant, 0);
         for (int k = 0; k < r->nkeys; k++)
             util_csv_field(fp, j->ov_val[k] ? j->ov_val[k] : "", 0);
@@ -817,10 +743,10 @@ static int write_jobs(const rp_report *r, const char *out, rerr *e)
         util_csv_field(fp, b, 0);
         util_csv_field(fp, status_name(j->status), 0);
         for (int k = 0; k < RP_K; k++)
-            out_num(fp, done ? j->f1[k] : NAN);
-        out_num(fp, done ? j->cinc : NAN);
-        out_num(fp, done ? j->macro : NAN);
-        out_num(fp, done ? j->weighted : NAN);
+            rp_csv_num(fp, done ? j->f1[k] : NAN);
+        rp_csv_num(fp, done ? j->cinc : NAN);
+        rp_csv_num(fp, done ? j->macro : NAN);
+        rp_csv_num(fp, done ? j->weighted : NAN);
         snprintf(b, sizeof b, "%d", j->epochs);
         util_csv_field(fp, j->epochs ? b : "", 0);
         snprintf(b, sizeof b, "%d", j->best_epoch);
@@ -837,25 +763,26 @@ static int write_jobs(const rp_report *r, const char *out, rerr *e)
     if (afile_open(&af, p, e))
         return -1;
     fp = af.fp;
-    fprintf(fp, "# Jobs of %s\n\n%s.\n\n| id | variant |", r->dir, r->summary);
+    fprintf(fp, "# Jobs of %s\n\n%s.\n\n| id |%s variant |", r->title, r->summary,
+            r->dir_b ? " set |" : "");
     for (int k = 0; k < r->nkeys; k++) {
         fputc(' ', fp);
-        md_text(fp, r->keys[k]);
+        rp_md_text(fp, r->keys[k]);
         fputs(" |", fp);
     }
     fputs(" seed | status | N | A | O | ~ | CinC | macro | weighted | epochs | best | wall s | device |\n|",
           fp);
-    for (int k = 0; k < r->nkeys + 15; k++)
+    for (int k = 0; k < r->nkeys + 15 + (r->dir_b != NULL); k++)
         fputs("---|", fp);
     fputc('\n', fp);
     for (int i = 0; i < r->njobs; i++) {
         const rp_job *j = &r->jobs[i];
-        fprintf(fp, "| %s | ", j->id);
-        md_text(fp, j->variant);
+        fprintf(fp, "| %s | %s", j->id, !r->dir_b ? "" : j->side ? "B | " : "A | ");
+        rp_md_text(fp, j->variant);
         fputs(" |", fp);
         for (int k = 0; k < r->nkeys; k++) {
             fputc(' ', fp);
-            md_text(fp, j->ov_val[k] ? j->ov_val[k] : "");
+            rp_md_text(fp, j->ov_val[k] ? j->ov_val[k] : "");
             fputs(" |", fp);
         }
         fprintf(fp, " %" PRIu64 " | %s |", j->seed, status_name(j->status));
@@ -933,8 +860,8 @@ static int write_table1(const rp_report *r, const char *out, rerr *e)
         snprintf(b, sizeof b, "%d", g->njobs - g->ndone);
         util_csv_field(fp, b, 0);
         for (int s = 0; s <= RP_K; s++) {
-            out_num(fp, g->mean[s]);
-            out_num(fp, g->sd[s]);
+            rp_csv_num(fp, g->mean[s]);
+            rp_csv_num(fp, g->sd[s]);
         }
         fputc('\n', fp);
     }
@@ -944,7 +871,7 @@ static int write_table1(const rp_report *r, const char *out, rerr *e)
         util_csv_field(fp, "unexplained (probably weighted_f1)", 0);
         fputs(",,,", fp);
         for (int s = 0; s <= RP_K; s++) {
-            out_num(fp, published[i].v[s]);
+            rp_csv_num(fp, published[i].v[s]);
             util_csv_field(fp, "", 0);
         }
         fputc('\n', fp);
@@ -958,13 +885,13 @@ static int write_table1(const rp_report *r, const char *out, rerr *e)
     fp = af.fp;
     fprintf(fp, "# Table 1: %s\n\n%s. F1 per class, mean ± sample standard deviation over "
                 "finished seeds; Total is %s.\n\n",
-            r->dir, r->summary, rp_total_title(r->o.total));
+            r->title, r->summary, rp_total_title(r->o.total));
     fputs("| variant | N | A | O | ~ | Total | seeds | missing |\n|---|---|---|---|---|---|---|---|\n",
           fp);
     for (int c = 0; c < r->ncfgs; c++) {
         const rp_config *g = &r->cfgs[c];
         fputs("| ", fp);
-        md_text(fp, g->label);
+        rp_md_text(fp, g->label);
         fputs(" |", fp);
         for (int s = 0; s <= RP_K; s++) {
             if (!isfinite(g->mean[s]))
@@ -986,142 +913,64 @@ static int write_table1(const rp_report *r, const char *out, rerr *e)
     return afile_commit(&af, e);
 }
 
-/* One sentence per comparison: which differences are real. */
-void rp_verdict(const rp_report *r, const rp_compare *m, char *buf, size_t n)
+/* Reads one set: jobs.tsv (appended to r->jobs) and the journal. */
+static int read_set(rp_report *r, const char *dir, int side, rerr *e)
 {
-    const char *a = r->cfgs[m->cfg].label, *b = r->cfgs[r->baseline].label;
-    if (m->npairs == 0) {
-        snprintf(buf, n, "%s vs %s: no seed finished on both sides; nothing to compare yet.", a, b);
-        return;
-    }
-    size_t o = (size_t)snprintf(buf, n, "%s vs %s (%d paired seed%s): ", a, b, m->npairs,
-                                m->npairs == 1 ? "" : "s");
-    int real = 0;
-    for (int s = 0; s < RP_NSTAT && o < n; s++)
-        if (!is_noise(m, s)) {
-            o += (size_t)snprintf(buf + o, n - o, "%s%s F1 %s by %.3f", real ? "; " : "",
-                                  stat_name(s), m->diff[s] > 0 ? "higher" : "lower", fabs(m->diff[s]));
-            real++;
-        }
-    if (o < n)
-        snprintf(buf + o, n - o, "%s", real == RP_NSTAT ? " (every 95% interval excludes 0)."
-                                   : real ? " (95% intervals exclude 0); the rest is noise."
-                                            : "every difference is within noise (each 95% interval contains 0).");
+    char p[4300];
+    int first = r->njobs;
+    if (read_jobs_tsv(r, dir, side, e))
+        return -1;
+    journal_ctx jc = {r, calloc((size_t)(r->njobs - first), sizeof(int)), r->njobs - first};
+    if (!jc.by_id)
+        return rerr_set(e, "out of memory");
+    for (int i = 0; i < jc.n; i++)
+        jc.by_id[i] = first + i;
+    qsort_r(jc.by_id, (size_t)jc.n, sizeof *jc.by_id, cmp_id, r);
+    snprintf(p, sizeof p, "%s/journal.log", dir);
+    int rc = journal_read(p, journal_visit, &jc, e);
+    free(jc.by_id);
+    return rc;
 }
 
-static int write_significance(const rp_report *r, const char *out, FILE *msg, rerr *e)
-{
-    char p[4200], line[1200];
-    afile af;
-    snprintf(p, sizeof p, "%s/significance.csv", out);
-    if (afile_open(&af, p, e))
-        return -1;
-    FILE *fp = af.fp;
-    static const char *const cols[] = {"variant", "baseline", "metric", "paired_seeds", "diff",
-                                       "ci_low", "ci_high", "verdict"};
-    for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
-        util_csv_field(fp, cols[c], c == 0);
-    fputc('\n', fp);
-    for (int i = 0; i < r->ncmp; i++) {
-        const rp_compare *m = &r->cmp[i];
-        for (int s = 0; s < RP_NSTAT; s++) {
-            char b[32];
-            util_csv_field(fp, r->cfgs[m->cfg].label, 1);
-            util_csv_field(fp, r->cfgs[r->baseline].label, 0);
-            util_csv_field(fp, s < RP_K ? stat_name(s) : "cinc_f1", 0);
-            snprintf(b, sizeof b, "%d", m->npairs);
-            util_csv_field(fp, b, 0);
-            out_num(fp, m->diff[s]);
-            out_num(fp, m->lo[s]);
-            out_num(fp, m->hi[s]);
-            util_csv_field(fp, m->npairs == 0 ? "no pairs" : is_noise(m, s) ? "noise" : "real", 0);
-            fputc('\n', fp);
-        }
-    }
-    if (afile_commit(&af, e))
-        return -1;
-
-    snprintf(p, sizeof p, "%s/significance.md", out);
-    if (afile_open(&af, p, e))
-        return -1;
-    fp = af.fp;
-    fprintf(fp, "# Differences from %s\n\n%s. Paired bootstrap over dev records, %d resamples, "
-                "seed %" PRIu64 "; 95%% percentile intervals of the mean over paired seeds of "
-                "(variant - baseline). \"noise\": the interval contains 0.\n\n",
-            r->cfgs[r->baseline].label, r->summary, r->o.bootstrap, r->o.seed);
-    fputs("| variant | seeds | N | A | O | ~ | CinC F1 |\n|---|---|---|---|---|---|---|\n", fp);
-    for (int i = 0; i < r->ncmp; i++) {
-        const rp_compare *m = &r->cmp[i];
-        fputs("| ", fp);
-        md_text(fp, r->cfgs[m->cfg].label);
-        fprintf(fp, " | %d |", m->npairs);
-        for (int s = 0; s < RP_NSTAT; s++) {
-            if (m->npairs == 0)
-                fputs(" missing |", fp);
-            else
-                fprintf(fp, " %+.3f [%+.3f, %+.3f]%s |", m->diff[s], m->lo[s], m->hi[s],
-                        is_noise(m, s) ? " noise" : " **real**");
-        }
-        fputc('\n', fp);
-    }
-    fputc('\n', fp);
-    for (int i = 0; i < r->ncmp; i++) {
-        rp_verdict(r, &r->cmp[i], line, sizeof line);
-        fprintf(fp, "- %s\n", line);
-        if (msg)
-            fprintf(msg, "%s\n", line);
-    }
-    return afile_commit(&af, e);
-}
-
-int report_run(const char *results_dir, const report_opts *o, FILE *msg, rerr *e)
+int report_run(const char *results_dir, const char *dir_b, const report_opts *o, FILE *msg, rerr *e)
 {
     rp_report r;
     memset(&r, 0, sizeof r);
     r.dir = results_dir;
+    r.dir_b = dir_b;
     r.o = *o;
     if (r.o.bootstrap < 1)
         return rerr_set(e, "--bootstrap: need at least 1 resample");
+    if (dir_b)
+        snprintf(r.title, sizeof r.title, "A: %s vs B: %s", results_dir, dir_b);
+    else
+        snprintf(r.title, sizeof r.title, "%s", results_dir);
     char out[4000], p[4300];
-    /* 4000 leaves room for the longest file name in the writers' 4200-byte paths */
-    if (snprintf(out, sizeof out, "%s%s", o->out ? o->out : results_dir, o->out ? "" : "/report") >=
-        (int)sizeof out)
-        return rerr_set(e, "%s: output path too long", o->out ? o->out : results_dir);
+    /* 4000 leaves room for the longest file name in the writers' 4200-byte
+     * paths; two sets default to DIR_B/report-ab, not DIR_B's own report */
+    const char *def = dir_b ? dir_b : results_dir, *sub = dir_b ? "/report-ab" : "/report";
+    if (snprintf(out, sizeof out, "%s%s", o->out ? o->out : def, o->out ? "" : sub) >= (int)sizeof out)
+        return rerr_set(e, "%s: output path too long", o->out ? o->out : def);
     int rc = -1;
-    if (read_jobs_tsv(&r, e) || split_overrides(&r, e))
+    if (read_set(&r, results_dir, 0, e) || (dir_b && read_set(&r, dir_b, 1, e)) ||
+        split_overrides(&r, e) || read_run_dirs(&r, e) || group_configs(&r, e) ||
+        pick_baseline(&r, e) || rp_compare_all(&r, e) || util_mkdir_p(out, e))
         goto done;
-    journal_ctx jc = {&r, calloc((size_t)r.njobs, sizeof(int))};
-    if (!jc.by_id) {
-        rerr_set(e, "out of memory");
-        goto done;
+    if (msg) {
+        fprintf(msg, "%s: %s; Total is %s; ", r.title, r.summary, rp_total_title(r.o.total));
+        if (r.baseline >= 0)
+            fprintf(msg, "baseline %s\n", r.cfgs[r.baseline].label);
+        else
+            fprintf(msg, "each configuration of B against the same one of A\n");
     }
-    for (int i = 0; i < r.njobs; i++)
-        jc.by_id[i] = i;
-    qsort_r(jc.by_id, (size_t)r.njobs, sizeof *jc.by_id, cmp_id, &r);
-    snprintf(p, sizeof p, "%s/journal.log", results_dir);
-    int jrc = journal_read(p, journal_visit, &jc, e);
-    free(jc.by_id);
-    if (jrc || read_run_dirs(&r, e) || group_configs(&r, e) || pick_baseline(&r, e))
-        goto done;
-    r.cmp = calloc((size_t)r.ncfgs, sizeof *r.cmp);
-    if (!r.cmp) {
-        rerr_set(e, "out of memory");
-        goto done;
-    }
-    for (int c = 0; c < r.ncfgs; c++)
-        if (c != r.baseline && compare(&r, c, &r.cmp[r.ncmp++], e))
-            goto done;
-    if (util_mkdir_p(out, e))
-        goto done;
-    if (msg)
-        fprintf(msg, "%s: %s; Total is %s; baseline %s\n", results_dir, r.summary,
-                rp_total_title(r.o.total), r.cfgs[r.baseline].label);
     snprintf(p, sizeof p, "%s/report.html", out);
-    if (write_jobs(&r, out, e) || write_table1(&r, out, e) || write_significance(&r, out, msg, e) ||
-        rp_write_html(&r, p, e))
+    if (write_jobs(&r, out, e) || write_table1(&r, out, e) || rp_write_significance(&r, out, msg, e) ||
+        rp_write_latex(&r, out, e) || rp_write_html(&r, p, e))
         goto done;
     if (msg)
-        fprintf(msg, "wrote %s/{jobs,table1,significance}.{csv,md} and report.html\n", out);
+        fprintf(msg, "wrote %s/{jobs,table1,significance}.{csv,md}, table1.tex, significance.tex "
+                     "and report.html\n",
+                out);
     rc = 0;
 done:
     report_free(&r);

@@ -56,6 +56,46 @@ say() { echo "[fresh-root $(date +%T)] $*"; }
 skip() { echo "SKIP fresh-root check: $*"; exit 77; }
 die() { echo "fresh-root: $*" >&2; exit 1; }
 
+# skip_audit TREE SHARED LOGS: a test that skipped for a missing tool is a
+# failure here. Allowed: what this machine lacks (a GPU, AVX2, native bf16)
+# and, when SHARED is empty (no ../shared), the real-data cases. Reads the
+# Release and ASan builds' CTest logs under TREE (every test's output, also
+# of those that passed) and LOGS/test.log (./test.sh's output, for whole
+# programs CTest skipped); copies what it read into LOGS. Returns 1 on a
+# skip a clean machine should not have.
+skip_audit() {
+  local tree=$1 shared=$2 logs=$3 bad=0 b lt
+  local allowed='SKIP: no CUDA device|SKIPPED, not on this CPU|SKIPPED, no AVX2'
+  [[ -z $shared ]] && allowed+='|SKIP real-data tests: '
+  for b in build build-asan; do
+    lt=$tree/$b/Testing/Temporary/LastTest.log
+    [[ -f $lt ]] || continue
+    [[ $lt -ef $logs/$b-LastTest.log ]] || cp "$lt" "$logs/$b-LastTest.log"
+    if grep -n 'SKIP' "$lt" | grep -Ev "$allowed" >"$logs/$b-skips"; then
+      say "FAIL: tests in $b skipped for a reason a clean machine should not have:"
+      sed 's/^/    /' "$logs/$b-skips"
+      bad=1
+    fi
+  done
+  if [[ -f $logs/test.log ]] && grep -E '\(Skipped\)' "$logs/test.log" | grep -v 'test_cuda' >"$logs/skipped-tests"; then
+    say "FAIL: whole test programs skipped:"
+    sed 's/^/    /' "$logs/skipped-tests"
+    bad=1
+  fi
+  return $bad
+}
+
+# tests/fresh_root.sh --audit TREE LOGS [SHARED]: only the skip audit, on a
+# tree that already ran ./test.sh (tests/fresh_root_audit.sh tests it)
+if [[ ${1:-} == --audit ]]; then
+  [[ $# -ge 3 ]] || { echo "usage: $0 --audit TREE LOGS [SHARED]" >&2; exit 2; }
+  if skip_audit "$2" "${4:-}" "$3"; then
+    say "skip audit: only the machine's own skips"
+    exit 0
+  fi
+  exit 1
+fi
+
 # ============================================================== inner side
 # Runs as PID 1 of the new PID namespace, in the new mount namespace:
 #   fresh_root.sh --inner ROOT SHARED_DIR_OR_EMPTY ONLY LOG_DIR
@@ -273,27 +313,7 @@ if ((rc == 130 || rc == 143 || rc == 129)); then
   exit "$rc"
 fi
 
-# A test that skipped for a missing tool is a failure here. Allowed: what this
-# machine lacks (a GPU, AVX2) and, without ../shared, the real-data cases.
-allowed='SKIP: no CUDA device|SKIPPED, not on this CPU|SKIPPED, no AVX2'
-[[ -z $shared ]] && allowed+='|SKIP real-data tests: '
-bad_skips=0
-for b in build build-asan; do
-  lt=$R/root/resecg/$b/Testing/Temporary/LastTest.log
-  [[ -f $lt ]] || continue
-  cp "$lt" "$logs/$b-LastTest.log"
-  if grep -n 'SKIP' "$lt" | grep -Ev "$allowed" >"$logs/$b-skips"; then
-    say "FAIL: tests in $b skipped for a reason a clean machine should not have:"
-    sed 's/^/    /' "$logs/$b-skips"
-    bad_skips=1
-  fi
-done
-if [[ -f $logs/test.log ]] && grep -E '\(Skipped\)' "$logs/test.log" | grep -v 'test_cuda' >"$logs/skipped-tests"; then
-  say "FAIL: whole test programs skipped:"
-  sed 's/^/    /' "$logs/skipped-tests"
-  bad_skips=1
-fi
-((bad_skips == 0)) || rc=1
+skip_audit "$R/root/resecg" "$shared" "$logs" || rc=1
 
 # keep the last 10 runs' logs
 ls -1d "$CACHE"/logs/2*/ 2>/dev/null | head -n -10 | xargs -r rm -rf

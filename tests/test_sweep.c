@@ -326,7 +326,7 @@ START_TEST(test_ids_stable)
                              "optim.lr=0.0011",      "optim.beta2=0.998",     "train.batch_size=31",
                              "train.max_epochs=99",  "train.seed=2019",       "train.drop_last=true",
                              "data.seed=7",          "data.synth_records=801", "data.dev_fraction=0.2",
-                             "data.source=cinc17"};
+                             "data.source=cinc17",   "train.precision=bf16"};
     char *base_text = config_to_string(&base);
     int changed = 0;
     for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {

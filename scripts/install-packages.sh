@@ -61,7 +61,9 @@ fi
 echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
 log=$(mktemp -t resecg-apt.XXXXXX)
 export DEBIAN_FRONTEND=noninteractive
-if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+# a dropped connection to the mirror is retried, not a failed setup
+apt=(apt-get -o Acquire::Retries=3)
+if ! { "${apt[@]}" update -q && "${apt[@]}" install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
   tail -n 30 "$log" >&2
   echo "setup: apt-get failed (whole output: $log)" >&2
   exit 1

@@ -95,25 +95,29 @@ START_TEST(test_demo)
     ck_assert_msg(sweep_load(&sw, path, &e) == 0, "%s", e.msg);
     ck_assert_msg(sweep_expand(&sw, &p, &e) == 0, "%s", e.msg);
     ck_assert_str_eq(sw.name, "demo");
-    ck_assert_int_eq((int)p.njobs, 8);
+    ck_assert_int_eq((int)p.njobs, 12);
     ck_assert_int_eq(p.fast_ids, 1);
-    /* seed-major: features, plain, weighted, focal of seed 1, then of seed 2 */
+    /* seed-major: features, plain, weighted, focal of seed 1, then of seeds 2 and 3 */
     const char *names[4] = {"features", "plain", "weighted", "focal"};
     const loss_kind kinds[4] = {LOSS_CE, LOSS_CE, LOSS_WEIGHTED, LOSS_FOCAL};
     const model_type types[4] = {MODEL_FEATURES, MODEL_RESECG, MODEL_RESECG, MODEL_RESECG};
-    /* the sweep's `set` must override the base config's epoch count */
+    /* the sweep's `set` must override the base config's learning rate and BN momentum */
     resecg_config base;
     config_defaults(&base);
     snprintf(path, sizeof path, "%s/cfgs/small.yaml", testutil_source_dir());
     ck_assert_msg(config_load_file(&base, path, &e) == 0, "%s", e.msg);
-    for (size_t i = 0; i < 8; i++) {
+    for (size_t i = 0; i < 12; i++) {
         resecg_config c;
         job_cfg(&p, i, &c);
         ck_assert_str_eq(sweep_job_variant(&p, &p.jobs[i]), names[i % 4]);
         ck_assert_int_eq(c.loss.kind, kinds[i % 4]);
         ck_assert_int_eq(c.model.type, types[i % 4]);
         ck_assert_uint_eq(c.train.seed, i / 4 + 1);
-        ck_assert_int_ne(c.train.max_epochs, base.train.max_epochs); /* from set */
+        /* from the sweep's set, over cfgs/small.yaml's values */
+        ck_assert_float_eq(c.optim.lr, 0.003f);
+        ck_assert_float_ne(base.optim.lr, 0.003f);
+        ck_assert_float_eq(c.model.bn_momentum, 0.9f);
+        ck_assert_float_ne(base.model.bn_momentum, 0.9f);
         ck_assert_int_eq(c.model.filters_start, 16); /* from cfgs/small.yaml */
         ck_assert_str_eq(c.data.source, "synthetic");
     }

@@ -100,6 +100,21 @@ static void assert_same_epochs(const char *d1, const char *d2)
     free(b);
 }
 
+/* The two runs' last.safetensors are identical byte for byte. */
+static void assert_same_checkpoint(const char *d1, const char *d2)
+{
+    char pa[700], pb[700], *ba, *bb;
+    size_t na, nb;
+    rerr e;
+    snprintf(pa, sizeof pa, "%s/last.safetensors", d1);
+    snprintf(pb, sizeof pb, "%s/last.safetensors", d2);
+    ck_assert(util_read_file(pa, &ba, &na, &e) == 0 && util_read_file(pb, &bb, &nb, &e) == 0);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_msg(memcmp(ba, bb, na) == 0, "same seed, different checkpoints: %s, %s", pa, pb);
+    free(ba);
+    free(bb);
+}
+
 START_TEST(test_learns_and_writes_outputs)
 {
     char tmpdir[600];
@@ -165,16 +180,7 @@ START_TEST(test_deterministic)
     run_ok(&c, d2, 0, &r2);
     assert_same_epochs(d1, d2);
     /* the weights themselves, bit for bit */
-    char pa[700], pb[700], *ba, *bb;
-    size_t na, nb;
-    rerr e;
-    snprintf(pa, sizeof pa, "%s/last.safetensors", d1);
-    snprintf(pb, sizeof pb, "%s/last.safetensors", d2);
-    ck_assert(util_read_file(pa, &ba, &na, &e) == 0 && util_read_file(pb, &bb, &nb, &e) == 0);
-    ck_assert_uint_eq(na, nb);
-    ck_assert_msg(memcmp(ba, bb, na) == 0, "same seed, different checkpoints");
-    free(ba);
-    free(bb);
+    assert_same_checkpoint(d1, d2);
 
     /* another seed gives another run */
     c.train.seed = 7;
@@ -292,16 +298,7 @@ START_TEST(test_bf16_tracks_fp32)
     ck_assert_str_eq(a, b);
     free(a);
     free(b);
-    char pa[700], pb[700], *ba, *bb;
-    size_t na, nb;
-    rerr e;
-    snprintf(pa, sizeof pa, "%s/last.safetensors", d1);
-    snprintf(pb, sizeof pb, "%s/last.safetensors", d2);
-    ck_assert(util_read_file(pa, &ba, &na, &e) == 0 && util_read_file(pb, &bb, &nb, &e) == 0);
-    ck_assert_uint_eq(na, nb);
-    ck_assert_msg(memcmp(ba, bb, na) == 0, "bf16: same seed, different checkpoints");
-    free(ba);
-    free(bb);
+    assert_same_checkpoint(d1, d2);
 }
 END_TEST
 

@@ -406,7 +406,7 @@ int main(int argc, char **argv)
     rerr e = {{0}};
     for (int i = 0; i < NDNNL; i++) {
         setenv("RESECG_ONEDNN_LAYOUT", DNNL_LAYOUT[i], 1);
-        bc.dnnl[i] = onednn_ctx_create(PRECISION_FP32, &e);
+        bc.dnnl[i] = onednn_ctx_create(PRECISION_FP32, 0, &e);
         if (!bc.dnnl[i]) {
             fprintf(stderr, "%s\n", e.msg);
             return 1;

@@ -23,6 +23,12 @@ struct backend {
      * layer take bf16 operands and accumulate in fp32; every buffer a
      * kernel is handed stays fp32 (train.precision, config.h) */
     precision_kind precision;
+    /* 0: activations (B, C, L) as layers.h; 1: channels-last (B, L, C) in
+     * every kernel (the "cpu" backend in bf16, core/cpu/nwc.h). Parameters,
+     * labels and the (B, T, K) logits are the same in both; the model
+     * transposes its input to (B, L, C) where in_channels > 1. Only host
+     * backends set it (model_forward writes the input directly). */
+    int act_nwc;
     void *ctx; /* backend-private state (oneDNN engine and primitive cache, cuDNN handles) */
 
     void (*destroy)(backend *be);
@@ -87,8 +93,10 @@ void backend_destroy(backend *be);
 backend *cpu_backend_create(int use_dnnl, int threads, precision_kind prec, rerr *e);
 
 /* oneDNN convolutions (core/cpu/conv_dnnl.c); ctx is created once per backend
- * and caches primitives per shape. */
-void *onednn_ctx_create(precision_kind prec, rerr *e);
+ * and caches primitives per shape. nwc != 0: the caller's activations (inp,
+ * out, dinp, dout) are (B, L, C) instead of (B, C, L); weights are oiw
+ * either way. */
+void *onednn_ctx_create(precision_kind prec, int nwc, rerr *e);
 /* 0 when this CPU (as oneDNN sees it: ONEDNN_MAX_CPU_ISA and the OS's AMX
  * permission included) runs bf16 convolutions natively; else -1 with e
  * naming the missing CPU feature. */

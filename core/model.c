@@ -310,7 +310,16 @@ void model_forward(model *m, const float *x, int B, int L, int training, uint64_
     float *P = m->params, *S = m->buffers;
     float mom = c->bn_momentum, eps = c->bn_eps;
     int F = c->filters_start;
-    be->upload(be, m->x, x, (size_t)B * c->in_channels * L * sizeof(float));
+    const int Ci = c->in_channels;
+    if (be->act_nwc && Ci > 1) {
+        // a channels-last backend (host memory, backend.h): x (B, Ci, L) -> (B, L, Ci)
+        for (int b = 0; b < B; b++)
+            for (int ci = 0; ci < Ci; ci++)
+                for (int l = 0; l < L; l++)
+                    m->x[((size_t)b * L + l) * Ci + ci] = x[((size_t)b * Ci + ci) * L + l];
+    } else {
+        be->upload(be, m->x, x, (size_t)B * Ci * L * sizeof(float));
+    }
 
     conv_dims d;
     conv_dims_same(&d, B, c->in_channels, F, L, c->kernel, 1);

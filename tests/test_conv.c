@@ -336,7 +336,7 @@ static void *ctx_or_fail(const char *layout)
 {
     rerr e = {{0}};
     setenv("RESECG_ONEDNN_LAYOUT", layout, 1);
-    void *ctx = onednn_ctx_create(PRECISION_FP32, &e);
+    void *ctx = onednn_ctx_create(PRECISION_FP32, 0, &e);
     unsetenv("RESECG_ONEDNN_LAYOUT");
     if (!ctx)
         ck_abort_msg("onednn_ctx_create(%s): %s", layout, e.msg);
@@ -347,17 +347,17 @@ START_TEST(test_onednn_bad_layout)
 {
     rerr e = {{0}};
     setenv("RESECG_ONEDNN_LAYOUT", "nchw", 1);
-    void *ctx = onednn_ctx_create(PRECISION_FP32, &e);
+    void *ctx = onednn_ctx_create(PRECISION_FP32, 0, &e);
     unsetenv("RESECG_ONEDNN_LAYOUT");
     ck_assert_ptr_null(ctx);
     ck_assert_ptr_nonnull(strstr(e.msg, "nchw"));
     setenv("RESECG_WGRAD", "yes", 1);
-    ctx = onednn_ctx_create(PRECISION_FP32, &e);
+    ctx = onednn_ctx_create(PRECISION_FP32, 0, &e);
     unsetenv("RESECG_WGRAD");
     ck_assert_ptr_null(ctx);
     ck_assert_ptr_nonnull(strstr(e.msg, "RESECG_WGRAD='yes'"));
     setenv("RESECG_WGRAD_ISA", "sse", 1);
-    ctx = onednn_ctx_create(PRECISION_FP32, &e);
+    ctx = onednn_ctx_create(PRECISION_FP32, 0, &e);
     unsetenv("RESECG_WGRAD_ISA");
     ck_assert_ptr_null(ctx);
     ck_assert_ptr_nonnull(strstr(e.msg, "RESECG_WGRAD_ISA='sse'"));
@@ -436,13 +436,33 @@ static double rel_rms_err(const float *got, const float *ref, size_t n)
     return rms > 0 ? sqrt(se / (double)n) / rms : 0.0;
 }
 
+/* (B, C, L) -> (B, L, C) (dir 0) or back (dir 1), src to dst. */
+static void transpose_bcl(float *dst, const float *src, int B, int C, int L, int dir)
+{
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int l = 0; l < L; l++) {
+                size_t i = ((size_t)b * C + c) * L + l, j = ((size_t)b * L + l) * C + c;
+                if (dir == 0)
+                    dst[j] = src[i];
+                else
+                    dst[i] = src[j];
+            }
+}
+
 /* bf16 oneDNN forward and backward on c against the fp32 reference, then
- * the same again (a new ctx) bit for bit; returns the mismatches. */
-static long case_check_bf16(conv_case *c, int want_dx, double *worst_rel)
+ * the same again (a new ctx) bit for bit; returns the mismatches. nwc: the
+ * ctx takes channels-last activations (the "cpu" backend in bf16): x and
+ * dout go in transposed, out and dinp come back transposed. */
+static long case_check_bf16(conv_case *c, int want_dx, int nwc, double *worst_rel)
 {
     const conv_dims *d = &c->d;
     size_t ni = (size_t)d->B * d->Cin * d->L, nw = (size_t)d->Cout * d->Cin * d->K;
     size_t no = (size_t)d->B * d->Cout * d->Lout;
+    float *xt = testutil_falloc(ni), *doutt = testutil_falloc(no);
+    float *outt = testutil_falloc(no), *dxt = testutil_falloc(ni);
+    transpose_bcl(xt, c->x, d->B, d->Cin, d->L, 0);
+    transpose_bcl(doutt, c->dout, d->B, d->Cout, d->Lout, 0);
     float *keep[4] = {testutil_falloc(no), testutil_falloc(ni), testutil_falloc(nw),
                       testutil_falloc(d->Cout)};
     float *outs[4] = {c->out, c->dx, c->dw, c->db};
@@ -450,12 +470,21 @@ static long case_check_bf16(conv_case *c, int want_dx, double *worst_rel)
     long bad = 0;
     for (int rep = 0; rep < 2; rep++) {
         rerr e = {{0}};
-        void *ctx = onednn_ctx_create(PRECISION_BF16, &e);
+        void *ctx = onednn_ctx_create(PRECISION_BF16, nwc, &e);
         ck_assert_msg(ctx != NULL, "onednn_ctx_create(bf16): %s", e.msg);
         for (int k = 0; k < 4; k++)
             memset(outs[k], 0xff, ns[k] * sizeof(float));
-        onednn_conv1d_forward(ctx, c->out, c->x, c->w, c->b, d);
-        onednn_conv1d_backward(ctx, want_dx ? c->dx : NULL, c->dw, c->db, c->dout, c->x, c->w, d);
+        if (nwc) {
+            onednn_conv1d_forward(ctx, outt, xt, c->w, c->b, d);
+            onednn_conv1d_backward(ctx, want_dx ? dxt : NULL, c->dw, c->db, doutt, xt, c->w, d);
+            transpose_bcl(c->out, outt, d->B, d->Cout, d->Lout, 1);
+            if (want_dx)
+                transpose_bcl(c->dx, dxt, d->B, d->Cin, d->L, 1);
+        } else {
+            onednn_conv1d_forward(ctx, c->out, c->x, c->w, c->b, d);
+            onednn_conv1d_backward(ctx, want_dx ? c->dx : NULL, c->dw, c->db, c->dout, c->x, c->w,
+                                   d);
+        }
         onednn_ctx_destroy(ctx);
         if (rep == 1) {
             for (int k = 0; k < 4; k++) {
@@ -466,8 +495,8 @@ static long case_check_bf16(conv_case *c, int want_dx, double *worst_rel)
             }
             break;
         }
-        printf("onednn bf16 B%d %d->%d L%d->%d K%d s%d%s\n", d->B, d->Cin, d->Cout, d->L, d->Lout,
-               d->K, d->stride, want_dx ? "" : " no dinp");
+        printf("onednn bf16 %s B%d %d->%d L%d->%d K%d s%d%s\n", nwc ? "nwc" : "ncw", d->B, d->Cin,
+               d->Cout, d->L, d->Lout, d->K, d->stride, want_dx ? "" : " no dinp");
         const float *refs[4] = {c->out_ref, c->dx_ref, c->dw_ref, c->db_ref};
         const char *names[4] = {"out", "dinp", "dw", "db"};
         for (int k = 0; k < 4; k++) {
@@ -488,6 +517,7 @@ static long case_check_bf16(conv_case *c, int want_dx, double *worst_rel)
     }
     for (int k = 0; k < 4; k++)
         free(keep[k]);
+    free(xt), free(doutt), free(outt), free(dxt);
     return bad;
 }
 
@@ -506,10 +536,12 @@ START_TEST(test_onednn_bf16_vs_ref)
         const int *s = NET_SHAPES[i];
         conv_case c;
         case_init(&c, &r, s[0], s[1], s[2], s[3], s[4], s[5]);
-        bad += case_check_bf16(&c, s[6], &worst);
+        // both activation layouts: ncw, and nwc as the "cpu" backend runs bf16
+        for (int nwc = 0; nwc <= 1; nwc++)
+            bad += case_check_bf16(&c, s[6], nwc, &worst);
         case_free(&c);
     }
-    printf("bf16 against the fp32 reference on %d shapes: worst rms error %.2e of the result's rms\n",
+    printf("bf16 (ncw and nwc) against the fp32 reference on %d shapes: worst rms error %.2e of the result's rms\n",
            NNET_SHAPES, worst);
     ck_assert_int_eq(bad, 0);
 }

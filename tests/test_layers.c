@@ -2,7 +2,8 @@
  * layers.h but the convolution): finite-difference gradient checks of batch
  * norm + ReLU + dropout, the residual shortcut and the dense layer, and
  * forward checks against naive formulas written independently here; and the
- * "cpu" backend's batch-norm backward (core/cpu/bn_fast.c) against them.
+ * "cpu" backend's batch-norm backward (core/cpu/bn_fast.c) and its
+ * channels-last kernels (core/cpu/layers_nwc.c, bf16 mode) against them.
  *
  * Gradient checks use the scalar objective f = sum(out * R) with R fixed
  * random, summed in double; backward runs with dout = R, and each input and
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cpu/nwc.h"
 #include "layers.h"
 #include "rng.h"
 #include "testutil.h"
@@ -683,6 +685,202 @@ START_TEST(test_add)
 }
 END_TEST
 
+/* ---- channels-last kernels (core/cpu/layers_nwc.c) ----------------------
+ * Each against its reference on the same data transposed: (B, C, L) ->
+ * (B, L, C) in, and the nwc result transposed back before comparing. */
+
+static void to_nwc(float *dst, const float *src, int B, int C, int L)
+{
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int l = 0; l < L; l++)
+                dst[((long)b * L + l) * C + c] = src[((long)b * C + c) * L + l];
+}
+
+static void from_nwc(float *dst, const float *src, int B, int C, int L)
+{
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int l = 0; l < L; l++)
+                dst[((long)b * C + c) * L + l] = src[((long)b * L + l) * C + c];
+}
+
+/* (B, C, L) floats: a fresh buffer with src transposed to (B, L, C). */
+static float *nwc_copy(const float *src, int B, int C, int L)
+{
+    float *d = testutil_falloc((long)B * C * L);
+    to_nwc(d, src, B, C, L);
+    return d;
+}
+
+START_TEST(test_bnrelu_nwc_vs_ref)
+{
+    // Forward (training, with dropout, and eval) and backward. The sums run
+    // in another order and partly in float (chunks of 256 rows): close, not
+    // equal; the dropout mask is the same draw, so a dropped element is 0 in
+    // both. Shapes: channels below, at and above one 16-wide block, tails,
+    // the network's longest rows (several chunks), one element.
+    static const struct { int B, C, L; float p; } cases[] = {
+        {2, 3, 17, 0.0f}, {4, 40, 64, 0.2f}, {3, 32, 8960, 0.2f}, {2, 256, 35, 0.0f},
+        {1, 4, 1, 0.0f},  {8, 16, 4481, 0.5f},
+    };
+    const int saved_threads = omp_get_max_threads();
+    long bad = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int B = cases[i].B, C = cases[i].C, L = cases[i].L;
+        const long n = (long)B * C * L;
+        bn_fix k;
+        bn_fix_init(&k, B, C, L, cases[i].p, 77 + i, 700 + i);
+        float *rm0 = testutil_falloc(C), *rv0 = testutil_falloc(C);
+        memcpy(rm0, k.rm, (size_t)C * sizeof(float));
+        memcpy(rv0, k.rv, (size_t)C * sizeof(float));
+        bn_objective(&k, k.out); // reference forward: out, mean, rstd, rm, rv updated
+        cpu_bnrelu_backward(k.dx, k.dgamma, k.dbeta, k.R, k.out, k.x, k.mean, k.rstd, k.gamma,
+                            k.beta, B, C, L, k.p);
+        double *ws = malloc(nwc_bn_scratch(B, C, L) * sizeof(double));
+        ck_assert_ptr_nonnull(ws);
+        float *xt = nwc_copy(k.x, B, C, L), *Rt = nwc_copy(k.R, B, C, L);
+        float *outt = testutil_falloc(n), *out = testutil_falloc(n), *dxt = testutil_falloc(n);
+        float *dx = testutil_falloc(n), *mean = testutil_falloc(C), *rstd = testutil_falloc(C);
+        float *dg = testutil_falloc(C), *db = testutil_falloc(C);
+        memset(outt, 0xff, (size_t)n * sizeof(float)); // poison: every output assigned
+        memset(dxt, 0xff, (size_t)n * sizeof(float));
+        nwc_bnrelu_forward(outt, mean, rstd, xt, k.gamma, k.beta, rm0, rv0, B, C, L, k.momentum,
+                           k.eps, 1, k.p, k.seed, ws);
+        from_nwc(out, outt, B, C, L);
+        printf("bnrelu nwc vs ref B%d C%d L%d p%.1f\n", B, C, L, (double)k.p);
+        bad += close_count("out", out, k.out, n, 1e-5 * testutil_rms(k.out, (size_t)n), 1e-4);
+        bad += close_count("mean", mean, k.mean, C, 1e-5, 1e-5);
+        bad += close_count("rstd", rstd, k.rstd, C, 0.0, 1e-5);
+        bad += close_count("rmean", rm0, k.rm, C, 1e-6, 1e-5);
+        bad += close_count("rvar", rv0, k.rv, C, 1e-6, 1e-5);
+        long dropped_ref = 0, dropped = 0;
+        for (long j = 0; j < n; j++)
+            dropped_ref += k.out[j] == 0.0f, dropped += out[j] == 0.0f;
+        ck_assert_msg(labs(dropped - dropped_ref) <= n / 1000 + 1,
+                      "zeros (ReLU + dropout): %ld nwc, %ld reference", dropped, dropped_ref);
+        // backward from the reference's forward results, so both see one mask
+        float *outr = nwc_copy(k.out, B, C, L);
+        nwc_bnrelu_backward(dxt, dg, db, Rt, outr, xt, k.mean, k.rstd, k.gamma, B, C, L, k.p, ws);
+        from_nwc(dx, dxt, B, C, L);
+        bad += close_count("dx", dx, k.dx, n, 1e-5 * testutil_rms(k.dx, (size_t)n), 1e-4);
+        bad += close_count("dgamma", dg, k.dgamma, C, 1e-5 * testutil_rms(k.dgamma, (size_t)C), 1e-4);
+        bad += close_count("dbeta", db, k.dbeta, C, 1e-5 * testutil_rms(k.dbeta, (size_t)C), 1e-4);
+        // eval mode: the running statistics, no dropout
+        cpu_bnrelu_forward(k.out, NULL, NULL, k.x, k.gamma, k.beta, k.rm, k.rv, B, C, L,
+                           k.momentum, k.eps, 0, k.p, k.seed);
+        nwc_bnrelu_forward(outt, NULL, NULL, xt, k.gamma, k.beta, k.rm, k.rv, B, C, L,
+                           k.momentum, k.eps, 0, k.p, k.seed, ws);
+        from_nwc(out, outt, B, C, L);
+        bad += close_count("eval", out, k.out, n, 1e-6 * testutil_rms(k.out, (size_t)n), 1e-5);
+        // the results do not depend on the thread count
+        float *dx3 = testutil_falloc(n), *dg3 = testutil_falloc(C), *db3 = testutil_falloc(C);
+        omp_set_num_threads(3);
+        nwc_bnrelu_backward(dx3, dg3, db3, Rt, outr, xt, k.mean, k.rstd, k.gamma, B, C, L, k.p, ws);
+        omp_set_num_threads(saved_threads);
+        ck_assert_mem_eq(dxt, dx3, (size_t)n * sizeof(float));
+        ck_assert_mem_eq(dg, dg3, (size_t)C * sizeof(float));
+        ck_assert_mem_eq(db, db3, (size_t)C * sizeof(float));
+        free(dx3), free(dg3), free(db3), free(outr);
+        free(xt), free(Rt), free(outt), free(out), free(dxt), free(dx), free(mean), free(rstd);
+        free(dg), free(db), free(rm0), free(rv0), free(ws);
+        bn_fix_free(&k);
+    }
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
+
+START_TEST(test_shortcut_nwc_vs_ref)
+{
+    // max-pool and zero channels: the same values moved, so exactly equal;
+    // ties (a constant run) go to the first maximum in both
+    static const struct { int B, Cin, Cout, L, pool; } cases[] = {
+        {2, 3, 5, 17, 2}, {2, 32, 32, 64, 1}, {3, 16, 32, 70, 2}, {2, 5, 5, 9, 3}, {1, 40, 80, 8, 2},
+    };
+    rng r;
+    rng_seed(&r, 91);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int B = cases[i].B, Cin = cases[i].Cin, Cout = cases[i].Cout, L = cases[i].L;
+        const int pool = cases[i].pool, Lo = L / pool;
+        const long nin = (long)B * Cin * L, nout = (long)B * Cout * Lo;
+        float *x = testutil_falloc(nin), *g = testutil_falloc(nout), *dx0 = testutil_falloc(nin);
+        testutil_fill_normal(&r, x, nin, 0.0f, 1.0f);
+        for (long j = 0; j < nin; j += 7)
+            x[j] = x[j + 1 < nin ? j + 1 : j]; // ties
+        testutil_fill_normal(&r, g, nout, 0.0f, 1.0f);
+        testutil_fill_normal(&r, dx0, nin, 0.0f, 1.0f); // backward accumulates
+        float *out = testutil_falloc(nout), *dx = testutil_falloc(nin);
+        memcpy(dx, dx0, (size_t)nin * sizeof(float));
+        cpu_shortcut_forward(out, x, B, Cin, Cout, L, pool);
+        cpu_shortcut_backward(dx, g, x, B, Cin, Cout, L, pool);
+        float *xt = nwc_copy(x, B, Cin, L), *gt = nwc_copy(g, B, Cout, Lo);
+        float *dxt = nwc_copy(dx0, B, Cin, L), *outt = testutil_falloc(nout);
+        float *back = testutil_falloc(nout > nin ? nout : nin);
+        memset(outt, 0xff, (size_t)nout * sizeof(float));
+        nwc_shortcut_forward(outt, xt, B, Cin, Cout, L, pool);
+        from_nwc(back, outt, B, Cout, Lo);
+        ck_assert_mem_eq(back, out, (size_t)nout * sizeof(float));
+        nwc_shortcut_backward(dxt, gt, xt, B, Cin, Cout, L, pool);
+        from_nwc(back, dxt, B, Cin, L);
+        ck_assert_mem_eq(back, dx, (size_t)nin * sizeof(float));
+        printf("shortcut nwc B%d %d->%d L%d pool %d: equal to the reference\n", B, Cin, Cout, L,
+               pool);
+        free(x), free(g), free(dx0), free(out), free(dx), free(xt), free(gt), free(dxt);
+        free(outt), free(back);
+    }
+}
+END_TEST
+
+START_TEST(test_dense_nwc_vs_ref)
+{
+    // the same double sums in the same order: equal to the reference in
+    // fp32, and in bf16 mode equal to the reference on rounded operands
+    static const struct { int B, C, T, K; } cases[] = {{2, 5, 7, 4}, {3, 256, 35, 4}, {1, 3, 1, 2}};
+    rng r;
+    rng_seed(&r, 92);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int B = cases[i].B, C = cases[i].C, T = cases[i].T, K = cases[i].K;
+        const long nx = (long)B * C * T, ny = (long)B * T * K;
+        float *x = testutil_falloc(nx), *w = testutil_falloc((long)K * C), *b = testutil_falloc(K);
+        float *g = testutil_falloc(ny);
+        testutil_fill_normal(&r, x, nx, 0.0f, 1.0f);
+        testutil_fill_normal(&r, w, (long)K * C, 0.0f, 0.3f);
+        testutil_fill_normal(&r, b, K, 0.0f, 0.3f);
+        testutil_fill_normal(&r, g, ny, 0.0f, 1.0f);
+        for (int bf16 = 0; bf16 <= 1; bf16++) {
+            // the reference's operands: rounded in bf16 mode
+            float *xr = testutil_falloc(nx), *wr = testutil_falloc((long)K * C);
+            float *gr = testutil_falloc(ny);
+            for (long j = 0; j < nx; j++)
+                xr[j] = bf16 ? bf16_round(x[j]) : x[j];
+            for (long j = 0; j < (long)K * C; j++)
+                wr[j] = bf16 ? bf16_round(w[j]) : w[j];
+            for (long j = 0; j < ny; j++)
+                gr[j] = bf16 ? bf16_round(g[j]) : g[j];
+            float *out = testutil_falloc(ny), *dx = testutil_falloc(nx);
+            float *dw = testutil_falloc((long)K * C), *db = testutil_falloc(K);
+            cpu_dense_forward(out, xr, wr, b, B, C, T, K);
+            cpu_dense_backward(dx, dw, db, gr, xr, wr, B, C, T, K);
+            float *xt = nwc_copy(x, B, C, T), *outt = testutil_falloc(ny);
+            float *dxt = testutil_falloc(nx), *back = testutil_falloc(nx);
+            float *dw2 = testutil_falloc((long)K * C), *db2 = testutil_falloc(K);
+            nwc_dense_forward(outt, xt, w, b, B, C, T, K, bf16);
+            ck_assert_mem_eq(outt, out, (size_t)ny * sizeof(float)); // (B, T, K) in both
+            nwc_dense_backward(dxt, dw2, db2, g, xt, w, B, C, T, K, bf16);
+            from_nwc(back, dxt, B, C, T);
+            ck_assert_mem_eq(back, dx, (size_t)nx * sizeof(float));
+            ck_assert_mem_eq(dw2, dw, (size_t)K * C * sizeof(float));
+            ck_assert_mem_eq(db2, db, (size_t)K * sizeof(float));
+            printf("dense nwc B%d C%d T%d K%d %s: equal to the reference\n", B, C, T, K,
+                   bf16 ? "bf16" : "fp32");
+            free(xr), free(wr), free(gr), free(out), free(dx), free(dw), free(db), free(xt);
+            free(outt), free(dxt), free(back), free(dw2), free(db2);
+        }
+        free(x), free(w), free(b), free(g);
+    }
+}
+END_TEST
+
 static Suite *layers_suite(void)
 {
     Suite *s = suite_create("layers");
@@ -708,6 +906,13 @@ static Suite *layers_suite(void)
     tcase_add_test(dn, test_dense_forward_naive);
     tcase_add_test(dn, test_add);
     suite_add_tcase(s, dn);
+
+    TCase *nw = tcase_create("nwc");
+    tcase_set_timeout(nw, 120);
+    tcase_add_test(nw, test_bnrelu_nwc_vs_ref);
+    tcase_add_test(nw, test_shortcut_nwc_vs_ref);
+    tcase_add_test(nw, test_dense_nwc_vs_ref);
+    suite_add_tcase(s, nw);
     return s;
 }
 

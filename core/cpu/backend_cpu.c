@@ -6,7 +6,9 @@
  * layers.
  * With train.precision bf16 (the "cpu" backend only) the convolutions run on
  * oneDNN's bf16 kernels (AMX or AVX512-BF16) and the dense layer on rounded
- * operands; everything else stays fp32.
+ * operands, and the activations are channels-last (B, L, C), the kernels'
+ * own layout, so the layers between the convolutions are nwc.h's; every
+ * buffer stays fp32.
  * Both use OpenMP threads; the flat optimiser loops live here too. */
 #include <math.h>
 #include <omp.h>
@@ -15,42 +17,27 @@
 #include <string.h>
 
 #include "../backend.h"
+#include "nwc.h"
 
 typedef struct cpu_ctx {
     int use_dnnl;
     void *dnnl;    /* onednn ctx, NULL for cpu-ref */
-    float *bf_buf; /* bf16: the dense layer's rounded operands (grow-only) */
-    size_t bf_len;
+    double *bn_ws; /* nwc: the BN kernels' partial sums (nwc_bn_scratch), grow-only */
+    size_t bn_len;
 } cpu_ctx;
 
-/* fp32 -> bf16 -> fp32, round to nearest even (what oneDNN's reorders and
- * AVX512-BF16's vcvtneps2bf16 do); NaN stays NaN. */
-static inline float bf16_round(float x)
+/* The nwc BN scratch for (B, C, L), grown if needed (conv1d_prepare grows it
+ * for every shape of a full batch up front). */
+static double *bn_scratch(cpu_ctx *c, int B, int C, int L)
 {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
-        u |= 0x00400000u; /* quiet NaN, payload kept in the top bits */
-    else
-        u += 0x7fffu + ((u >> 16) & 1u);
-    u &= 0xffff0000u;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
-/* n floats of src rounded to bf16 into the ctx's buffer at offset off; the
- * buffer grows to off + n (and may move). */
-static void bf16_copy(cpu_ctx *c, size_t off, const float *src, size_t n)
-{
-    if (off + n > c->bf_len) {
-        float *nb = realloc(c->bf_buf, (off + n) * sizeof(float));
+    size_t need = nwc_bn_scratch(B, C, L);
+    if (need > c->bn_len) {
+        double *nb = realloc(c->bn_ws, need * sizeof(double));
         RESECG_ASSERT(nb != NULL);
-        c->bf_buf = nb;
-        c->bf_len = off + n;
+        c->bn_ws = nb;
+        c->bn_len = need;
     }
-    float *dst = c->bf_buf + off;
-    for (size_t i = 0; i < n; i++)
-        dst[i] = bf16_round(src[i]);
+    return c->bn_ws;
 }
 
 static void *cpu_alloc(backend *be, size_t bytes)
@@ -73,6 +60,11 @@ static void cpu_conv_prepare(backend *be, const conv_dims *d)
     cpu_ctx *c = be->ctx;
     if (c->dnnl)
         onednn_conv1d_prepare(c->dnnl, d);
+    if (be->act_nwc) {
+        // the BN layers around this conv: its input's and its output's shape
+        bn_scratch(c, d->B, d->Cin, d->L);
+        bn_scratch(c, d->B, d->Cout, d->Lout);
+    }
 }
 
 static void cpu_conv_fwd(backend *be, float *out, const float *inp, const float *w, const float *b,
@@ -100,7 +92,11 @@ static void cpu_bnrelu_fwd(backend *be, float *out, float *mean, float *rstd, co
                            int C, int L, float momentum, float eps, int training, float p,
                            uint64_t seed)
 {
-    (void)be;
+    if (be->act_nwc) {
+        nwc_bnrelu_forward(out, mean, rstd, inp, gamma, beta, rm, rv, B, C, L, momentum, eps,
+                           training, p, seed, bn_scratch(be->ctx, B, C, L));
+        return;
+    }
     cpu_bnrelu_forward(out, mean, rstd, inp, gamma, beta, rm, rv, B, C, L, momentum, eps, training,
                        p, seed);
 }
@@ -111,7 +107,10 @@ static void cpu_bnrelu_bwd(backend *be, float *dinp, float *dgamma, float *dbeta
                            int L, float p)
 {
     cpu_ctx *c = be->ctx;
-    if (c->dnnl)
+    if (be->act_nwc)
+        nwc_bnrelu_backward(dinp, dgamma, dbeta, dout, out, inp, mean, rstd, gamma, B, C, L, p,
+                            bn_scratch(c, B, C, L));
+    else if (c->dnnl)
         fast_bnrelu_backward(dinp, dgamma, dbeta, dout, out, inp, mean, rstd, gamma, B, C, L, p);
     else
         cpu_bnrelu_backward(dinp, dgamma, dbeta, dout, out, inp, mean, rstd, gamma, beta, B, C, L,
@@ -121,30 +120,29 @@ static void cpu_bnrelu_bwd(backend *be, float *dinp, float *dgamma, float *dbeta
 static void cpu_sc_fwd(backend *be, float *out, const float *inp, int B, int Cin, int Cout, int L,
                        int pool)
 {
-    (void)be;
-    cpu_shortcut_forward(out, inp, B, Cin, Cout, L, pool);
+    if (be->act_nwc)
+        nwc_shortcut_forward(out, inp, B, Cin, Cout, L, pool);
+    else
+        cpu_shortcut_forward(out, inp, B, Cin, Cout, L, pool);
 }
 
 static void cpu_sc_bwd(backend *be, float *dinp, const float *dout, const float *inp, int B,
                        int Cin, int Cout, int L, int pool)
 {
-    (void)be;
-    cpu_shortcut_backward(dinp, dout, inp, B, Cin, Cout, L, pool);
+    if (be->act_nwc)
+        nwc_shortcut_backward(dinp, dout, inp, B, Cin, Cout, L, pool);
+    else
+        cpu_shortcut_backward(dinp, dout, inp, B, Cin, Cout, L, pool);
 }
 
-/* The dense layer is tiny (K classes per frame): in bf16 its operands are
- * rounded copies, and the reference kernel's wider accumulator does the
- * rest. The rounding points are those of a bf16 GEMM: inputs and weights
- * forward, upstream gradients and the other operand backward. */
+/* The dense layer is tiny (K classes per frame): in bf16 (always nwc) its
+ * operands are rounded where a bf16 GEMM would read them, and the double
+ * accumulator does the rest (nwc.h). */
 static void cpu_dense_fwd(backend *be, float *out, const float *inp, const float *w,
                           const float *b, int B, int C, int T, int K)
 {
-    cpu_ctx *c = be->ctx;
-    if (be->precision == PRECISION_BF16) {
-        size_t nx = (size_t)B * C * T;
-        bf16_copy(c, 0, inp, nx);
-        bf16_copy(c, nx, w, (size_t)K * C); /* may move the buffer: pointers after */
-        cpu_dense_forward(out, c->bf_buf, c->bf_buf + nx, b, B, C, T, K);
+    if (be->act_nwc) {
+        nwc_dense_forward(out, inp, w, b, B, C, T, K, be->precision == PRECISION_BF16);
         return;
     }
     cpu_dense_forward(out, inp, w, b, B, C, T, K);
@@ -153,14 +151,9 @@ static void cpu_dense_fwd(backend *be, float *out, const float *inp, const float
 static void cpu_dense_bwd(backend *be, float *dinp, float *dw, float *db, const float *dout,
                           const float *inp, const float *w, int B, int C, int T, int K)
 {
-    cpu_ctx *c = be->ctx;
-    if (be->precision == PRECISION_BF16) {
-        size_t nx = (size_t)B * C * T, ng = (size_t)B * T * K;
-        bf16_copy(c, 0, inp, nx);
-        bf16_copy(c, nx, dout, ng);
-        bf16_copy(c, nx + ng, w, (size_t)K * C);
-        const float *xr = c->bf_buf, *gr = c->bf_buf + nx, *wr = c->bf_buf + nx + ng;
-        cpu_dense_backward(dinp, dw, db, gr, xr, wr, B, C, T, K);
+    if (be->act_nwc) {
+        nwc_dense_backward(dinp, dw, db, dout, inp, w, B, C, T, K,
+                           be->precision == PRECISION_BF16);
         return;
     }
     cpu_dense_backward(dinp, dw, db, dout, inp, w, B, C, T, K);
@@ -227,7 +220,7 @@ static void cpu_destroy(backend *be)
     if (c && c->dnnl)
         onednn_ctx_destroy(c->dnnl);
     if (c)
-        free(c->bf_buf);
+        free(c->bn_ws);
     free(c);
     free(be);
 }
@@ -251,7 +244,8 @@ backend *cpu_backend_create(int use_dnnl, int threads, precision_kind prec, rerr
     }
     c->use_dnnl = use_dnnl;
     if (use_dnnl) {
-        c->dnnl = onednn_ctx_create(prec, e);
+        // bf16: activations channels-last (nwc.h), the AMX kernels' layout
+        c->dnnl = onednn_ctx_create(prec, prec == PRECISION_BF16, e);
         if (!c->dnnl) {
             free(be);
             free(c);
@@ -260,6 +254,7 @@ backend *cpu_backend_create(int use_dnnl, int threads, precision_kind prec, rerr
     }
     be->name = use_dnnl ? "cpu" : "cpu-ref";
     be->precision = prec;
+    be->act_nwc = use_dnnl && prec == PRECISION_BF16;
     be->ctx = c;
     be->destroy = cpu_destroy;
     be->alloc = cpu_alloc;

@@ -31,7 +31,10 @@
  * and diff_dst) and fp32 results, so the reorders from the caller's fp32
  * tensors also convert, and oneDNN picks its AMX (or AVX512-BF16) kernels
  * for all three directions: neither substitution is used there
- * (bench/PERF.md has the figures).
+ * (bench/PERF.md has the figures). The "cpu" backend then keeps its
+ * activations channels-last (ctx created with nwc): the caller's tensors
+ * are nwc, inputs are only converted to bf16 and fp32 results need no
+ * reorder at all. The substitutes know ncw only and are not used with nwc.
  *
  * A ctx is not thread-safe: one training loop drives it; oneDNN threads
  * inside each primitive with OpenMP (omp_set_num_threads by the caller). */
@@ -118,6 +121,7 @@ typedef struct onednn_ctx {
     int use_wgrad;  /* WGRAD_*: conv_wgrad.c for backward-weights where it applies */
     int wgrad_isa;  /* WGRAD_ISA_*: its variant */
     int bf16;       /* train.precision bf16: bf16 operands, fp32 results (file comment) */
+    int nwc;        /* the caller's activations are (B, L, C) (file comment) */
     conv_entry *entries[ONEDNN_CACHE_CAP];
     int n;
     unsigned long long clock;
@@ -426,10 +430,11 @@ static conv_entry *entry_create(onednn_ctx *c, const conv_dims *d)
     dnnl_dims_t wei_dims = {d->Cout, d->Cin, d->K};
     dnnl_dims_t bias_dims = {d->Cout};
     dnnl_dims_t dst_dims = {d->B, d->Cout, d->Lout};
-    md_init(&src_u, 3, src_dims, dnnl_ncw);
+    const dnnl_format_tag_t act_u = c->nwc ? dnnl_nwc : dnnl_ncw;
+    md_init(&src_u, 3, src_dims, act_u);
     md_init(&wei_u, 3, wei_dims, dnnl_oiw);
     md_init(&bias_u, 1, bias_dims, dnnl_x);
-    md_init(&dst_u, 3, dst_dims, dnnl_ncw);
+    md_init(&dst_u, 3, dst_dims, act_u);
     size_t off;
 
     // forward: (src, weights, bias) -> dst
@@ -450,7 +455,7 @@ static conv_entry *entry_create(onednn_ctx *c, const conv_dims *d)
     // backward weights: (src, diff_dst) -> (diff_weights, diff_bias), by our
     // own kernel where it applies (its sums at the start of the workspace),
     // else by oneDNN
-    if (!c->bf16 && c->use_wgrad != WGRAD_NEVER &&
+    if (!c->bf16 && !c->nwc && c->use_wgrad != WGRAD_NEVER &&
         wgrad_supported(d, c->wgrad_isa, c->use_wgrad == WGRAD_ALL)) {
         e->wgrad_threads = omp_get_max_threads();
         off = wgrad_workspace_floats(d, e->wgrad_threads) * sizeof(float);
@@ -474,7 +479,8 @@ static conv_entry *entry_create(onednn_ctx *c, const conv_dims *d)
 
     // backward data: (diff_dst, weights) -> diff_src, after bwd_w's region
     // bf16: oneDNN's own backward-data has AMX kernels, no substitute needed
-    e->nphases = c->bf16 ? 0 : bwd_d_phases(e->ph, d);
+    // (and the substitutes only know ncw)
+    e->nphases = c->bf16 || c->nwc ? 0 : bwd_d_phases(e->ph, d);
     if (e->nphases > 0) {
         // as forward convs: (dout, wflip_r) -> the outputs of phase r; wflip_r
         // is computed into the workspace by the call, in plain oiw; at stride
@@ -618,7 +624,7 @@ int onednn_bf16_check(rerr *e)
     return -1;
 }
 
-void *onednn_ctx_create(precision_kind prec, rerr *e)
+void *onednn_ctx_create(precision_kind prec, int nwc, rerr *e)
 {
     if (prec == PRECISION_BF16 && onednn_bf16_check(e) != 0)
         return NULL;
@@ -628,6 +634,7 @@ void *onednn_ctx_create(precision_kind prec, rerr *e)
         return NULL;
     }
     c->bf16 = prec == PRECISION_BF16;
+    c->nwc = nwc != 0;
     // measured defaults (file comment); the variable forces one format
     c->fmt[OP_FWD] = FMT_NWC;
     c->fmt[OP_BWD_W] = FMT_ANY;

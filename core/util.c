@@ -227,3 +227,12 @@ size_t util_peak_rss(void)
     getrusage(RUSAGE_SELF, &ru);
     return (size_t)ru.ru_maxrss * 1024; /* Linux reports KiB */
 }
+
+int util_self_exe(char *out, size_t n, rerr *e)
+{
+    ssize_t len = readlink("/proc/self/exe", out, n - 1);
+    if (len <= 0)
+        return rerr_set(e, "cannot find this program (/proc/self/exe): %s", strerror(errno));
+    out[len] = '\0';
+    return 0;
+}

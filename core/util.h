@@ -59,6 +59,9 @@ int util_mkdir_p(const char *path, rerr *e);
 int util_path_join(char *out, size_t outsz, const char *dir, const char *name);
 int util_file_exists(const char *path);
 
+/* The path of the running program (/proc/self/exe). 0, or -1 with e filled. */
+int util_self_exe(char *out, size_t n, rerr *e);
+
 /* Monotonic wall clock in seconds. */
 double util_now(void);
 /* Peak resident set size of this process in bytes (getrusage). */

@@ -1231,7 +1231,7 @@ int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
         rerr_set(e, "%s: path too long", o->out);
         goto fail;
     }
-    if (sweep_dir_self_exe(c->exe, sizeof c->exe, e))
+    if (util_self_exe(c->exe, sizeof c->exe, e))
         goto fail;
     /* --gres gpu:... asks for GPUs: train on them unless told otherwise */
     c->device = o->device ? o->device : o->gres && strstr(o->gres, "gpu") ? "cuda" : "cpu";

@@ -118,7 +118,7 @@ int slurm_task_main(int argc, char **argv)
     char exe[4096], yaml[4300], thr[64], envjob[4300], envomp[64];
     if (prog)
         snprintf(exe, sizeof exe, "%s", prog);
-    else if (sweep_dir_self_exe(exe, sizeof exe, &e) != 0) {
+    else if (util_self_exe(exe, sizeof exe, &e) != 0) {
         dprintf(logfd, "%s\n", e.msg);
         return 2;
     }

@@ -106,11 +106,3 @@ void sweep_vsay(const char *fmt, va_list ap)
     fflush(stderr);
 }
 
-int sweep_dir_self_exe(char *out, size_t n, rerr *e)
-{
-    ssize_t len = readlink("/proc/self/exe", out, n - 1);
-    if (len <= 0)
-        return rerr_set(e, "cannot find this program (/proc/self/exe): %s", strerror(errno));
-    out[len] = '\0';
-    return 0;
-}

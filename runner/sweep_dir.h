@@ -45,7 +45,5 @@ void sweep_clock_text(char *buf, size_t n);
 /* One progress line on stderr: "[12:34:56] message\n", flushed. */
 void sweep_vsay(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
-/* The path of the running program (/proc/self/exe). */
-int sweep_dir_self_exe(char *out, size_t n, rerr *e);
 
 #endif

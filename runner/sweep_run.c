@@ -751,7 +751,7 @@ int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     }
     if (o->job_program) {
         snprintf(c->exe, sizeof c->exe, "%s", o->job_program);
-    } else if (sweep_dir_self_exe(c->exe, sizeof c->exe, e)) {
+    } else if (util_self_exe(c->exe, sizeof c->exe, e)) {
         goto fail;
     }
     if (sweep_dir_check_data(&sw, e))

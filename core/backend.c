@@ -1,12 +1,10 @@
-/* Backend selection by name (--device). The CUDA backend is compiled in only
- * where CMake found the CUDA toolkit (RESECG_HAVE_CUDA). */
+/* Backend selection by name (--device). The CUDA backend lives in a module
+ * loaded on first use (cuda_module.h). */
 #include "backend.h"
 
 #include <string.h>
 
-#ifdef RESECG_HAVE_CUDA
-backend *cuda_backend_create(int threads, rerr *e);
-#endif
+#include "cuda_module.h"
 
 int backend_check(const char *name, precision_kind prec, rerr *e)
 {
@@ -31,12 +29,8 @@ backend *backend_create(const char *name, int threads, precision_kind prec, rerr
         return cpu_backend_create(1, threads, prec, e);
     if (strcmp(name, "cpu-ref") == 0)
         return cpu_backend_create(0, threads, prec, e);
-#ifdef RESECG_HAVE_CUDA
-    return cuda_backend_create(threads, e);
-#else
-    rerr_set(e, "device 'cuda': this resecg was built without the CUDA toolkit");
-    return NULL;
-#endif
+    const cuda_module_api *cuda = cuda_module_load(e);
+    return cuda ? cuda->backend_create(threads, e) : NULL;
 }
 
 void backend_destroy(backend *be)

@@ -77,11 +77,13 @@ struct backend {
 };
 
 /* Creates a backend by name: "cpu" (oneDNN convolutions), "cpu-ref" (plain C),
- * "cuda" (when built with CUDA and a device is present). threads <= 0 means
+ * "cuda" (from the module libresecg_cuda.so, cuda_module.h, where it is
+ * installed and a device is present). threads <= 0 means
  * all cores. prec: PRECISION_BF16 only on "cpu", and only on a CPU whose
  * oneDNN runs native bf16 kernels (AVX512-BF16 or AMX-BF16): never an
  * emulated path. Returns NULL with e filled ("unknown device 'x'", "no CUDA
- * device: ...", "train.precision bf16: this CPU has neither ..."). */
+ * device: ...", "device cuda: cannot load ...", "train.precision bf16: this
+ * CPU has neither ..."). */
 backend *backend_create(const char *name, int threads, precision_kind prec, rerr *e);
 /* What backend_create checks before creating anything: a known device, and
  * a precision it runs here. 0, or -1 with e filled. For commands to refuse a

@@ -6,9 +6,12 @@
  * must follow the CPU's, the memory arena (no device allocation once the
  * first step of a shape has run) and the end-to-end train/evaluate path.
  *
- * Without a device (no driver, no GPU) or in a build without CUDA the
- * program checks what it can (backend_create("cuda") must fail with "no CUDA
- * device: ...") and exits 77, which CTest reports as skipped, never passed.
+ * The backend comes from the module libresecg_cuda.so (cuda_module.h). Where
+ * the module is missing or finds no device (no driver, no GPU) the program
+ * checks what it can (backend_create("cuda") must fail with "no CUDA device:
+ * ...") and exits 77, which CTest reports as skipped, never passed; but
+ * with RESECG_REQUIRE_CUDA=1, or where NVML or nvidia-smi sees a GPU, any
+ * of these is a FAIL.
  *
  * Kernels are held to |gpu - ref| <= atol + rtol * |ref| elementwise, atol
  * scaled by the tensor's rms; whole-model tensors to a relative L2 error
@@ -33,9 +36,8 @@
 #include "testutil.h"
 #include "train.h"
 #include "util.h"
-#ifdef RESECG_HAVE_CUDA
-#include "cuda/backend_cuda.h"
-#endif
+#include "cuda_module.h"
+#include "gpu.h"
 
 #define SKIP 77
 
@@ -52,16 +54,8 @@ const char *__lsan_default_suppressions(void)
            "leak:libnvidia\n";
 }
 
-#ifndef RESECG_HAVE_CUDA
-
-int main(void)
-{
-    printf("SKIP: no CUDA device (this resecg was built without the CUDA toolkit: "
-           "RESECG_HAVE_CUDA is not defined)\n");
-    return SKIP;
-}
-
-#else
+/* The loaded module (main). */
+static const cuda_module_api *g_cuda;
 
 /* ---- helpers ---- */
 
@@ -173,7 +167,7 @@ START_TEST(test_probe_and_env)
 {
     char desc[256];
     rerr e = {{0}};
-    int n = cuda_device_probe(desc, sizeof desc, &e);
+    int n = g_cuda->device_probe(desc, sizeof desc, &e);
     ck_assert_msg(n > 0, "%s", e.msg);
     printf("devices: %d, current: %s\n", n, desc);
 
@@ -191,12 +185,12 @@ START_TEST(test_probe_and_env)
     }
     backend *be = make_backend("cuda", "fp32", 1);
     cuda_backend_stats st;
-    cuda_backend_get_stats(be, &st);
+    g_cuda->get_stats(be, &st);
     ck_assert_int_eq(st.tf32, 0);
     ck_assert_int_eq(st.deterministic, 1);
     backend_destroy(be);
     be = make_backend("cuda", NULL, 0);
-    cuda_backend_get_stats(be, &st);
+    g_cuda->get_stats(be, &st);
     ck_assert_int_eq(st.tf32, 1); // the default
     ck_assert_int_eq(st.deterministic, 0);
     ck_assert_str_eq(be->name, "cuda");
@@ -399,7 +393,7 @@ START_TEST(test_conv_cache)
         conv_run_cuda(be, &cs[i], 1, &first[i][0], &first[i][1], &first[i][2], &first[i][3]);
     }
     cuda_backend_stats st1, st2;
-    cuda_backend_get_stats(be, &st1);
+    g_cuda->get_stats(be, &st1);
     printf("cache: %ld plans, %ld searches, %ld device allocs, workspace %zu bytes\n",
            st1.conv_plans, st1.algo_searches, st1.device_allocs, st1.workspace_bytes);
     ck_assert_int_eq(st1.conv_plans, N);
@@ -419,7 +413,7 @@ START_TEST(test_conv_cache)
             }
         }
     }
-    cuda_backend_get_stats(be, &st2);
+    g_cuda->get_stats(be, &st2);
     ck_assert_int_eq(st2.conv_plans, st1.conv_plans);
     ck_assert_int_eq(st2.algo_searches, st1.algo_searches);
     ck_assert_int_eq(st2.workspace_grows, st1.workspace_grows);
@@ -986,10 +980,10 @@ static void train_curve(backend *be, const resecg_config *cfg, int B, int L, int
         model_backward(&m);
         adam_step_clipped(&opt, be, m.params, m.grads, &cfg->optim, cfg->optim.lr);
         if (s == 0 && after1)
-            cuda_backend_get_stats(be, after1);
+            g_cuda->get_stats(be, after1);
     }
     if (after_all)
-        cuda_backend_get_stats(be, after_all);
+        g_cuda->get_stats(be, after_all);
     free(x);
     free(lab);
     adam_free(&opt, be);
@@ -1089,7 +1083,7 @@ START_TEST(test_arena_full_size)
             be->loss_forward_backward(be, NULL, m.dlogits, m.logits, lab, batches[s] * T, &lp);
         model_backward(&m);
         adam_step_clipped(&opt, be, m.params, m.grads, &cfg.optim, cfg.optim.lr);
-        cuda_backend_get_stats(be, &st[s]);
+        g_cuda->get_stats(be, &st[s]);
         printf("step %d: batch %d, loss %.4f, %.1f ms, %ld device allocs, %ld plans, %ld "
                "searches, workspace %.1f MiB\n",
                s, batches[s], (double)l, 1e3 * (util_now() - t0), st[s].device_allocs,
@@ -1205,13 +1199,47 @@ static Suite *cuda_suite(void)
     return s;
 }
 
+/* Whether this machine must run the GPU tests: RESECG_REQUIRE_CUDA=1, or
+ * NVML or nvidia-smi sees a GPU. Then every start-up failure is a FAIL;
+ * elsewhere it is a skip (77), never a pass. */
+static int cuda_required(char *why, size_t n)
+{
+    const char *req = getenv("RESECG_REQUIRE_CUDA");
+    if (req && strcmp(req, "1") == 0) {
+        snprintf(why, n, "RESECG_REQUIRE_CUDA=1");
+        return 1;
+    }
+    gpu_info gpus[GPU_MAX];
+    const char *source = "none";
+    rerr e = {{0}};
+    unsetenv("RESECG_FAKE_GPUS"); // the real machine's GPUs, not a test's
+    int ngpu = gpu_discover(gpus, &source, &e);
+    if (ngpu > 0) {
+        snprintf(why, n, "%s sees %d GPU%s", source, ngpu, ngpu == 1 ? "" : "s");
+        return 1;
+    }
+    return 0;
+}
+
 int main(void)
 {
-    // Without a device: creating the backend must fail with the documented
-    // message, and then the program skips.
-    char desc[256];
+    char why[128] = "";
+    int required = cuda_required(why, sizeof why);
     rerr e = {{0}};
-    if (cuda_device_probe(desc, sizeof desc, &e) <= 0) {
+    g_cuda = cuda_module_load(&e);
+    if (!g_cuda) {
+        printf("%s: %s\n", required ? "FAIL" : "SKIP", e.msg);
+        if (required)
+            printf("FAIL: the CUDA tests must run here (%s)\n", why);
+        return required ? 1 : SKIP;
+    }
+    char vers[256];
+    g_cuda->versions(vers, sizeof vers);
+    printf("CUDA module %s: %s\n", cuda_module_path(), vers);
+    // Without a device: creating the backend must fail with the documented
+    // message, and then the program skips (or fails where a GPU is expected).
+    char desc[256];
+    if (g_cuda->device_probe(desc, sizeof desc, &e) <= 0) {
         rerr e2 = {{0}};
         backend *be = backend_create("cuda", 0, PRECISION_FP32, &e2);
         if (be || strncmp(e2.msg, "no CUDA device: ", 16) != 0) {
@@ -1221,8 +1249,12 @@ int main(void)
             return 1;
         }
         printf("backend_create(\"cuda\") without a device: %s\n", e2.msg);
-        const char *why = strncmp(e.msg, "no CUDA device: ", 16) == 0 ? e.msg + 16 : e.msg;
-        printf("SKIP: no CUDA device (%s)\n", why);
+        if (required) {
+            printf("FAIL: %s, but CUDA finds no device: %s\n", why, e.msg);
+            return 1;
+        }
+        const char *no = strncmp(e.msg, "no CUDA device: ", 16) == 0 ? e.msg + 16 : e.msg;
+        printf("SKIP: no CUDA device (%s)\n", no);
         return SKIP;
     }
     printf("CUDA device: %s\n", desc);
@@ -1236,4 +1268,3 @@ int main(void)
     return failed == 0 ? 0 : 1;
 }
 
-#endif /* RESECG_HAVE_CUDA */

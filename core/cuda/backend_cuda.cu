@@ -123,9 +123,13 @@ static void *cuda_alloc(backend *be, size_t bytes)
 
 static void cuda_free(backend *be, void *p)
 {
-    (void)be;
-    if (p)
-        CUDA_CHECK(cudaFree(p)); // synchronises the device: nothing queued still uses p
+    if (!p)
+        return;
+    // the job's stream is non-blocking, so cudaFree's own implicit
+    // synchronisation is not promised to wait for it: wait here, so that
+    // nothing queued still reads or writes p
+    CUDA_CHECK(cudaStreamSynchronize(ctx_of(be)->stream));
+    CUDA_CHECK(cudaFree(p));
 }
 
 /* host -> device through pinned staging: returns once the data is staged, the
@@ -571,6 +575,13 @@ static void cuda_destroy(backend *be)
                 cudnnDestroyConvolutionDescriptor(p->conv_desc);
         }
         free(c->plans);
+        // the handles first: cuBLAS may still refer to its workspace (and
+        // cuDNN to the stream) until destroyed; then their memory, then
+        // the stream everything was ordered on
+        if (c->cudnn)
+            cudnnDestroy(c->cudnn);
+        if (c->cublas)
+            cublasDestroy(c->cublas);
         cuda_buf *bufs[] = {&c->ws, &c->conv_tmp, &c->red, &c->labels, &c->cublas_ws};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             if (bufs[i]->p)
@@ -583,10 +594,6 @@ static void cuda_destroy(backend *be)
         }
         if (c->host_result)
             (void)cudaFreeHost(c->host_result);
-        if (c->cudnn)
-            cudnnDestroy(c->cudnn);
-        if (c->cublas)
-            cublasDestroy(c->cublas);
         if (c->stream)
             (void)cudaStreamDestroy(c->stream);
         free(c);
@@ -740,3 +747,34 @@ void cuda_backend_get_stats(backend *be, cuda_backend_stats *s)
     RESECG_ASSERT(be && be->destroy == cuda_destroy);
     *s = ctx_of(be)->stats;
 }
+
+void cuda_versions(char *buf, size_t size)
+{
+    int drv = 0, rt = 0;
+    if (cudaDriverGetVersion(&drv) != cudaSuccess)
+        drv = 0;
+    (void)cudaGetLastError();
+    if (cudaRuntimeGetVersion(&rt) != cudaSuccess)
+        rt = 0;
+    (void)cudaGetLastError();
+    int cb_major = 0, cb_minor = 0, cb_patch = 0;
+    cublasGetProperty(MAJOR_VERSION, &cb_major);
+    cublasGetProperty(MINOR_VERSION, &cb_minor);
+    cublasGetProperty(PATCH_LEVEL, &cb_patch);
+    size_t dnn = cudnnGetVersion(); // major * 10000 + minor * 100 + patch since cuDNN 9
+    char dv[32];
+    if (drv)
+        snprintf(dv, sizeof dv, "%d.%d", drv / 1000, drv % 1000 / 10);
+    else
+        snprintf(dv, sizeof dv, "none");
+    snprintf(buf, size, "driver %s, cudart %d.%d, cuBLAS %d.%d.%d, cuDNN %zu.%zu.%zu", dv,
+             rt / 1000, rt % 1000 / 10, cb_major, cb_minor, cb_patch, dnn / 10000, dnn % 10000 / 100,
+             dnn % 100);
+}
+
+static const cuda_module_api g_api = {
+    RESECG_CUDA_MODULE_ABI, sizeof(backend), cuda_backend_create, cuda_device_probe,
+    cuda_backend_get_stats, cuda_versions,
+};
+
+const cuda_module_api *resecg_cuda_module_v1(void) { return &g_api; }

@@ -1,7 +1,9 @@
 /* The CUDA backend's C interface: creating the "cuda" backend table (through
  * backend_create, core/backend.c), probing for a device, and the counters
  * tests use to prove that no device memory is allocated once training runs.
- * Only compiled in where CMake found nvcc and cuDNN (RESECG_HAVE_CUDA).
+ * Built into the module libresecg_cuda.so where CMake found nvcc, cuBLAS and
+ * cuDNN; programs reach it through cuda_module_load (core/cuda_module.h),
+ * whose table the module's one exported symbol returns.
  *
  * Environment (read once, when the backend is created):
  *   RESECG_CUDA_MATH=tf32|fp32   convolutions on TF32 tensor cores (default,
@@ -28,6 +30,7 @@ extern "C" { /* the core's headers are C: keep their names unmangled in the .cu 
 #endif
 
 #include "../backend.h"
+#include "../cuda_module.h"
 
 /* The "cuda" backend on the current device (cudaGetDevice: the first one
  * CUDA_VISIBLE_DEVICES shows). threads is unused (the host side is one
@@ -42,19 +45,15 @@ backend *cuda_backend_create(int threads, rerr *e);
  * aborts: safe to call on machines without a GPU. */
 int cuda_device_probe(char *desc, size_t desc_size, rerr *e);
 
-/* What the backend allocated and cached so far. */
-typedef struct cuda_backend_stats {
-    long device_allocs;     /* cudaMalloc calls: alloc() plus every growth below */
-    long workspace_grows;   /* cuDNN workspace, conv scratch or reduction buffer grew */
-    long conv_plans;        /* distinct convolution shapes planned */
-    long algo_searches;     /* cudnnFind* runs (one per shape and direction) */
-    size_t workspace_bytes; /* current cuDNN workspace */
-    int tf32;               /* RESECG_CUDA_MATH resolved: 1 tf32, 0 fp32 */
-    int deterministic;      /* RESECG_CUDA_DETERMINISTIC resolved */
-} cuda_backend_stats;
-
 /* Fills *s for a backend made by cuda_backend_create (asserts otherwise). */
 void cuda_backend_get_stats(backend *be, cuda_backend_stats *s);
+
+/* The run-time library versions (cuda_module_api.versions). */
+void cuda_versions(char *buf, size_t size);
+
+/* The module's entry point (RESECG_CUDA_MODULE_ENTRY), the one symbol it
+ * exports. */
+__attribute__((visibility("default"))) const cuda_module_api *resecg_cuda_module_v1(void);
 
 #ifdef __cplusplus
 }

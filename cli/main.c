@@ -526,6 +526,27 @@ static int cmd_bench(int argc, char **argv)
     return 0;
 }
 
+/* A Release build's baseline is x86-64-v3 (CMakeLists.txt): where the CPU
+ * lacks AVX2 or FMA, stop with a message before any code built for them
+ * runs, instead of dying of SIGILL somewhere in a job. This function itself
+ * is compiled for the plain x86-64 baseline. */
+#if defined(__x86_64__) && defined(__AVX2__)
+__attribute__((constructor(101), target("arch=x86-64"))) static void cpu_baseline_check(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return;
+    static const char msg[] =
+        "resecg: this build needs an x86-64-v3 CPU (AVX2 and FMA: Intel Haswell, AMD Excavator "
+        "or later), which this one is not; build resecg on this machine with "
+        "cmake -DRESECG_NATIVE=ON\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+        // nothing else to say it with
+    }
+    _exit(1);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

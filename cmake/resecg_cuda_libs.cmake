@@ -135,3 +135,70 @@ function(resecg_python_sites out)
   endif()
   set(${out} "${sites}" PARENT_SCOPE)
 endfunction()
+
+# resecg_cuda_detect(): the RESECG_CUDA, RESECG_CUDA_TOOLKIT and
+# RESECG_CUDA_SITES cache settings, then nvcc (enable_language(CUDA)) and the
+# libraries. Sets RESECG_HAVE_CUDA (ON or OFF), RESECG_CUDA_WHY (why not) and
+# RC_* (resecg_cuda_find_libs); FATAL_ERROR where RESECG_CUDA=ON and
+# something is missing. A macro: enable_language must run in the caller.
+macro(resecg_cuda_detect)
+  set(RESECG_CUDA AUTO CACHE STRING "Build the CUDA module: AUTO, ON or OFF")
+  set_property(CACHE RESECG_CUDA PROPERTY STRINGS AUTO ON OFF)
+  set(RESECG_CUDA_TOOLKIT "" CACHE PATH
+      "CUDA toolkit searched for cudart, cuBLAS and cuDNN (default: the one of the nvcc found)")
+  set(RESECG_CUDA_SITES "" CACHE STRING
+      "site-packages directories holding PyTorch's nvidia-* wheels (default: python3's)")
+  string(TOUPPER "${RESECG_CUDA}" RESECG_CUDA_MODE)
+  set(RESECG_HAVE_CUDA OFF)
+  set(RESECG_CUDA_WHY "RESECG_CUDA=${RESECG_CUDA}")
+  if(NOT RESECG_CUDA_MODE MATCHES "^(OFF|0|FALSE|NO)$")
+    include(CheckLanguage)
+    check_language(CUDA)
+    if(CMAKE_CUDA_COMPILER)
+      # Hopper (H100/H200) and Ampere (A100); each architecture compiles every
+      # kernel again, so the list stays short for the 2-core CI box.
+      if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+        set(CMAKE_CUDA_ARCHITECTURES "80;90")
+      endif()
+      set(CMAKE_CUDA_STANDARD 17)
+      set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+      # cudart is linked by path, like cuBLAS and cuDNN
+      set(CMAKE_CUDA_RUNTIME_LIBRARY None)
+      enable_language(CUDA)
+      set(_rc_toolkit "${RESECG_CUDA_TOOLKIT}")
+      if(NOT _rc_toolkit)
+        get_filename_component(_rc_toolkit "${CMAKE_CUDA_COMPILER}" DIRECTORY) # <toolkit>/bin/nvcc
+        get_filename_component(_rc_toolkit "${_rc_toolkit}" DIRECTORY)
+      endif()
+      set(_rc_sites "${RESECG_CUDA_SITES}")
+      if(NOT _rc_sites)
+        resecg_python_sites(_rc_sites)
+      endif()
+      resecg_cuda_find_libs(RC TOOLKITS "${_rc_toolkit}" SITES ${_rc_sites})
+      if(RC_MISSING)
+        set(RESECG_CUDA_WHY "not found: ${RC_MISSING}; searched ${RC_WHERE}")
+      else()
+        set(RESECG_HAVE_CUDA ON)
+        set(RESECG_CUDA_LIBDIRS)
+        foreach(_rc_lib "${RC_CUDART}" "${RC_CUBLAS}" "${RC_CUDNN}")
+          get_filename_component(_rc_dir "${_rc_lib}" DIRECTORY)
+          list(APPEND RESECG_CUDA_LIBDIRS "${_rc_dir}")
+        endforeach()
+        list(REMOVE_DUPLICATES RESECG_CUDA_LIBDIRS)
+        string(REPLACE ";" ":" RESECG_CUDA_LIBDIRS_COLON "${RESECG_CUDA_LIBDIRS}")
+      endif()
+    else()
+      set(RESECG_CUDA_WHY "nvcc not found (PATH, CUDACXX, /usr/local/cuda/bin)")
+    endif()
+    if(NOT RESECG_HAVE_CUDA AND NOT RESECG_CUDA_MODE STREQUAL "AUTO")
+      message(FATAL_ERROR "RESECG_CUDA=${RESECG_CUDA}: cannot build the CUDA module: ${RESECG_CUDA_WHY}")
+    endif()
+  endif()
+  if(RESECG_HAVE_CUDA)
+    message(STATUS "resecg: CUDA module libresecg_cuda.so: built (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, "
+                   "sm ${CMAKE_CUDA_ARCHITECTURES}, cudart ${RC_CUDART}, cuBLAS ${RC_CUBLAS}, "
+                   "cuDNN ${RC_CUDNN_VERSION} ${RC_CUDNN})")
+  else()
+    message(STATUS "resecg: CUDA module libresecg_cuda.so: not built (${RESECG_CUDA_WHY})")
+  endif()
+endmacro()

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cpu/isa.h"
 #include "cpu/nwc.h"
 #include "layers.h"
 #include "rng.h"
@@ -881,6 +882,129 @@ START_TEST(test_dense_nwc_vs_ref)
 }
 END_TEST
 
+/* ---- the two compiled copies (core/cpu/isa.h) ---- */
+
+extern __typeof__(cpu_bnrelu_forward) cpu_bnrelu_forward_v3, cpu_bnrelu_forward_v4;
+extern __typeof__(cpu_bnrelu_backward) cpu_bnrelu_backward_v3, cpu_bnrelu_backward_v4;
+extern __typeof__(fast_bnrelu_backward) fast_bnrelu_backward_v3, fast_bnrelu_backward_v4;
+extern __typeof__(nwc_bnrelu_forward) nwc_bnrelu_forward_v3, nwc_bnrelu_forward_v4;
+extern __typeof__(nwc_bnrelu_backward) nwc_bnrelu_backward_v3, nwc_bnrelu_backward_v4;
+extern __typeof__(cpu_dense_forward) cpu_dense_forward_v3, cpu_dense_forward_v4;
+extern __typeof__(cpu_dense_backward) cpu_dense_backward_v3, cpu_dense_backward_v4;
+
+/* Worst |a - b| / rms(b) over n, printed; the copies must agree to float
+ * rounding of a differently ordered sum. */
+static double copies_diff(const char *what, const float *a, const float *b, long n)
+{
+    double worst = 0, ss = 0;
+    for (long i = 0; i < n; i++) {
+        ss += (double)b[i] * b[i];
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= worst)) // NaN counts as the worst
+            worst = isnan(d) ? INFINITY : d;
+    }
+    double rel = worst / (sqrt(ss / n) + 1e-30);
+    printf("  %-26s v3 vs v4: worst %.2e of rms\n", what, rel);
+    return rel;
+}
+
+START_TEST(test_isa_copies_agree)
+{
+    // The x86-64-v3 and x86-64-v4 copies of the vectorised kernels on the
+    // same inputs (a 2-block shape with dropout): the ifunc picks one per
+    // CPU, so a user's numbers must not depend on which beyond rounding.
+    if (cpu_kernels_isa() != 4) {
+        printf("isa copies: SKIPPED, not on this CPU (no AVX-512: only the v3 copy runs)\n");
+        return;
+    }
+    enum { B = 3, C = 32, L = 1000, K = 4 };
+    const long n = (long)B * C * L;
+    rng r;
+    rng_seed(&r, 99);
+    float *x = testutil_falloc(n), *dy = testutil_falloc(n), *g = testutil_falloc(C),
+          *be = testutil_falloc(C);
+    fill_uniform(x, n, &r, -2, 2);
+    fill_uniform(dy, n, &r, -1, 1);
+    fill_uniform(g, C, &r, 0.5f, 1.5f);
+    fill_uniform(be, C, &r, -0.2f, 0.2f);
+    double worst = 0;
+    for (int nwc = 0; nwc < 2; nwc++) {
+        float *out[2], *mean[2], *rstd[2], *rm[2], *rv[2], *dx[2], *dg[2], *db[2];
+        for (int v = 0; v < 2; v++) {
+            out[v] = testutil_falloc(n), dx[v] = testutil_falloc(n);
+            mean[v] = testutil_falloc(C), rstd[v] = testutil_falloc(C);
+            rm[v] = testutil_falloc(C), rv[v] = testutil_falloc(C);
+            dg[v] = testutil_falloc(C), db[v] = testutil_falloc(C);
+            for (int c = 0; c < C; c++)
+                rm[v][c] = 0, rv[v][c] = 1;
+        }
+        if (nwc) {
+            double *ws = malloc(nwc_bn_scratch(B, C, L) * sizeof *ws);
+            nwc_bnrelu_forward_v3(out[0], mean[0], rstd[0], x, g, be, rm[0], rv[0], B, C, L, 0.99f,
+                                  1e-3f, 1, 0.2f, 7, ws);
+            nwc_bnrelu_forward_v4(out[1], mean[1], rstd[1], x, g, be, rm[1], rv[1], B, C, L, 0.99f,
+                                  1e-3f, 1, 0.2f, 7, ws);
+            nwc_bnrelu_backward_v3(dx[0], dg[0], db[0], dy, out[1], x, mean[1], rstd[1], g, B, C, L,
+                                   0.2f, ws);
+            nwc_bnrelu_backward_v4(dx[1], dg[1], db[1], dy, out[1], x, mean[1], rstd[1], g, B, C, L,
+                                   0.2f, ws);
+            free(ws);
+        } else {
+            cpu_bnrelu_forward_v3(out[0], mean[0], rstd[0], x, g, be, rm[0], rv[0], B, C, L, 0.99f,
+                                  1e-3f, 1, 0.2f, 7);
+            cpu_bnrelu_forward_v4(out[1], mean[1], rstd[1], x, g, be, rm[1], rv[1], B, C, L, 0.99f,
+                                  1e-3f, 1, 0.2f, 7);
+            fast_bnrelu_backward_v3(dx[0], dg[0], db[0], dy, out[1], x, mean[1], rstd[1], g, B, C,
+                                    L, 0.2f);
+            fast_bnrelu_backward_v4(dx[1], dg[1], db[1], dy, out[1], x, mean[1], rstd[1], g, B, C,
+                                    L, 0.2f);
+        }
+        const char *lay = nwc ? "nwc" : "ncw";
+        char what[64];
+        snprintf(what, sizeof what, "%s bnrelu forward", lay);
+        worst = fmax(worst, copies_diff(what, out[0], out[1], n));
+        snprintf(what, sizeof what, "%s bnrelu running var", lay);
+        worst = fmax(worst, copies_diff(what, rv[0], rv[1], C));
+        snprintf(what, sizeof what, "%s bnrelu dinp", lay);
+        worst = fmax(worst, copies_diff(what, dx[0], dx[1], n));
+        snprintf(what, sizeof what, "%s bnrelu dgamma", lay);
+        worst = fmax(worst, copies_diff(what, dg[0], dg[1], C));
+        for (int v = 0; v < 2; v++)
+            free(out[v]), free(dx[v]), free(mean[v]), free(rstd[v]), free(rm[v]), free(rv[v]),
+                free(dg[v]), free(db[v]);
+    }
+    // the reference backward (double sums) and the dense layer
+    {
+        float *m = testutil_falloc(C), *rs = testutil_falloc(C), *rm = testutil_falloc(C),
+              *rv = testutil_falloc(C), *o = testutil_falloc(n);
+        cpu_bnrelu_forward_v4(o, m, rs, x, g, be, rm, rv, B, C, L, 0.99f, 1e-3f, 1, 0.0f, 0);
+        float *dx[2] = {testutil_falloc(n), testutil_falloc(n)};
+        float *dg[2] = {testutil_falloc(C), testutil_falloc(C)}, *db[2] = {testutil_falloc(C), testutil_falloc(C)};
+        cpu_bnrelu_backward_v3(dx[0], dg[0], db[0], dy, o, x, m, rs, g, be, B, C, L, 0.0f);
+        cpu_bnrelu_backward_v4(dx[1], dg[1], db[1], dy, o, x, m, rs, g, be, B, C, L, 0.0f);
+        worst = fmax(worst, copies_diff("reference bnrelu dinp", dx[0], dx[1], n));
+        float *w = testutil_falloc(K * C), *bias = testutil_falloc(K);
+        fill_uniform(w, K * C, &r, -0.3f, 0.3f);
+        fill_uniform(bias, K, &r, -0.1f, 0.1f);
+        float *y[2] = {testutil_falloc((long)B * L * K), testutil_falloc((long)B * L * K)};
+        cpu_dense_forward_v3(y[0], x, w, bias, B, C, L, K);
+        cpu_dense_forward_v4(y[1], x, w, bias, B, C, L, K);
+        worst = fmax(worst, copies_diff("dense forward", y[0], y[1], (long)B * L * K));
+        float *dw[2] = {testutil_falloc(K * C), testutil_falloc(K * C)};
+        float *dbk[2] = {testutil_falloc(K), testutil_falloc(K)};
+        cpu_dense_backward_v3(dx[0], dw[0], dbk[0], y[1], x, w, B, C, L, K);
+        cpu_dense_backward_v4(dx[1], dw[1], dbk[1], y[1], x, w, B, C, L, K);
+        worst = fmax(worst, copies_diff("dense dweight", dw[0], dw[1], K * C));
+        free(m), free(rs), free(rm), free(rv), free(o), free(w), free(bias);
+        for (int v = 0; v < 2; v++)
+            free(dx[v]), free(dg[v]), free(db[v]), free(y[v]), free(dw[v]), free(dbk[v]);
+    }
+    printf("isa copies: worst difference %.2e of rms (limit 1e-5)\n", worst);
+    ck_assert(worst <= 1e-5);
+    free(x), free(dy), free(g), free(be);
+}
+END_TEST
+
 static Suite *layers_suite(void)
 {
     Suite *s = suite_create("layers");
@@ -913,6 +1037,10 @@ static Suite *layers_suite(void)
     tcase_add_test(nw, test_shortcut_nwc_vs_ref);
     tcase_add_test(nw, test_dense_nwc_vs_ref);
     suite_add_tcase(s, nw);
+
+    TCase *isa = tcase_create("isa");
+    tcase_add_test(isa, test_isa_copies_agree);
+    suite_add_tcase(s, isa);
     return s;
 }
 

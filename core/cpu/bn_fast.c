@@ -10,6 +10,7 @@
  * rows are then added in double, so the relative error of dgamma and dbeta
  * stays near 1e-6 for the network's rows (L <= 8960). Threads split
  * channels; each channel is summed whole by one thread in a fixed order. */
+#include "isa.h" /* first: the names of the _v3 / _v4 copies (isa.h) */
 #include "backend.h"
 
 #define PAR_MIN_WORK 32768L

@@ -9,6 +9,7 @@
  * samples, and each reduction (a channel's BN sums, one weight's gradient)
  * is done whole by one thread in a fixed order, so results do not depend on
  * the thread count at all. */
+#include "isa.h" /* first: the names of the _v3 / _v4 copies (isa.h) */
 #include "layers.h"
 
 #include <math.h>

@@ -1,6 +1,7 @@
 /* Channels-last (B, L, C) kernels of the "cpu" backend in bf16 mode: see
  * nwc.h for the contract. Inner loops run over C, which is contiguous here,
  * so they vectorise across channels; a row is one time step of one sample. */
+#include "isa.h" /* first: the names of the _v3 / _v4 copies (isa.h) */
 #include "nwc.h"
 
 #include <math.h>

@@ -1258,7 +1258,7 @@ START_TEST(test_train_evaluate_cuda)
                     res[0].first_train_loss;
     double dlast = fabs(res[1].last_train_loss - res[0].last_train_loss);
     long moved = gpu_checks_moved(&mc, &mg);
-    printf("first train loss %.2e relative (bound %.0e), last %.2e absolute (bound %.0e + %.0e "
+    printf("first train loss %.2e relative (bound %.0e), last %.2e absolute (bound %.2f + %.2f "
            "x); evaluate best.safetensors (written by cuda): %ld records, accuracy cpu-ref %.4f, "
            "cuda %.4f, %ld classified differently (bound %d)\n",
            dfirst, E2E_FIRST_RTOL, dlast, E2E_LAST_ATOL, E2E_LAST_RTOL, mc.total, mc.accuracy,

@@ -1,7 +1,7 @@
 /* Calibration of test_cuda's training-curve and end-to-end tolerances
  * (tests/gpu_checks.h) on the CPU pair, on every machine: the same checks
  * with "cpu" against "cpu-ref". In fp32 the pair must stay within a
- * quarter of the curve bound and a tenth of the end-to-end ones (two correct
+ * quarter of the curve and end-to-end bounds (two correct
  * fp32 implementations that sum in other orders: what a bound has to
  * allow, with headroom for cuDNN's FFT and Winograd algorithms); in bf16
  * (8 significant bits, coarser than TF32's 11) within the curve bound. Each prints its worst
@@ -102,12 +102,12 @@ START_TEST(test_e2e_pair)
     ck_assert_msg(evaluate_checkpoint(&c, ckpt, "cpu", NULL, &m1, &e) == 0, "%s", e.msg);
     long moved = gpu_checks_moved(&m0, &m1);
     printf("fp32 pair: first train loss %.2e relative (GPU bound %.0e), last %.2e absolute "
-           "(GPU bound %.0e + %.0e x), %ld of %ld dev records classified differently "
+           "(GPU bound %.2f + %.2f x), %ld of %ld dev records classified differently "
            "(GPU bound %d)\n",
            dfirst, E2E_FIRST_RTOL, dlast, E2E_LAST_ATOL, E2E_LAST_RTOL, moved, m0.total,
            E2E_MAX_MOVED);
-    ck_assert(dfirst <= E2E_FIRST_RTOL / 10);
-    ck_assert(dlast <= (E2E_LAST_ATOL + E2E_LAST_RTOL * res[0].last_train_loss) / 10);
+    ck_assert(dfirst <= E2E_FIRST_RTOL / 4);
+    ck_assert(dlast <= (E2E_LAST_ATOL + E2E_LAST_RTOL * res[0].last_train_loss) / 4);
     ck_assert_int_eq(moved, 0);
     ck_assert_int_eq(m0.total, m1.total);
 }

@@ -9,8 +9,12 @@
 #include "isa.h"
 
 /* In an ifunc resolver, which runs while relocating, __builtin_cpu_init
- * must be called before __builtin_cpu_supports. */
-static int isa_v4(void)
+ * must be called before __builtin_cpu_supports. Resolvers run before the
+ * sanitizers' runtimes are set up: never instrumented; "used", since only
+ * the ifunc attribute names them. */
+#define RESOLVER __attribute__((used, no_sanitize("address", "undefined")))
+
+RESOLVER static int isa_v4(void)
 {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -19,7 +23,10 @@ static int isa_v4(void)
 
 #define RESECG_ISA_DISPATCH(name)                                                                 \
     extern __typeof__(name) name##_v3, name##_v4;                                                  \
-    static __typeof__(name) *name##_resolve(void) { return isa_v4() ? name##_v4 : name##_v3; }    \
+    RESOLVER static __typeof__(name) *name##_resolve(void)                                        \
+    {                                                                                              \
+        return isa_v4() ? name##_v4 : name##_v3;                                                   \
+    }                                                                                              \
     __typeof__(name) name __attribute__((ifunc(#name "_resolve")));
 
 RESECG_CPU_KERNELS(RESECG_ISA_DISPATCH)

@@ -25,7 +25,9 @@ if [[ -f $root/../shared/data/cinc17/training2017.tar.xz ]]; then
 else
   want '^table1: no CinC tarball'
 fi
-tar -tzf "$out/proof.tar.gz" | grep -q 'logs/summary.txt' || { echo "FAIL: proof.tar.gz has no logs/summary.txt"; fail=1; }
-! tar -tzf "$out/proof.tar.gz" | grep -q safetensors || { echo "FAIL: proof.tar.gz holds checkpoints"; fail=1; }
+# the listing first: grep -q would close the pipe on tar (SIGPIPE, and pipefail)
+list=$(tar -tzf "$out/proof.tar.gz")
+grep -q 'logs/summary.txt' <<<"$list" || { echo "FAIL: proof.tar.gz has no logs/summary.txt"; fail=1; }
+! grep -q safetensors <<<"$list" || { echo "FAIL: proof.tar.gz holds checkpoints"; fail=1; }
 rm -rf "$pack" "$out"
 exit $fail

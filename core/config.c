@@ -165,6 +165,8 @@ static const key_desc keys[] = {
      "resample every record to this many samples; 0 = keep lengths"},
     {"data.batching", KT_ENUM, FIELD(data.batching), 0, 0, 0, batching_kinds,
      "by_length (sorted, batch order shuffled) | random"},
+    {"data.length_buckets", KT_INT, FIELD(data.length_buckets), 0, 64, 0, NULL,
+     "0: batches padded to their longest record; N: further, to N lengths per octave"},
     {"data.sample_rate", KT_INT, FIELD(data.sample_rate), 1, 100000, 0, NULL,
      "Hz"},
     {"data.seed", KT_U64, FIELD(data.seed), 0, 0, 0, NULL,

@@ -111,6 +111,8 @@ typedef struct data_config {
     split_kind split;     /* data.split: shuffle | stratified (protocol: shuffle) */
     int resample_length;  /* data.resample_length: 0 = none (hannun), 8960 (pytorch-ref) */
     batching_kind batching; /* data.batching: by_length (hannun) | random (pytorch-ref) */
+    int length_buckets;   /* data.length_buckets, 0: pad each batch to its longest record (0)
+                             or further, to one of N lengths per octave (data.h) */
     char manifest[1024];  /* data.manifest: split manifest CSV to use instead of computing
                              the split; "" = compute it */
     int dev_fold;         /* data.dev_fold, 0: the dev fold of a k-fold manifest */

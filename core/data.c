@@ -220,6 +220,17 @@ static int data_frames(int len, int frame) { return len >= frame ? len / frame :
 
 /* Rows are contiguous with stride L (the batch's padded length, not cap_L),
  * labels with stride T, as the model's (B, 1, L) and (B, T) views expect. */
+int data_bucket_frames(int T, int n, int cap)
+{
+    if (n <= 0 || T <= 2 * n)
+        return T;
+    int e = 0;
+    while (((T + (1 << e) - 1) >> e) >= 2 * n)
+        e++;
+    int b = ((T + (1 << e) - 1) >> e) << e;
+    return b > cap && cap >= T ? cap : b;
+}
+
 void batch_fill(batch *bt, const dataset *ds, const int *idx, int B, int frame, float mean, float std)
 {
     RESECG_ASSERT(B >= 0 && B <= bt->cap_B && frame >= 1 && std > 0.0f);
@@ -229,6 +240,7 @@ void batch_fill(batch *bt, const dataset *ds, const int *idx, int B, int frame, 
         if (f > T)
             T = f;
     }
+    T = data_bucket_frames(T, bt->buckets, bt->cap_L / frame);
     int L = T * frame;
     RESECG_ASSERT(L <= bt->cap_L);
     bt->B = B;

@@ -145,6 +145,7 @@ int manifest_read(const char *path, const dataset *ds, const char *data_name, in
 /* ---- batches ---- */
 typedef struct batch {
     int cap_B, cap_L;
+    int buckets;  /* data.length_buckets: 0, or pad T up to data_bucket_frames (set by the caller) */
     int B, L, T;  /* L = padded length (multiple of frame), T = L / frame */
     float *x;     /* (B, 1, L) normalised samples, zero padded */
     int *labels;  /* (B, T) frame labels, -1 past a record's end */
@@ -155,9 +156,19 @@ typedef struct batch {
 /* Allocates a batch for up to cap_B records of up to cap_L samples. */
 int batch_init(batch *bt, int cap_B, int cap_L, rerr *e);
 void batch_free(batch *bt);
+/* The padded length, in frames, of a batch whose longest record has T
+ * frames, with n lengths per octave (data.length_buckets): the smallest
+ * m 2^e >= T with n <= m < 2n (so at most 1/n of padding is added), never
+ * above cap (the longest record the run has: a data set of one length keeps
+ * exactly that length); T itself for n == 0 or T <= 2n. The batch shapes a
+ * run can see are then at most n per octave of record lengths, which bounds
+ * the convolution primitives and algorithm searches the backends make. */
+int data_bucket_frames(int T, int n, int cap);
 /* Fills bt with records idx[0..B): each record is trimmed to a multiple of
  * frame (as Hannun et al.: floor(len / frame) * frame), normalised as
- * (x - mean) / std, and zero padded to the longest in the batch. */
+ * (x - mean) / std, and zero padded to the longest in the batch, or
+ * further with bt->buckets (data_bucket_frames, cap bt->cap_L). Padded
+ * frames are labelled -1 (no loss, no vote) either way. */
 void batch_fill(batch *bt, const dataset *ds, const int *idx, int B, int frame, float mean,
                 float std);
 

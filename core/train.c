@@ -381,10 +381,35 @@ done:
     return rc;
 }
 
+/* The distinct batch shapes (B x L) a run has fed the model, for train.log:
+ * each is a set of convolution primitives (oneDNN) or algorithm searches
+ * (cuDNN) the backend made. */
+#define SHAPES_MAX 4096
+typedef struct shape_set {
+    int n, overflow;
+    int BL[SHAPES_MAX][2];
+} shape_set;
+
+static void shapes_add(shape_set *ss, int B, int L)
+{
+    if (!ss)
+        return;
+    for (int i = 0; i < ss->n; i++)
+        if (ss->BL[i][0] == B && ss->BL[i][1] == L)
+            return;
+    if (ss->n == SHAPES_MAX) {
+        ss->overflow = 1;
+        return;
+    }
+    ss->BL[ss->n][0] = B;
+    ss->BL[ss->n][1] = L;
+    ss->n++;
+}
+
 /* Evaluates the records idx in by-length batches (train.h: evaluate_run);
  * out->pred and out->probs stay in idx's order. */
 static int eval_records(model *m, const dataset *ds, const int *idx, int n, float mean, float sd,
-                        const loss_params *lp, batch *bt, eval_out *out, rerr *e)
+                        const loss_params *lp, batch *bt, eval_out *out, shape_set *shapes, rerr *e)
 {
     backend *be = m->be;
     int K = m->cfg.num_classes, cap = bt->cap_B;
@@ -415,6 +440,7 @@ static int eval_records(model *m, const dataset *ds, const int *idx, int n, floa
         for (int i = 0; i < B; i++)
             bidx[i] = idx[pos[s + i]];
         batch_fill(bt, ds, bidx, B, m->frame, mean, sd);
+        shapes_add(shapes, B, bt->L);
         model_forward(m, bt->x, B, bt->L, 0, 0);
         long valid = 0;
         for (int i = 0; i < B; i++)
@@ -645,6 +671,12 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     epoch_batches eb = {0};
     char path[4096];
     data_info info;
+    shape_set *train_shapes = calloc(1, sizeof *train_shapes);
+    shape_set *dev_shapes = calloc(1, sizeof *dev_shapes);
+    if (!train_shapes || !dev_shapes) {
+        rerr_set(e, "out of memory");
+        goto done;
+    }
 
     if (train_run_open(cfg, o->out_dir, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
         goto done;
@@ -662,6 +694,7 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     if (model_reserve(&m, Bcap, cap_L, e) != 0 || adam_init(&opt, be, m.nparams, e) != 0 ||
         batch_init(&bt, Bcap, cap_L, e) != 0)
         goto done;
+    bt.buckets = cfg->data.length_buckets;
     model_init_weights(&m, cfg->train.seed);
 
     /* normalisation from the training split only (awni/ecg's Preproc fits
@@ -737,6 +770,7 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
         for (int b = 0; b < nb; b++) {
             int B = eb.start[b + 1] - eb.start[b];
             batch_fill(&bt, &ds, eb.idx + eb.start[b], B, m.frame, (float)mean, (float)sd);
+            shapes_add(train_shapes, B, bt.L);
             model_forward(&m, bt.x, B, bt.L, 1, rng_hash3(cfg->train.seed, (uint64_t)ep, (uint64_t)b));
             float l = be->loss_forward_backward(be, NULL, m.dlogits, m.logits, bt.labels,
                                                 B * bt.T, &lp);
@@ -759,7 +793,7 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
         res->last_train_loss = train_loss;
 
         eval_out ev = {0};
-        if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, e) != 0) {
+        if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, dev_shapes, e) != 0) {
             goto done;
         }
         double secs = util_now() - te;
@@ -819,7 +853,7 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     if (checkpoint_load(&m, NULL, path, e) != 0)
         goto done;
     eval_out ev = {.probs = rec_probs, .pred = rec_pred};
-    if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, e) != 0)
+    if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, dev_shapes, e) != 0)
         goto done;
     if (write_eval_outputs(o->out_dir, &ds, dv, ndv, &ev, K, e) != 0)
         goto done;
@@ -830,10 +864,20 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     res->seconds = util_now() - t0;
     logf_(log, o->quiet, "best epoch %d: dev_loss %.4f  cinc_f1 %.3f  macro_f1 %.3f  (%.1fs)\n",
           st.best_epoch, st.best_loss, ev.mt.cinc_f1, ev.mt.macro_f1, res->seconds);
+    res->train_shapes = train_shapes->n;
+    res->dev_shapes = dev_shapes->n;
+    logf_(log, o->quiet,
+          "shapes: %d%s distinct batch shapes (B x L) in training, %d%s in evaluation "
+          "(data.length_buckets %d): each one a set of convolution primitives or algorithm "
+          "searches\n",
+          train_shapes->n, train_shapes->overflow ? "+" : "", dev_shapes->n,
+          dev_shapes->overflow ? "+" : "", cfg->data.length_buckets);
     rc = 0;
 done:
     if (rc != 0 && log)
         fprintf(log, "error: %s\n", e ? e->msg : "");
+    free(train_shapes);
+    free(dev_shapes);
     free(rec_probs);
     free(rec_pred);
     free(rows.p);
@@ -905,10 +949,17 @@ int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, r
     be = backend_create(o->device, cfg->train.threads, cfg->train.precision, e);
     if (!be || model_init(&m, &cfg->model, be, e) != 0)
         goto done;
+    // the capacity train_run had (training and dev records): with
+    // data.length_buckets it caps the padded lengths, which must be the same
+    // here for evaluate to reproduce the run's dev scores
     int cap_L = max_trimmed_len(&ds, dv, ndv, m.frame);
+    int tr_L = max_trimmed_len(&ds, tr, ntr, m.frame);
+    if (ntr > 0 && tr_L > cap_L)
+        cap_L = tr_L;
     int Bcap = cfg->train.batch_size;
     if (model_reserve(&m, Bcap, cap_L, e) != 0 || batch_init(&bt, Bcap, cap_L, e) != 0)
         goto done;
+    bt.buckets = cfg->data.length_buckets;
     if (checkpoint_load(&m, NULL, o->ckpt, e) != 0)
         goto done;
     long counts[RESECG_MAX_CLASSES] = {0};
@@ -926,7 +977,7 @@ int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, r
         goto done;
     }
     eval_out ev = {.probs = probs, .pred = pred};
-    if (eval_records(&m, &ds, dv, ndv, (float)r->mean, (float)r->std, &lp, &bt, &ev, e) != 0)
+    if (eval_records(&m, &ds, dv, ndv, (float)r->mean, (float)r->std, &lp, &bt, &ev, NULL, e) != 0)
         goto done;
     if (o->out_dir) {
         char path[4096];

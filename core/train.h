@@ -43,6 +43,7 @@ typedef struct train_result {
     double first_train_loss, last_train_loss;
     metrics dev;      /* of the best checkpoint */
     double seconds;
+    int train_shapes, dev_shapes; /* distinct batch shapes (B x L) fed in training, evaluation */
 } train_result;
 
 int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e);

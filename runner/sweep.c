@@ -156,6 +156,8 @@ static const char *const id_baseline[][2] = {
     {"features.min_child_weight", "1"}, {"features.lambda", "1"},
     /* added with train.precision: fp32, as before */
     {"train.precision", "fp32"},
+    /* added with data.length_buckets: exact batch lengths, as before */
+    {"data.length_buckets", "0"},
 };
 
 /* The key list (in the writer's order, from config_defaults' text) and

@@ -603,6 +603,89 @@ static void check_row(const batch *bt, const dataset *ds, int b, int want_frames
         ck_assert_int_eq(bt->labels[(size_t)b * bt->T + t], t < want_frames ? rc->label : -1);
 }
 
+START_TEST(test_bucket_frames)
+{
+    /* Against a plain search of the ladder: the smallest m 2^e >= T with
+     * n <= m < 2n, capped at cap when cap >= T; T itself for n 0 or T <= 2n.
+     * So the padding added is < 1/n of T, and over T in [1, 4096] with n 8
+     * there are at most 8 lengths per octave. */
+    for (int n = 0; n <= 16; n += (n < 2 ? 1 : 6)) {
+        int distinct = 0, prev = -1;
+        for (int T = 1; T <= 4096; T++) {
+            int want = T;
+            if (n > 0 && T > 2 * n) {
+                want = -1;
+                for (int e = 0; want < 0; e++)
+                    for (int m = n; m < 2 * n; m++)
+                        if ((m << e) >= T) {
+                            want = m << e;
+                            break;
+                        }
+            }
+            int got = data_bucket_frames(T, n, 1 << 20);
+            ck_assert_msg(got == want, "T %d n %d: %d, expected %d", T, n, got, want);
+            ck_assert(got >= T);
+            if (n > 0)
+                ck_assert_msg((double)(got - T) < (double)T / n, "T %d n %d: %d", T, n, got);
+            distinct += got != prev;
+            prev = got;
+        }
+        if (n == 8) {
+            printf("bucket_frames n 8: %d distinct lengths for T in [1, 4096]\n", distinct);
+            ck_assert_int_le(distinct, 16 + 8 * 8); // up to 2n exact, then 8 an octave
+        }
+    }
+    /* the cap: a data set of one length keeps it (35 frames: pytorch-ref) */
+    ck_assert_int_eq(data_bucket_frames(35, 8, 35), 35);
+    ck_assert_int_eq(data_bucket_frames(35, 8, 1000), 36);
+    ck_assert_int_eq(data_bucket_frames(71, 8, 71), 71);
+    ck_assert_int_eq(data_bucket_frames(70, 8, 71), 71);
+    ck_assert_int_eq(data_bucket_frames(65, 8, 1000), 72);
+}
+END_TEST
+
+START_TEST(test_batch_fill_buckets)
+{
+    /* With buckets the batch is padded beyond its longest record, the extra
+     * frames labelled -1 and zero; the cap (cap_L) is never passed. */
+    static const int lens[2] = {35 * 4, 20 * 4};
+    dataset ds;
+    dataset_init(&ds, 2);
+    rerr e;
+    for (int i = 0; i < 2; i++) {
+        float x[35 * 4];
+        for (int j = 0; j < lens[i]; j++)
+            x[j] = 1.0f;
+        ck_assert_int_eq(dataset_add(&ds, "r", x, lens[i], i, &e), 0);
+    }
+    batch bt;
+    ck_assert_int_eq(batch_init(&bt, 2, 40 * 4, &e), 0);
+    bt.buckets = 8;
+    int idx[2] = {1, 1};
+    batch_fill(&bt, &ds, idx, 2, 4, 0.0f, 1.0f);
+    ck_assert_int_eq(bt.T, 20); // <= 2n: exact
+    bt.buckets = 4;
+    batch_fill(&bt, &ds, idx, 2, 4, 0.0f, 1.0f);
+    ck_assert_int_eq(bt.T, 20); // 20 = 5 * 4 is on the n 4 ladder
+    int idx2[2] = {0, 1};
+    batch_fill(&bt, &ds, idx2, 2, 4, 0.0f, 1.0f);
+    ck_assert_int_eq(bt.T, 40); // 35 -> 40 (5 * 8) = the cap
+    for (int t = 0; t < bt.T; t++) {
+        ck_assert_int_eq(bt.labels[t], t < 35 ? 0 : -1);
+        ck_assert_int_eq(bt.labels[bt.T + t], t < 20 ? 1 : -1);
+    }
+    for (int j = 35 * 4; j < bt.L; j++)
+        ck_assert(bt.x[j] == 0.0f);
+    batch_free(&bt);
+    ck_assert_int_eq(batch_init(&bt, 2, 36 * 4, &e), 0);
+    bt.buckets = 4;
+    batch_fill(&bt, &ds, idx2, 2, 4, 0.0f, 1.0f);
+    ck_assert_int_eq(bt.T, 36); // 40 would pass the cap: the cap
+    batch_free(&bt);
+    dataset_free(&ds);
+}
+END_TEST
+
 START_TEST(test_batch_fill)
 {
     /* Lengths 10, 7, 3, 16 with frame 4: 2 frames (8 samples), 1 frame (4),
@@ -739,6 +822,8 @@ static Suite *data_suite(void)
     tcase_add_test(tc, test_split);
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_batch_fill);
+    tcase_add_test(tc, test_bucket_frames);
+    tcase_add_test(tc, test_batch_fill_buckets);
     tcase_add_test(tc, test_batch_normalised);
     /* Needs a forked test process to survive the abort. */
     const char *fork_mode = getenv("CK_FORK");

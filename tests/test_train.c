@@ -115,6 +115,21 @@ static void assert_same_checkpoint(const char *d1, const char *d2)
     free(bb);
 }
 
+/* evaluate_checkpoint on dir's best.safetensors scores the dev records
+ * exactly as the training run did. */
+static void assert_evaluate_reproduces(const resecg_config *c, const char *dir,
+                                       const train_result *res)
+{
+    char ckpt[1024];
+    snprintf(ckpt, sizeof ckpt, "%s/best.safetensors", dir);
+    metrics mt;
+    rerr e = {{0}};
+    ck_assert_msg(evaluate_checkpoint(c, ckpt, "cpu", NULL, &mt, &e) == 0, "%s", e.msg);
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < 4; j++)
+            ck_assert_int_eq(mt.confusion[k][j], res->dev.confusion[k][j]);
+}
+
 START_TEST(test_learns_and_writes_outputs)
 {
     char tmpdir[600];
@@ -154,14 +169,7 @@ START_TEST(test_learns_and_writes_outputs)
     free(pred);
 
     /* evaluate on best.safetensors gives the same dev metrics as training */
-    char ckpt[1024];
-    snprintf(ckpt, sizeof ckpt, "%s/best.safetensors", tmpdir);
-    metrics mt;
-    rerr e = {{0}};
-    ck_assert_msg(evaluate_checkpoint(&c, ckpt, "cpu", NULL, &mt, &e) == 0, "%s", e.msg);
-    for (int k = 0; k < 4; k++)
-        for (int j = 0; j < 4; j++)
-            ck_assert_int_eq(mt.confusion[k][j], res.dev.confusion[k][j]);
+    assert_evaluate_reproduces(&c, tmpdir, &res);
 }
 END_TEST
 
@@ -346,14 +354,7 @@ START_TEST(test_length_buckets)
     char *log = slurp(d4, "train.log");
     ck_assert_ptr_nonnull(strstr(log, "(data.length_buckets 4)"));
     free(log);
-    char ckpt[700];
-    snprintf(ckpt, sizeof ckpt, "%s/best.safetensors", d4);
-    metrics mt;
-    rerr e = {{0}};
-    ck_assert_msg(evaluate_checkpoint(&c, ckpt, "cpu", NULL, &mt, &e) == 0, "%s", e.msg);
-    for (int k = 0; k < 4; k++)
-        for (int j = 0; j < 4; j++)
-            ck_assert_int_eq(mt.confusion[k][j], r4.dev.confusion[k][j]);
+    assert_evaluate_reproduces(&c, d4, &r4);
 
     // one length: no change at all
     c.data.synth_min_length = c.data.synth_length;

@@ -38,11 +38,22 @@ if [[ -f ../shared/data/cinc17/training2017.tar.xz ]]; then
 else
   echo "gpu_pack: ../shared/data/cinc17/training2017.tar.xz not found: the proof will skip the Table 1 sweep" >&2
 fi
-{ git rev-parse HEAD; git status --porcelain --untracked-files=no | head -20; } >"$pack/COMMIT" 2>/dev/null || echo unknown >"$pack/COMMIT"
-ls -l "$pack"/bin "$pack"/lib "$pack"/data 2>/dev/null | awk 'NF > 5 { printf "  %8.1f MiB  %s\n", $5 / 1048576, $NF }'
+have_git=0
+command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1 && have_git=1
+if ((have_git)); then
+  { git rev-parse HEAD; git status --porcelain --untracked-files=no | head -20; } >"$pack/COMMIT"
+else
+  echo "unknown (not a git checkout)" >"$pack/COMMIT"
+fi
+ls -l "$pack"/bin "$pack"/lib "$pack"/data 2>/dev/null | awk 'NF > 5 { printf "  %8.1f MiB  %s\n", $5 / 1048576, $NF }' || true # no data/ without ../shared
 total=$(du -sb "$pack" | cut -f1)
-tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
-untracked=$(git ls-files -z --others --exclude-standard | xargs -0 -r du -cb 2>/dev/null | tail -1 | cut -f1)
+if ((have_git)); then
+  tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+  untracked=$(git ls-files -z --others --exclude-standard | xargs -0 -r du -cb 2>/dev/null | tail -1 | cut -f1)
+else # an export (tests/fresh_root.sh): the whole tree but the ignored folders
+  tree=$(du -sb --exclude=./.device --exclude='./build*' --exclude=./experiments/cinc17/data . | cut -f1)
+  untracked=0
+fi
 all=$((total + tree + ${untracked:-0}))
 awk -v p="$pack" -v t="$total" -v tr="$tree" -v u="${untracked:-0}" -v a="$all" 'BEGIN { m = 1048576
   printf "gpu_pack: %s: %.1f MiB; with the working tree (%.1f MiB tracked, %.1f MiB untracked) %.1f MiB of the 64 MiB that travel\n", p, t / m, tr / m, u / m, a / m }'

@@ -50,8 +50,16 @@ total=$(du -sb "$pack" | cut -f1)
 if ((have_git)); then
   tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
   untracked=$(git ls-files -z --others --exclude-standard | xargs -0 -r du -cb 2>/dev/null | tail -1 | cut -f1)
-else # an export (tests/fresh_root.sh): the whole tree but the ignored folders
-  tree=$(du -sb --exclude=./.device --exclude='./build*' --exclude=./experiments/cinc17/data . | cut -f1)
+else # an export (tests/fresh_root.sh): the whole tree but what .gitignore leaves
+  # out (build folders, results/ from ./run.sh, the CinC data), as du patterns:
+  # an anchored "/a/b/" becomes "./a/b", any other line matches a name anywhere
+  excl=()
+  while IFS= read -r pat; do
+    [[ -z $pat || $pat == '#'* || $pat == '!'* ]] && continue
+    pat=${pat%/} pat=${pat//\*\*/*}
+    if [[ $pat == /* ]]; then excl+=("--exclude=.$pat"); else excl+=("--exclude=$pat"); fi
+  done < <(cat .gitignore 2>/dev/null)
+  tree=$(du -sb "${excl[@]}" --exclude=./.device . | cut -f1)
   untracked=0
 fi
 all=$((total + tree + ${untracked:-0}))

@@ -25,9 +25,11 @@
  * leaves out. */
 #define CINC17_DEFFREQ 250.0
 #define CINC17_DEFGAIN 200.0
-/* No real .hea or .mat comes near these; they keep a hostile file from asking
- * for absurd allocations. */
-#define CINC17_MAX_FILE (256L << 20)
+/* No real .hea or .mat comes near this (CinC 2017's longest record, 61 s at
+ * 300 Hz, is a 36 KB .mat; 4 MiB holds 2 hours): it keeps a hostile or sparse
+ * file from asking for absurd allocations, also with the loader's threads
+ * reading several records at once. */
+#define CINC17_MAX_FILE (4L << 20)
 #define CINC17_HEA_MAX_LINE 1024
 #define CINC17_IO_THREADS_PER_CORE 4
 
@@ -565,9 +567,9 @@ static int cinc17_slurp(const char *path, char **data, size_t *n, int *missing, 
 {
     *data = NULL;
     *missing = 1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = util_open(path, O_RDONLY, 0, e); /* never blocks on a FIFO; regular files only */
     if (fd < 0)
-        return rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int err = errno;
@@ -578,8 +580,8 @@ static int cinc17_slurp(const char *path, char **data, size_t *n, int *missing, 
         close(fd);
         if (!S_ISREG(st.st_mode))
             return rerr_set(e, "%s: not a regular file", path);
-        return rerr_set(e, "%s: %lld bytes, too large for a record file", path,
-                        (long long)st.st_size);
+        return rerr_set(e, "%s: %lld bytes: over the %ld MiB a record file may have", path,
+                        (long long)st.st_size, CINC17_MAX_FILE >> 20);
     }
     size_t size = (size_t)st.st_size, got = 0;
     char *buf = malloc(size + 1);
@@ -722,7 +724,7 @@ int cinc17_load(dataset *ds, const char *dir, const cinc17_opts *o, cinc17_repor
 
     char *text;
     size_t tn;
-    if (util_read_file(labels_path, &text, &tn, e) != 0)
+    if (util_read_file_kind(labels_path, UTIL_TEXT, 0, &text, &tn, e) != 0)
         return -1;
     cinc17_label *lab;
     int nlab;

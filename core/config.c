@@ -939,6 +939,13 @@ static int apply_document(load_ctx *x, resecg_config *c)
  * success; nothing to delete on failure). */
 static int load_document(load_ctx *x, yaml_document_t *doc)
 {
+    yaml_mark_t deep;
+    if (yamlerr_too_deep(x->text, x->len, YAMLERR_MAX_DEPTH, &deep)) {
+        if (x->assignment)
+            return rerr_set(x->e, "--set %s=...: nested more than %d levels deep", x->set_key,
+                            YAMLERR_MAX_DEPTH);
+        return ctx_error(x, deep, NULL, "nested more than %d levels deep", YAMLERR_MAX_DEPTH);
+    }
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return rerr_set(x->e, "%s: out of memory", x->name);
@@ -1003,7 +1010,7 @@ int config_load_file(resecg_config *c, const char *path, rerr *e)
 {
     char *text;
     size_t len;
-    if (util_read_file(path, &text, &len, e))
+    if (util_read_file_kind(path, UTIL_CONFIG, 0, &text, &len, e))
         return -1;
     int rc = load_text(c, text, len, path, e);
     free(text);

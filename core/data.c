@@ -564,7 +564,7 @@ int manifest_read(const char *path, const dataset *ds, const char *data_name, in
 {
     char *text = NULL;
     size_t len = 0;
-    if (util_read_file(path, &text, &len, e) != 0)
+    if (util_read_file_kind(path, UTIL_TEXT, 0, &text, &len, e) != 0)
         return -1;
     int n = ds->n, rc = -1;
     name_idx *names = malloc(sizeof *names * (size_t)(n > 0 ? n : 1));

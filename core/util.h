@@ -17,6 +17,54 @@ typedef struct rerr {
  * write `return rerr_set(e, "%s:%d: ...", file, line);`. */
 int rerr_set(rerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- One read path and one write path for every file ----
+ *
+ * Inputs are opened without blocking (a FIFO never hangs a reader), must be
+ * regular files, and are read whole only up to a cap that fits their kind;
+ * the cap is in the error. Outputs are written atomically (temp file + fsync +
+ * rename), never through a symbolic link, and never over anything but a
+ * regular file: a device node, FIFO, directory or link at the target is
+ * refused and left as it is. */
+typedef enum util_kind {
+    UTIL_CONFIG,     /* YAML configs and sweep files: 1 MiB */
+    UTIL_TEXT,       /* labels, manifests, jobs.tsv, journal.log, CSV, logs: 64 MiB */
+    UTIL_MODEL,      /* the feature baseline's model.json: 256 MiB */
+    UTIL_CHECKPOINT, /* .safetensors checkpoints: 2 GiB */
+    UTIL_KIND_COUNT
+} util_kind;
+
+size_t util_kind_cap(util_kind kind);
+const char *util_kind_name(util_kind kind);
+
+/* Options of util_open: */
+#define UTIL_NOFOLLOW 1 /* refuse a symbolic link (files inside results directories) */
+
+/* open(2) for a regular file only: flags as for open (O_CREAT uses mode
+ * 0644), with O_CLOEXEC, O_NOCTTY and, while opening, O_NONBLOCK added (the
+ * descriptor is blocking again afterwards). A path that exists but is not a
+ * regular file is refused before it is opened. Returns the descriptor, or -1
+ * with e naming the path and what it is. */
+int util_open(const char *path, int flags, int opts, rerr *e);
+
+/* Reads a whole regular file of the given kind into a malloc'd,
+ * NUL-terminated buffer (caller frees); refuses special files and files over
+ * the kind's cap. opts: 0 or UTIL_NOFOLLOW. */
+int util_read_file_kind(const char *path, util_kind kind, int opts, char **data, size_t *n,
+                        rerr *e);
+/* The same for any kind of input, capped at the largest (checkpoint) size. */
+int util_read_file(const char *path, char **data, size_t *n, rerr *e);
+
+/* fopen(path, "rb") for a regular file only (util_open's checks). */
+FILE *util_fopen_read(const char *path, int opts, rerr *e);
+
+/* Writes s for a terminal: bytes that could act on it (C0 controls but tab
+ * and newline, DEL, C1 controls, malformed UTF-8) come out as \xNN, so text
+ * from job logs never moves the cursor, clears the screen or sets a title. */
+void util_fputs_safe(const char *s, FILE *fp);
+
+/* "a FIFO", "a directory", ... for a st_mode; "a regular file" included. */
+const char *util_mode_name(unsigned mode);
+
 /* An output file that appears under its final name only when committed. */
 typedef struct afile {
     FILE *fp;
@@ -24,17 +72,18 @@ typedef struct afile {
     char tmp[4200];
 } afile;
 
-/* Opens `path.tmp.<pid>` for writing; returns 0 or -1 with e filled. */
+/* Opens `path.tmp.<pid>` for writing (created anew, never through a link);
+ * refuses a target that exists and is not a regular file. Returns 0 or -1
+ * with e filled. */
 int afile_open(afile *af, const char *path, rerr *e);
-/* Flushes, fsyncs, closes and renames onto the final path; -1 on any failure
- * (the temp file is removed then). */
+/* Flushes, fsyncs, closes and renames onto the final path (checked again to
+ * be missing or a regular file); -1 on any failure (the temp file is removed
+ * then). */
 int afile_commit(afile *af, rerr *e);
 /* Closes and removes the temp file without touching the final path. */
 void afile_abort(afile *af);
 /* Writes a whole buffer atomically. */
 int util_write_file_atomic(const char *path, const void *data, size_t n, rerr *e);
-/* Reads a whole file into a malloc'd, NUL-terminated buffer (caller frees). */
-int util_read_file(const char *path, char **data, size_t *n, rerr *e);
 
 /* A growing NUL-terminated string. oom is sticky, so appends need no checks
  * of their own: test it once when done. The caller frees p. */

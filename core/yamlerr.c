@@ -31,3 +31,31 @@ void yamlerr_describe(const yaml_parser_t *p, const char *text, size_t len, yaml
     snprintf(msg, msgsz, "%s%s", problem, extra);
     *mark = m;
 }
+
+int yamlerr_too_deep(const char *text, size_t len, int max, yaml_mark_t *mark)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return 0;
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int depth = 0, deep = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev))
+            break;
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > max) {
+                *mark = ev.start_mark;
+                deep = 1;
+            }
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (deep || t == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return deep;
+}

@@ -130,7 +130,7 @@ static int rows_read(const char *path, csv_rows *t, rerr *e)
     char *text;
     size_t len;
     memset(t, 0, sizeof *t);
-    if (util_read_file(path, &text, &len, e))
+    if (util_read_file_kind(path, UTIL_TEXT, 0, &text, &len, e))
         return -1;
     struct csv_parser p;
     if (csv_init(&p, 0) != 0) {
@@ -305,6 +305,26 @@ static int split_overrides(rp_report *r, rerr *e)
     return 0;
 }
 
+static int id_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+/* A job listed twice would count twice in every mean and sd: refuse it. */
+static int jobs_unique(const rp_job *jobs, int n, const char *path, rerr *e)
+{
+    char(*ids)[13] = malloc(sizeof *ids * (size_t)(n ? n : 1));
+    if (!ids)
+        return rerr_set(e, "out of memory");
+    for (int i = 0; i < n; i++)
+        memcpy(ids[i], jobs[i].id, 13);
+    qsort(ids, (size_t)n, sizeof *ids, id_cmp);
+    int rc = 0;
+    for (int i = 1; i < n && rc == 0; i++)
+        if (strcmp(ids[i], ids[i - 1]) == 0)
+            rc = rerr_set(e, "%s: job %s is listed twice: the file is damaged (`sweep run` writes it "
+                             "anew)", path, ids[i]);
+    free(ids);
+    return rc;
+}
+
 /* jobs.tsv: "# comment", then "ID\tVARIANT\tSEED\tOVERRIDES" per job (runner/sweep_run.c). */
 /* Appends the jobs of set `side` (results directory dir) to r->jobs. */
 static int read_jobs_tsv(rp_report *r, const char *dir, int side, rerr *e)
@@ -314,7 +334,7 @@ static int read_jobs_tsv(rp_report *r, const char *dir, int side, rerr *e)
     snprintf(p, sizeof p, "%s/jobs.tsv", dir);
     if (!util_file_exists(p))
         return rerr_set(e, "%s: not a sweep output directory (no jobs.tsv)", dir);
-    if (util_read_file(p, &text, &len, e))
+    if (util_read_file_kind(p, UTIL_TEXT, 0, &text, &len, e))
         return -1;
     int lines = 1, first = r->njobs;
     for (size_t i = 0; i < len; i++)
@@ -360,6 +380,8 @@ static int read_jobs_tsv(rp_report *r, const char *dir, int side, rerr *e)
     free(text);
     if (rc == 0 && r->njobs == first)
         rc = rerr_set(e, "%s: no jobs", p);
+    if (rc == 0)
+        rc = jobs_unique(r->jobs + first, r->njobs - first, p, e);
     return rc;
 }
 

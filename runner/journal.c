@@ -20,9 +20,9 @@ int journal_open(journal *j, const char *path, rerr *e)
     if (strlen(path) >= sizeof j->path)
         return rerr_set(e, "%s: path too long", path);
     strcpy(j->path, path);
-    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int fd = util_open(path, O_RDWR | O_APPEND | O_CREAT, UTIL_NOFOLLOW, e);
     if (fd < 0)
-        return rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
     struct stat st;
     if (fstat(fd, &st) == 0 && st.st_size > 0) {
         char last;
@@ -122,7 +122,7 @@ int journal_read(const char *path, int (*fn)(const journal_entry *en, void *data
         return 0;
     char *text;
     size_t len;
-    if (util_read_file(path, &text, &len, e))
+    if (util_read_file_kind(path, UTIL_TEXT, UTIL_NOFOLLOW, &text, &len, e))
         return -1;
     long lineno = 0;
     char *p = text;

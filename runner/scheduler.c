@@ -400,9 +400,10 @@ static void launch(sched *s, sched_job *j)
         return;
     }
     if (cmd.log_path) {
-        p->log_fd = open(cmd.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        rerr oe;
+        p->log_fd = util_open(cmd.log_path, O_WRONLY | O_CREAT | O_APPEND, UTIL_NOFOLLOW, &oe);
         if (p->log_fd < 0) {
-            snprintf(why, sizeof why, "%s: %s", cmd.log_path, strerror(errno));
+            snprintf(why, sizeof why, "%.500s", oe.msg);
             close(fds[0]);
             close(fds[1]);
             free(p);

@@ -662,7 +662,7 @@ static int last_epoch(const sl_ctx *c, const sl_job *j, sweep_epoch *ep)
 {
     char p[4300], line[512];
     job_path(c, j, "job.log", p, sizeof p);
-    FILE *fp = fopen(p, "rb");
+    FILE *fp = util_fopen_read(p, UTIL_NOFOLLOW, NULL);
     if (!fp)
         return 0;
     int got = 0;
@@ -684,7 +684,7 @@ static int exit_record(const sl_ctx *c, const sl_job *j, char *fields, size_t n)
     char *text = NULL;
     size_t len;
     rerr e;
-    if (!util_file_exists(p) || util_read_file(p, &text, &len, &e) != 0)
+    if (!util_file_exists(p) || util_read_file_kind(p, UTIL_TEXT, UTIL_NOFOLLOW, &text, &len, &e) != 0)
         return 0;
     text[strcspn(text, "\n")] = '\0';
     snprintf(want, sizeof want, "%ld_%d", j->array, j->task);

@@ -61,7 +61,7 @@ int slurm_task_main(int argc, char **argv)
     char *text = NULL, id[13] = "";
     size_t len;
     rerr e = {{0}};
-    if (util_read_file(ids, &text, &len, &e) != 0) {
+    if (util_read_file_kind(ids, UTIL_TEXT, UTIL_NOFOLLOW, &text, &len, &e) != 0) {
         fprintf(stderr, "resecg sweep task: %s\n", e.msg);
         return 2;
     }
@@ -99,9 +99,10 @@ int slurm_task_main(int argc, char **argv)
     gethostname(node, sizeof node - 1);
     int threads = cpt && atoi(cpt) > 0 ? atoi(cpt) : 1;
     snprintf(p, sizeof p, "%s/job.log", dir);
-    int logfd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    rerr oe;
+    int logfd = util_open(p, O_WRONLY | O_CREAT | O_APPEND, UTIL_NOFOLLOW, &oe);
     if (logfd < 0) {
-        fprintf(stderr, "resecg sweep task: %s: %s\n", p, strerror(errno));
+        fprintf(stderr, "resecg sweep task: %s\n", oe.msg);
         return 2;
     }
     char f1[4300], last[4300];

@@ -16,9 +16,9 @@ int sweep_dir_lock(const char *root, int *fd_out, rerr *e)
 {
     char p[4200];
     snprintf(p, sizeof p, "%s/.lock", root);
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = util_open(p, O_RDWR | O_CREAT, UTIL_NOFOLLOW, e);
     if (fd < 0)
-        return rerr_set(e, "%s: cannot open: %s", p, strerror(errno));
+        return -1;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         char pid[32] = "?";
         ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
@@ -59,6 +59,14 @@ int sweep_dir_job_config(const sweep_plan *plan, const sweep_job *sj, const char
     char yaml[4300];
     if (util_mkdir_p(dir, e))
         return -1;
+    /* a link planted where a job's directory belongs would send its files
+     * (and their replacements) elsewhere */
+    struct stat st;
+    if (lstat(dir, &st) != 0)
+        return rerr_set(e, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return rerr_set(e, "%s: is %s, not a directory: a job's run directory is never used "
+                           "through a link", dir, util_mode_name(st.st_mode));
     if (util_path_join(yaml, sizeof yaml, dir, "job.yaml"))
         return rerr_set(e, "%s: path too long", dir);
     resecg_config cfg;

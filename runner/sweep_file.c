@@ -805,6 +805,11 @@ int sweep_load_string(sweep *sw, const char *text, size_t len, const char *name,
     pctx x = {name, text, len, NULL, e};
     if (!(sw->path = strdup(name)) || !(sw->dir = strdup(dir ? dir : ".")))
         goto oom;
+    yaml_mark_t deep;
+    if (yamlerr_too_deep(text, len, YAMLERR_MAX_DEPTH, &deep)) {
+        px_error(&x, deep, "nested more than %d levels deep", YAMLERR_MAX_DEPTH);
+        goto fail;
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser))
@@ -854,7 +859,7 @@ int sweep_load(sweep *sw, const char *path, rerr *e)
     char *text;
     size_t len;
     memset(sw, 0, sizeof *sw);
-    if (util_read_file(path, &text, &len, e))
+    if (util_read_file_kind(path, UTIL_CONFIG, 0, &text, &len, e))
         return -1;
     /* relative paths in the file are relative to the file */
     char dir[4096];

@@ -377,8 +377,11 @@ static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
     int resume = job_file_exists(c, r, "last.safetensors") && !job_file_exists(c, r, "f1.csv");
 
     /* a header per attempt, so job.log reads as a history */
-    int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
+    rerr le;
+    int fd = util_open(logp, O_WRONLY | O_CREAT | O_APPEND, UTIL_NOFOLLOW, &le);
+    if (fd < 0)
+        return rerr_set(e, "%s", le.msg); /* a FIFO or a link there: the job must not run */
+    {
         char hdr[600], when[16];
         sweep_clock_text(when, sizeof when);
         int n = snprintf(hdr, sizeof hdr, "==== resecg sweep %s: job %s attempt %d at %s, %s%s%s\n",
@@ -998,9 +1001,10 @@ static int st_visit(const journal_entry *en, void *data)
 /* The last n lines of a file, each indented. */
 static void print_tail(FILE *out, const char *path, int n)
 {
-    FILE *fp = fopen(path, "rb");
+    rerr e;
+    FILE *fp = util_fopen_read(path, UTIL_NOFOLLOW, &e);
     if (!fp) {
-        fprintf(out, "      (no log: %s)\n", strerror(errno));
+        fprintf(out, "      (no log: %s)\n", e.msg);
         return;
     }
     fseek(fp, 0, SEEK_END);
@@ -1053,7 +1057,7 @@ static void st_last_epoch(const char *dir, const st_job *j, char *detail, size_t
 {
     char p[4200], line[512];
     snprintf(p, sizeof p, "%s/%s/job.log", dir, j->id);
-    FILE *fp = fopen(p, "rb");
+    FILE *fp = util_fopen_read(p, UTIL_NOFOLLOW, NULL);
     if (!fp)
         return;
     while (fgets(line, sizeof line, fp))
@@ -1108,7 +1112,7 @@ static void st_resolve(st_job *j, const char *dir, int running, const slurm_task
         size_t len;
         rerr e;
         snprintf(p, sizeof p, "%s/%s/slurm.exit", dir, j->id);
-        if (util_file_exists(p) && util_read_file(p, &text, &len, &e) == 0) {
+        if (util_file_exists(p) && util_read_file_kind(p, UTIL_TEXT, UTIL_NOFOLLOW, &text, &len, &e) == 0) {
             text[strcspn(text, "\n")] = '\0';
             journal_field(text, "slurm", got, sizeof got);
             if (strcmp(got, j->slurm) == 0) {
@@ -1139,7 +1143,7 @@ static void st_resolve(st_job *j, const char *dir, int running, const slurm_task
     }
 }
 
-int sweep_status(const char *dir, FILE *out, rerr *e)
+static int status_write(const char *dir, FILE *out, rerr *e)
 {
     char p[4200], *text = NULL;
     size_t len;
@@ -1149,7 +1153,7 @@ int sweep_status(const char *dir, FILE *out, rerr *e)
     if (access(p, R_OK) != 0)
         return rerr_set(e, "%s: not a sweep output directory (no jobs.tsv; has `sweep run` started?)",
                         dir);
-    if (util_read_file(p, &text, &len, e))
+    if (util_read_file_kind(p, UTIL_TEXT, UTIL_NOFOLLOW, &text, &len, e))
         return -1;
     int lines = 0;
     for (size_t i = 0; i < len; i++)
@@ -1187,6 +1191,12 @@ int sweep_status(const char *dir, FILE *out, rerr *e)
     }
     st_sort_ctx = &st;
     qsort(st.order, (size_t)st.n, sizeof *st.order, st_cmp);
+    for (int i = 1; i < st.n; i++)
+        if (strcmp(st.jobs[st.order[i]].id, st.jobs[st.order[i - 1]].id) == 0) {
+            rerr_set(e, "%s/jobs.tsv: job %s is listed twice: the file is damaged (`sweep run` "
+                        "writes it anew)", dir, st.jobs[st.order[i]].id);
+            goto done;
+        }
     snprintf(p, sizeof p, "%s/journal.log", dir);
     if (journal_read(p, st_visit, &st, e))
         goto done;
@@ -1195,7 +1205,7 @@ int sweep_status(const char *dir, FILE *out, rerr *e)
     int running = 0;
     char pid[32] = "";
     snprintf(p, sizeof p, "%s/.lock", dir);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    int fd = util_open(p, O_RDONLY, UTIL_NOFOLLOW, NULL);
     if (fd >= 0) {
         if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
             running = 1;
@@ -1270,5 +1280,23 @@ done:
     free(st.jobs);
     free(st.order);
     free(text);
+    return rc;
+}
+
+/* Job logs, journal notes and Slurm's reasons are other programs' text:
+ * everything goes through util_fputs_safe on its way to the terminal. */
+int sweep_status(const char *dir, FILE *out, rerr *e)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *ms = open_memstream(&buf, &len);
+    if (!ms)
+        return rerr_set(e, "out of memory");
+    int rc = status_write(dir, ms, e);
+    if (fclose(ms) != 0 && rc == 0)
+        rc = rerr_set(e, "out of memory");
+    if (rc == 0)
+        util_fputs_safe(buf, out);
+    free(buf);
     return rc;
 }

@@ -670,6 +670,54 @@ START_TEST(test_missing_files)
 }
 END_TEST
 
+/* Special and oversized files (issue 18): a FIFO never blocks the loader, a
+ * sparse 250 MB .mat (16 KB on disk, a header to match) is refused by size
+ * before anything is allocated, and so is a sparse 65 MB labels file. */
+START_TEST(test_special_and_huge_files)
+{
+    rng r;
+    rng_seed(&r, 18);
+    fx f;
+    fx_init(&f, 4, &r);
+    char path[1200], lpath[1200];
+    fx_path(&f, "R02.mat", path, sizeof path);
+    remove_file(f.dir, "R02.mat");
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    expect_problem(&f, 1, CINC17_MISSING, path, "is a FIFO");
+    remove_file(f.dir, "R02.mat");
+    write_mat16(f.dir, "R02", f.x[1], f.len[1]);
+
+    fx_path(&f, "R03.mat", path, sizeof path);
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, 250L << 20), 0);
+    close(fd);
+    hea_write(f.dir, "R03", (int)((250L << 20) / 2 - 64), "37.5(0)/mV");
+    expect_problem(&f, 2, CINC17_MISSING, path, "over the 4 MiB");
+    write_mat16(f.dir, "R03", f.x[2], f.len[2]);
+    hea_write(f.dir, "R03", f.len[2], "37.5(0)/mV");
+
+    fx_path(&f, LABELS, lpath, sizeof lpath);
+    remove_file(f.dir, LABELS);
+    ck_assert_int_eq(mkfifo(lpath, 0644), 0);
+    dataset ds;
+    cinc17_report rep;
+    rerr e;
+    ck_assert_int_eq(fx_load(&f, 1, 2, &ds, &rep, &e), -1);
+    ck_assert_msg(strstr(e.msg, lpath) && strstr(e.msg, "is a FIFO"), "%s", e.msg);
+    dataset_free(&ds);
+    remove_file(f.dir, LABELS);
+    fd = open(lpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (64L << 20) + 1), 0);
+    close(fd);
+    ck_assert_int_eq(fx_load(&f, 1, 2, &ds, &rep, &e), -1);
+    ck_assert_msg(strstr(e.msg, lpath) && strstr(e.msg, "over the 64 MiB"), "%s", e.msg);
+    dataset_free(&ds);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(test_duplicate)
 {
     rng r;
@@ -955,6 +1003,7 @@ int main(void)
     tcase_add_test(tc, test_bad_header);
     tcase_add_test(tc, test_bad_labels);
     tcase_add_test(tc, test_missing_files);
+    tcase_add_test(tc, test_special_and_huge_files);
     tcase_add_test(tc, test_duplicate);
     tcase_add_test(tc, test_empty_labels);
     tcase_add_test(tc, test_deterministic_first_problem);

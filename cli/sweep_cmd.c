@@ -262,7 +262,7 @@ int cmd_sweep(int argc, char **argv)
     int rc = slurm ? slurm_sweep_run(file, &o, &e) : sweep_run(file, &o, &e);
     if (rc < 0) {
         fprintf(stderr, "resecg sweep run: %s\n", e.msg);
-        return 2;
+        return rc == SWEEP_RUN_ERROR ? 1 : 2;
     }
     return rc;
 }

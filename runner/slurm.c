@@ -1251,6 +1251,8 @@ int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
         }
         c->njobs++;
     }
+    /* the results directory: in use, unwritable or full is exit 1, not 2 */
+    rc = SWEEP_RUN_ERROR;
     if (util_mkdir_p(c->root, e) || sweep_dir_lock(c->root, &lock_fd, e))
         goto fail;
     if (!realpath(c->root, c->root_abs)) {
@@ -1261,6 +1263,7 @@ int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     snprintf(jpath, sizeof jpath, "%s/journal.log", c->root);
     if (journal_open(&c->jr, jpath, e) || sweep_dir_manifest(c->root, &sw, &plan, e))
         goto fail;
+    rc = SWEEP_BAD_INPUT; /* what Slurm rejects is the request (README: exit 2) */
     if (adopt(c, jpath, e))
         goto fail;
     {

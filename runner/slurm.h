@@ -20,7 +20,8 @@
 /* sweep_run for o->backend "slurm": same contract (exit 0 when every job
  * has finished, 1 when some failed, 128 + signal after SIGINT/SIGTERM,
  * which cancel the arrays with scancel; SIGHUP leaves them to Slurm and
- * exits 129; -1 with e filled when nothing could be submitted). A re-run
+ * exits 129; SWEEP_BAD_INPUT or SWEEP_RUN_ERROR with e filled when nothing
+ * could be submitted). A re-run
  * follows tasks still queued from an earlier run instead of submitting
  * their jobs again. */
 int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e);

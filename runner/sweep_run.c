@@ -723,7 +723,7 @@ int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     sweep_plan plan;
     run_ctx *c = NULL;
     uv_loop_t loop;
-    int lock_fd = -1, loop_ok = 0, rc = -1, sched_ok = 0;
+    int lock_fd = -1, loop_ok = 0, rc = -1, sched_ok = 0, input_ok = 0;
     /* A closed output (`sweep run | head`, a dropped ssh session) must not
      * kill the scheduler and orphan its jobs: writes then just fail. The
      * children get default signal handling back from libuv. */
@@ -788,6 +788,7 @@ int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
         for (int i = 0; i < c->njobs; i++)
             c->jobs[i].ngpus = 0;
 
+    input_ok = 1; /* what fails from here on is the results directory, not the input */
     if (util_mkdir_p(c->root, e) || sweep_dir_lock(c->root, &lock_fd, e))
         goto fail;
     if (!realpath(c->root, c->root_abs)) {
@@ -854,6 +855,8 @@ int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     else
         rc = done == (int)plan.njobs ? 0 : 1;
 fail:
+    if (rc == -1)
+        rc = input_ok ? SWEEP_RUN_ERROR : SWEEP_BAD_INPUT;
     if (sched_ok)
         sched_free(&c->s);
     if (loop_ok)

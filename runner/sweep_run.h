@@ -38,10 +38,14 @@ typedef struct sweep_run_opts {
 
 void sweep_run_opts_default(sweep_run_opts *o);
 
+/* sweep_run's failures to run at all, with e filled: */
+#define SWEEP_BAD_INPUT (-1) /* the sweep file, its config or the options (exit 2) */
+#define SWEEP_RUN_ERROR (-2) /* the results directory: in use, unwritable, full (exit 1) */
+
 /* Runs (or resumes) the sweep in path. Returns the exit status for main: 0
  * when every job has finished, 1 when some failed or --fail-fast stopped
- * the run, 128 + signal when a signal stopped it; -1 with e filled when it
- * could not start (bad sweep file, output in use, ...). */
+ * the run, 128 + signal when a signal stopped it; SWEEP_BAD_INPUT or
+ * SWEEP_RUN_ERROR with e filled when it could not start or go on. */
 int sweep_run(const char *path, const sweep_run_opts *o, rerr *e);
 
 /* Prints the jobs of a sweep file (id, variant, seed, overrides, and

@@ -441,6 +441,31 @@ START_TEST(test_status_escapes)
 }
 END_TEST
 
+/* Exit statuses as the README has them: 2 for a bad sweep file or options,
+ * 1 for a run that could not go on (here: the results directory held by
+ * another scheduler; disk full and unwritable take the same path). */
+START_TEST(test_sweep_exit_status)
+{
+    fixture f;
+    fixture_init(&f, "exit", 1, 1);
+    ck_assert_int_eq(util_mkdir_p(f.root, NULL), 0);
+    int fd = -1;
+    rerr e = {{0}};
+    ck_assert_msg(sweep_dir_lock(f.root, &fd, &e) == 0, "%s", e.msg);
+    const char *args[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--gpus", "none",
+                          "--no-live", NULL};
+    int rc = run_sync(&f, "run.log", NULL, args, 30);
+    char logp[1100];
+    fixture_path(&f, "run.log", logp, sizeof logp);
+    char *log = slurp(logp);
+    ck_assert_msg(rc == 1 && strstr(log, "in use"), "exit %d:\n%s", rc, log);
+    free(log);
+    close(fd);
+    write_text(f.sweep, "name: s\nvariants: {a: {}}\nbogus: 1\n");
+    ck_assert_int_eq(run_sync(&f, "run2.log", NULL, args, 30), 2);
+}
+END_TEST
+
 int main(void)
 {
     testutil_mkdtemp(g_dir, sizeof g_dir, "hostile");
@@ -461,6 +486,7 @@ int main(void)
     tcase_add_test(tr, test_fifo_job_log);
     tcase_add_test(tr, test_duplicate_job_rows);
     tcase_add_test(tr, test_status_escapes);
+    tcase_add_test(tr, test_sweep_exit_status);
     suite_add_tcase(s, tr);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -803,9 +803,19 @@ done:
  * odd count of F32s, so callers read I64 values with memcpy. */
 int st_read(st_file *f, const char *path, rerr *e)
 {
+    char *buf = NULL;
+    size_t size = 0;
     memset(f, 0, sizeof *f);
-    if (util_read_file(path, &f->buf, &f->size, e) != 0)
+    if (util_read_file(path, &buf, &size, e) != 0)
         return -1;
+    return st_read_buffer(f, buf, size, path, e);
+}
+
+int st_read_buffer(st_file *f, char *buf, size_t size, const char *path, rerr *e)
+{
+    memset(f, 0, sizeof *f);
+    f->buf = buf;
+    f->size = size;
     if (f->size < 8) {
         rerr_set(e, "%s: bad safetensors file: %zu bytes, too short for the 8-byte header length",
                  path, f->size);
@@ -828,6 +838,7 @@ int st_read(st_file *f, const char *path, rerr *e)
     size_t data_base = 8 + (size_t)hlen;
     if (st_parse(&p, f, data_base, f->size - data_base) != 0)
         goto fail;
+    f->data_base = data_base;
     return 0;
 fail:
     st_free(f);
@@ -857,4 +868,41 @@ const char *st_meta_get(const st_file *f, const char *key)
         if (strcmp(f->meta[i].key, key) == 0)
             return f->meta[i].value;
     return NULL;
+}
+
+/* ------------------------------------------------------------- checksum */
+
+uint64_t st_fnv1a64(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull; /* the 64-bit FNV prime */
+    }
+    return h;
+}
+
+int st_check_checksum(const st_file *f, const char *path, rerr *e)
+{
+    const char *v = st_meta_get(f, ST_CHECKSUM_KEY);
+    if (!v)
+        return 0;
+    uint64_t want = 0;
+    size_t len = strlen(v);
+    int ok = len == 16;
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = v[i];
+        ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        want = want << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    if (!ok)
+        return rerr_set(e, "%s: metadata %s: expected 16 lowercase hex digits, got '%.64s'", path,
+                        ST_CHECKSUM_KEY, v);
+    uint64_t got = st_fnv1a64(ST_FNV1A64_INIT, f->buf + f->data_base, f->size - f->data_base);
+    if (got != want)
+        return rerr_set(e,
+                        "%s: tensor data checksum mismatch (metadata %s %016llx, data %016llx): "
+                        "the file is corrupt",
+                        path, ST_CHECKSUM_KEY, (unsigned long long)want, (unsigned long long)got);
+    return 0;
 }

@@ -42,16 +42,38 @@ typedef struct st_file {
     int n;
     st_meta *meta;
     int nmeta;
+    size_t data_base; /* file offset of the data section (8 + header length) */
 } st_file;
 
 /* Reads and validates a file: header length within the file, well-formed
  * JSON, known dtypes, offsets in bounds, non-overlapping and matching
  * shape x dtype size. Errors name the file and what is wrong. */
 int st_read(st_file *f, const char *path, rerr *e);
+/* st_read on a file already in memory: buf (size bytes, malloc'd) becomes
+ * f->buf, so it is freed by st_free, or here on failure. path names it in
+ * messages. */
+int st_read_buffer(st_file *f, char *buf, size_t size, const char *path, rerr *e);
 void st_free(st_file *f);
 /* Finds a tensor by name; NULL if absent. */
 const st_tensor *st_find(const st_file *f, const char *name);
 /* Finds a metadata value by key; NULL if absent. */
 const char *st_meta_get(const st_file *f, const char *key);
+
+/* The checksum of a file's data section, kept in its metadata under
+ * ST_CHECKSUM_KEY as 16 lowercase hex digits: 64-bit FNV-1a
+ * (http://www.isthe.com/chongo/tech/comp/fnv/) over the bytes in file order.
+ * It catches corruption (a flipped bit, a truncated copy rewritten with a
+ * valid header), not tampering: whoever edits the data can rewrite it. */
+#define ST_CHECKSUM_KEY "data_fnv1a64"
+#define ST_FNV1A64_INIT 0xcbf29ce484222325ull
+/* Continues the hash h over n more bytes. st_write lays tensors out
+ * contiguously in the order given, so hashing each tensor's data in that
+ * order from ST_FNV1A64_INIT gives the data section's checksum. */
+uint64_t st_fnv1a64(uint64_t h, const void *data, size_t n);
+/* Checks the data section against the ST_CHECKSUM_KEY metadata. A file
+ * without the key passes (files written before it existed, reference
+ * tensors, other writers); a malformed value or a mismatch is an error
+ * naming the file. */
+int st_check_checksum(const st_file *f, const char *path, rerr *e);
 
 #endif

@@ -2,7 +2,10 @@
  * loop and evaluation (see train.h for the run directory). */
 #include "train.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -217,13 +220,39 @@ static int max_trimmed_len(const dataset *ds, const int *idx, int n, int frame)
 
 /* ---- checkpoints ---- */
 
-static char *name_dup(const char *prefix, const char *name)
+/* Index of the first non-finite float of x (n), or -1. */
+static long first_nonfinite(const float *x, long n)
 {
-    size_t n = strlen(prefix) + strlen(name) + 1;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s%s", prefix, name);
-    return s;
+    for (long i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return i;
+    return -1;
+}
+
+/* A model whose parameters, statistics or moments hold NaN or inf has
+ * diverged: saving it would only hand the damage on to --resume and
+ * evaluate, so checkpoint_save refuses. */
+static int check_host_finite(const model *m, const float *hp, const float *hb, const float *hm,
+                             const float *hv, const char *path, rerr *e)
+{
+    for (int i = 0; i < m->ntensors; i++) {
+        const tensor_info *t = &m->tensors[i];
+        const float *src[3] = {t->kind == TENSOR_PARAM ? hp : hb, NULL, NULL};
+        static const char *const prefix[3] = {"", "adam.m.", "adam.v."};
+        if (t->kind == TENSOR_PARAM && hm) {
+            src[1] = hm;
+            src[2] = hv;
+        }
+        for (int k = 0; k < 3; k++) {
+            long bad = src[k] ? first_nonfinite(src[k] + t->offset, t->numel) : -1;
+            if (bad >= 0)
+                return rerr_set(e, "%s: not written: tensor %s%s: value %ld of %ld is %g "
+                                   "(training diverged; lower optim.lr)",
+                                path, prefix[k], t->name, bad, t->numel,
+                                (double)src[k][t->offset + bad]);
+        }
+    }
+    return 0;
 }
 
 int checkpoint_save(model *m, const struct adam *a, const char *path, const char *const *meta_kv,
@@ -236,9 +265,11 @@ int checkpoint_save(model *m, const struct adam *a, const char *path, const char
     float *hm = a ? malloc(pbytes) : NULL, *hv = a ? malloc(pbytes) : NULL;
     st_tensor *ts = calloc((size_t)cap, sizeof *ts);
     st_meta *meta = calloc((size_t)nmeta + 1, sizeof *meta);
-    int64_t *tracked = NULL;
+    /* PyTorch's BatchNorm1d has a num_batches_tracked buffer: write it so the
+     * file loads with load_state_dict(strict=True). */
+    int64_t *tracked = calloc((size_t)m->ntensors, sizeof *tracked);
     int rc = -1, n = 0;
-    if (!hp || !hb || !ts || !meta || (a && (!hm || !hv))) {
+    if (!hp || !hb || !ts || !meta || !tracked || (a && (!hm || !hv))) {
         rerr_set(e, "%s: out of memory", path);
         goto done;
     }
@@ -248,13 +279,8 @@ int checkpoint_save(model *m, const struct adam *a, const char *path, const char
         be->download(be, hm, a->m, pbytes);
         be->download(be, hv, a->v, pbytes);
     }
-    /* PyTorch's BatchNorm1d has a num_batches_tracked buffer: write it so the
-     * file loads with load_state_dict(strict=True). */
-    tracked = calloc((size_t)m->ntensors, sizeof *tracked);
-    if (!tracked) {
-        rerr_set(e, "%s: out of memory", path);
+    if (check_host_finite(m, hp, hb, hm, hv, path, e) != 0)
         goto done;
-    }
     for (int i = 0; i < m->ntensors; i++) {
         const tensor_info *t = &m->tensors[i];
         st_tensor *s = &ts[n++];
@@ -296,7 +322,14 @@ int checkpoint_save(model *m, const struct adam *a, const char *path, const char
         snprintf(meta[i].key, sizeof meta[i].key, "%s", meta_kv[2 * i]);
         snprintf(meta[i].value, sizeof meta[i].value, "%s", meta_kv[2 * i + 1]);
     }
-    rc = st_write(path, ts, n, meta, nmeta, e);
+    /* st_write lays the tensors out in this order: their hash is the data
+     * section's, which checkpoint_validate checks */
+    uint64_t h = ST_FNV1A64_INIT;
+    for (int i = 0; i < n; i++)
+        h = st_fnv1a64(h, ts[i].data, ts[i].nbytes);
+    snprintf(meta[nmeta].key, sizeof meta[nmeta].key, "%s", ST_CHECKSUM_KEY);
+    snprintf(meta[nmeta].value, sizeof meta[nmeta].value, "%016llx", (unsigned long long)h);
+    rc = st_write(path, ts, n, meta, nmeta + 1, e);
 done:
     free(hp);
     free(hb);
@@ -308,19 +341,203 @@ done:
     return rc;
 }
 
-static int load_tensor(model *m, const st_file *f, const char *path, const char *name,
-                       const tensor_info *t, float *dst, rerr *e)
+/* The metadata a resecg checkpoint may hold and how each value must read:
+ * one table for every reader. A key that is absent is the reader's business
+ * (evaluate needs norm_mean and norm_std, --resume the loop state); one that
+ * is present must parse whole and lie in its range, whoever reads the file. */
+typedef enum meta_kind {
+    META_TEXT,      /* any string */
+    META_COUNT,     /* decimal digits, no sign or leading zeros, at most INT_MAX */
+    META_FLOAT,     /* a number finite in float precision (the model computes in floats) */
+    META_POSITIVE,  /* a float-finite number >= FLT_MIN: a divisor or a step size */
+    META_LOSS,      /* a number >= 0 or inf (inf: no epoch has improved yet) */
+    META_WAITS,     /* two counts, one space between */
+} meta_kind;
+
+static const struct ckpt_meta_key {
+    const char *key;
+    meta_kind kind;
+} ckpt_meta_keys[] = {
+    {"format", META_TEXT},          {"epoch", META_COUNT},         {"adam_step", META_COUNT},
+    {"lr", META_POSITIVE},          {"best_dev_loss", META_LOSS},  {"best_epoch", META_COUNT},
+    {"plateau_best", META_LOSS},    {"waits", META_WAITS},         {"norm_mean", META_FLOAT},
+    {"norm_std", META_POSITIVE},
+};
+
+/* A count at s; *end is set past its digits. -1 if s does not start with one. */
+static int meta_count(const char *s, const char **end, int *out)
 {
-    const st_tensor *s = st_find(f, name);
-    if (!s)
-        return rerr_set(e, "%s: tensor '%s' is missing", path, name);
+    long long v = 0;
+    const char *p = s;
+    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9'))
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (*p - '0');
+        if (v > INT_MAX)
+            return -1;
+    }
+    *end = p;
+    *out = (int)v;
+    return 0;
+}
+
+/* The whole of s as a number (strtod's syntax, no leading blanks). */
+static int meta_real(const char *s, double *out)
+{
+    char *end;
+    if (!*s || isspace((unsigned char)*s))
+        return -1;
+    *out = strtod(s, &end);
+    return *end ? -1 : 0;
+}
+
+/* Checks one value against its kind; what it expected goes in *want. */
+static int meta_value_ok(const char *v, meta_kind kind, const char **want)
+{
+    const char *end;
+    double x;
+    int a, b;
+    switch (kind) {
+    case META_TEXT:
+        return 1;
+    case META_COUNT:
+        *want = "a non-negative integer";
+        return meta_count(v, &end, &a) == 0 && *end == '\0';
+    case META_WAITS:
+        *want = "two non-negative integers separated by a space";
+        return meta_count(v, &end, &a) == 0 && *end == ' ' && meta_count(end + 1, &end, &b) == 0 &&
+               *end == '\0';
+    case META_FLOAT:
+        *want = "a finite number";
+        return meta_real(v, &x) == 0 && fabs(x) <= FLT_MAX;
+    case META_POSITIVE:
+        *want = "a finite number > 0";
+        return meta_real(v, &x) == 0 && x >= FLT_MIN && x <= FLT_MAX;
+    case META_LOSS:
+        *want = "a number >= 0 (or inf)";
+        return meta_real(v, &x) == 0 && x >= 0;
+    }
+    return 0;
+}
+
+/* Every known metadata key present in f, by the table. */
+static int checkpoint_meta_check(const st_file *f, const char *path, rerr *e)
+{
+    for (size_t i = 0; i < sizeof ckpt_meta_keys / sizeof ckpt_meta_keys[0]; i++) {
+        const struct ckpt_meta_key *k = &ckpt_meta_keys[i];
+        const char *v = st_meta_get(f, k->key), *want = "";
+        if (v && !meta_value_ok(v, k->kind, &want))
+            return rerr_set(e, "%s: metadata %s: expected %s, got '%.64s'", path, k->key, want, v);
+    }
+    const char *ep = st_meta_get(f, "epoch"), *best = st_meta_get(f, "best_epoch");
+    if (ep && best && atoi(best) > atoi(ep))
+        return rerr_set(e, "%s: metadata best_epoch: %s is after epoch %s", path, best, ep);
+    return 0;
+}
+
+/* The model tensor a checkpoint tensor name stores, and how: *role 0 the
+ * tensor itself, 1 its Adam first moment, 2 its second moment, 3 the
+ * num_batches_tracked counter of the BatchNorm whose running_var it returns.
+ * NULL for a name that is no part of a checkpoint of m. */
+static const tensor_info *checkpoint_tensor_of(const model *m, const char *name, int *role)
+{
+    static const char *const moment[2] = {"adam.m.", "adam.v."};
+    static const char nbt[] = ".num_batches_tracked";
+    for (int k = 0; k < 2; k++)
+        if (strncmp(name, moment[k], 7) == 0) {
+            const tensor_info *t = model_tensor(m, name + 7);
+            *role = 1 + k;
+            return t && t->kind == TENSOR_PARAM ? t : NULL;
+        }
+    size_t len = strlen(name), nl = sizeof nbt - 1;
+    if (len > nl && strcmp(name + len - nl, nbt) == 0) {
+        char rv[sizeof m->tensors[0].name];
+        if (len - nl + sizeof ".running_var" > sizeof rv)
+            return NULL;
+        snprintf(rv, sizeof rv, "%.*s.running_var", (int)(len - nl), name);
+        *role = 3;
+        return model_tensor(m, rv);
+    }
+    *role = 0;
+    return model_tensor(m, name);
+}
+
+/* One tensor of the file: the dtype and shape its role implies, and values
+ * that are finite (running variances and second moments also >= 0; counters
+ * >= 0). Floats are read with memcpy: a file's data need not be aligned. */
+static int checkpoint_tensor_check(const st_tensor *s, const tensor_info *t, int role,
+                                   const char *path, rerr *e)
+{
+    if (role == 3) {
+        int64_t v;
+        if (s->dtype != ST_I64 || s->ndim != 0)
+            return rerr_set(e, "%s: tensor %s: expected an I64 scalar", path, s->name);
+        memcpy(&v, s->data, sizeof v);
+        if (v < 0)
+            return rerr_set(e, "%s: tensor %s: negative count %lld", path, s->name, (long long)v);
+        return 0;
+    }
     int ok = s->dtype == ST_F32 && s->ndim == t->ndim;
     for (int d = 0; ok && d < t->ndim; d++)
         ok = s->shape[d] == t->shape[d];
-    if (!ok)
-        return rerr_set(e, "%s: tensor '%s' has another dtype or shape than this model's", path,
-                        name);
-    m->be->upload(m->be, dst, s->data, (size_t)t->numel * sizeof(float));
+    if (!ok) {
+        char want[64] = "", got[160] = "";
+        int o = 0;
+        for (int d = 0; d < t->ndim; d++)
+            o += snprintf(want + o, sizeof want - (size_t)o, "%s%d", d ? ", " : "", t->shape[d]);
+        o = 0;
+        for (int d = 0; d < s->ndim && o < (int)sizeof got; d++)
+            o += snprintf(got + o, sizeof got - (size_t)o, "%s%lld", d ? ", " : "",
+                          (long long)s->shape[d]);
+        return rerr_set(e, "%s: tensor %s: %s (%s) where this model has F32 (%s) (a checkpoint of "
+                           "another model.* config?)",
+                        path, s->name, s->dtype == ST_F32 ? "F32" : s->dtype == ST_I64 ? "I64" : "I32",
+                        got, want);
+    }
+    size_t len = strlen(t->name);
+    int nonneg = role == 2 || (len > 12 && strcmp(t->name + len - 12, ".running_var") == 0);
+    const unsigned char *p = s->data;
+    for (long i = 0; i < t->numel; i++) {
+        float x;
+        memcpy(&x, p + (size_t)i * sizeof x, sizeof x);
+        if (!isfinite(x) || (nonneg && x < 0))
+            return rerr_set(e, "%s: tensor %s: value %ld of %ld is %g (%s)", path, s->name, i,
+                            t->numel, (double)x,
+                            isfinite(x) ? "a variance cannot be negative"
+                                        : "a checkpoint must hold finite numbers");
+    }
+    return 0;
+}
+
+int checkpoint_validate(const st_file *f, const model *m, int with_adam, const char *path, rerr *e)
+{
+    if (st_check_checksum(f, path, e) != 0 || checkpoint_meta_check(f, path, e) != 0)
+        return -1;
+    if (!m)
+        return 0;
+    for (int i = 0; i < f->n; i++) {
+        const st_tensor *s = &f->tensors[i];
+        int role;
+        const tensor_info *t = checkpoint_tensor_of(m, s->name, &role);
+        if (!t)
+            return rerr_set(e, "%s: tensor %s: not a tensor of this model (a checkpoint of another "
+                               "model.* config?)",
+                            path, s->name);
+        if (checkpoint_tensor_check(s, t, role, path, e) != 0)
+            return -1;
+    }
+    for (int i = 0; i < m->ntensors; i++) {
+        const tensor_info *t = &m->tensors[i];
+        if (!st_find(f, t->name))
+            return rerr_set(e, "%s: tensor %s: missing", path, t->name);
+        for (int k = 0; with_adam && t->kind == TENSOR_PARAM && k < 2; k++) {
+            char name[sizeof t->name + 8];
+            snprintf(name, sizeof name, "%s%s", k ? "adam.v." : "adam.m.", t->name);
+            if (!st_find(f, name))
+                return rerr_set(e, "%s: tensor %s: missing (--resume needs the Adam moments)",
+                                path, name);
+        }
+    }
     return 0;
 }
 
@@ -329,19 +546,18 @@ int checkpoint_load(model *m, struct adam *a, const char *path, rerr *e)
     st_file f;
     if (st_read(&f, path, e) != 0)
         return -1;
-    int rc = 0;
+    int rc = checkpoint_validate(&f, m, a != NULL, path, e);
     for (int i = 0; i < m->ntensors && rc == 0; i++) {
         const tensor_info *t = &m->tensors[i];
+        size_t bytes = (size_t)t->numel * sizeof(float);
         float *base = t->kind == TENSOR_PARAM ? m->params : m->buffers;
-        rc = load_tensor(m, &f, path, t->name, t, base + t->offset, e);
-        if (rc == 0 && a && t->kind == TENSOR_PARAM) {
-            char *mn = name_dup("adam.m.", t->name), *vn = name_dup("adam.v.", t->name);
-            RESECG_ASSERT(mn && vn);
-            rc = load_tensor(m, &f, path, mn, t, a->m + t->offset, e);
-            if (rc == 0)
-                rc = load_tensor(m, &f, path, vn, t, a->v + t->offset, e);
-            free(mn);
-            free(vn);
+        m->be->upload(m->be, base + t->offset, st_find(&f, t->name)->data, bytes);
+        if (a && t->kind == TENSOR_PARAM) {
+            char name[sizeof t->name + 8];
+            snprintf(name, sizeof name, "adam.m.%s", t->name);
+            m->be->upload(m->be, a->m + t->offset, st_find(&f, name)->data, bytes);
+            snprintf(name, sizeof name, "adam.v.%s", t->name);
+            m->be->upload(m->be, a->v + t->offset, st_find(&f, name)->data, bytes);
         }
     }
     st_free(&f);
@@ -594,21 +810,26 @@ static int resume_state(model *m, adam *a, run_state *st, const char *dir, sbuf 
     st_file f;
     if (st_read(&f, path, e) != 0)
         return -1;
+    /* the metadata is checked here, the tensors by checkpoint_load */
+    if (checkpoint_validate(&f, NULL, 0, path, e) != 0) {
+        st_free(&f);
+        return -1;
+    }
     if (strcmp(meta_or(&f, "format", ""), CKPT_FORMAT) != 0) {
         st_free(&f);
         return rerr_set(e, "%s: not a resecg training checkpoint", path);
     }
+    /* absent keys keep their old defaults; present ones passed the table */
     st->epoch = atoi(meta_or(&f, "epoch", "0"));
     a->t = atoi(meta_or(&f, "adam_step", "0"));
     st->lr = strtof(meta_or(&f, "lr", "0"), NULL);
     st->best_loss = strtod(meta_or(&f, "best_dev_loss", "inf"), NULL);
     st->best_epoch = atoi(meta_or(&f, "best_epoch", "0"));
     st->plateau_best = strtod(meta_or(&f, "plateau_best", "inf"), NULL);
-    if (sscanf(meta_or(&f, "waits", "0 0"), "%d %d", &st->plateau_wait, &st->es_wait) != 2) {
-        st_free(&f);
-        return rerr_set(e, "%s: bad 'waits' metadata", path);
-    }
+    sscanf(meta_or(&f, "waits", "0 0"), "%d %d", &st->plateau_wait, &st->es_wait);
     st_free(&f);
+    if (!(st->lr > 0)) /* lr absent: a file no resecg version wrote */
+        return rerr_set(e, "%s: metadata lr: missing", path);
     if (checkpoint_load(m, a, path, e) != 0)
         return -1;
     /* keep the header and the first `epoch` rows of epochs.csv */
@@ -936,10 +1157,13 @@ int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, r
     if (st_read(&f, o->ckpt, e) != 0)
         goto done;
     have_f = 1;
+    /* the metadata now; the tensors once the model exists (checkpoint_load) */
+    if (checkpoint_validate(&f, NULL, 0, o->ckpt, e) != 0)
+        goto done;
     const char *ms = st_meta_get(&f, "norm_mean"), *ss = st_meta_get(&f, "norm_std");
     if (!ms || !ss) {
-        rerr_set(e, "%s: no normalisation statistics in the metadata (not a resecg checkpoint?)",
-                 o->ckpt);
+        rerr_set(e, "%s: metadata %s: missing (not a resecg checkpoint?)", o->ckpt,
+                 ms ? "norm_std" : "norm_mean");
         goto done;
     }
     r->mean = strtod(ms, NULL);

@@ -133,12 +133,32 @@ int predictions_write(const char *path, const dataset *ds, const int *idx, int n
 int normalization_write(const char *path, double mean, double std, rerr *e);
 
 /* Saves a model (and optimiser state when a is not NULL) as safetensors with
- * the given metadata pairs. Host copies are made for device backends. */
+ * the given metadata pairs and the data checksum (ST_CHECKSUM_KEY). Host
+ * copies are made for device backends. A non-finite parameter, statistic or
+ * moment is an error naming the tensor, and nothing is written. */
 struct adam;
 int checkpoint_save(model *m, const struct adam *a, const char *path, const char *const *meta_kv,
                     int nmeta, rerr *e);
 /* Loads weights and BN statistics (and Adam moments into a when not NULL)
- * from a checkpoint; every model tensor must be present with its shape. */
+ * from a checkpoint after checkpoint_validate has passed it; on failure
+ * nothing of the model or a has changed. */
 int checkpoint_load(model *m, struct adam *a, const char *path, rerr *e);
+
+/* Checks a checkpoint read with st_read before anything of it is used:
+ * - the data checksum (ST_CHECKSUM_KEY) when the metadata has one (older
+ *   files and reference tensors have none and pass);
+ * - every resecg metadata key present parses whole and lies in its range
+ *   (norm_std and lr finite and > 0, norm_mean finite, epoch, adam_step,
+ *   best_epoch and waits non-negative integers, best_epoch <= epoch, the
+ *   losses >= 0 or inf);
+ * - when m is not NULL: every tensor is one of m's (a tensor, its Adam
+ *   moments, a BatchNorm's num_batches_tracked) with the dtype and shape m
+ *   implies, every model tensor is present (and, with_adam, both moments of
+ *   every parameter), every value is finite, running variances and second
+ *   moments >= 0, counters >= 0.
+ * Errors name the file and the tensor or metadata key. */
+struct st_file;
+int checkpoint_validate(const struct st_file *f, const model *m, int with_adam, const char *path,
+                        rerr *e);
 
 #endif

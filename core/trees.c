@@ -27,6 +27,7 @@
 
 #include "feat.h"
 #include "loss.h"
+#include "xgbjson.h"
 
 #define TREES_FORMAT "resecg-features-1"
 #define TREES_LOG_EVERY 50 /* rounds between train/dev log-loss lines */
@@ -179,8 +180,8 @@ static double score(const float *probs, const int *truth, int n, int K, const lo
     return n ? loss / n : 0.0;
 }
 
-/* Loads a booster from a model file's bytes. */
-static int booster_load(const char *path, const char *bytes, size_t len, int threads,
+/* Loads a booster of K classes from a model file's bytes. */
+static int booster_load(const char *path, const char *bytes, size_t len, int K, int threads,
                         BoosterHandle *out, rerr *e)
 {
     BoosterHandle b = NULL;
@@ -196,6 +197,9 @@ static int booster_load(const char *path, const char *bytes, size_t len, int thr
         rerr_set(e, "%s: not a resecg feature model (expected XGBoost's JSON model format)", path);
         goto done;
     }
+    /* XGBoost trusts the trees it reads (xgbjson.h): check them first */
+    if (xgbjson_check(bytes, len, FEAT_N, K, path, e) != 0)
+        goto done;
     XGB_CHECK(XGBoosterCreate(NULL, 0, &b));
     if (XGBoosterLoadModelFromBuffer(b, bytes, (bst_ulong)len) != 0) {
         char xm[512];
@@ -487,7 +491,7 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     util_path_join(path, sizeof path, o->out_dir, "model.json");
     if (util_write_file_atomic(path, model_bytes, (size_t)buflen, e) != 0)
         goto done;
-    if (booster_load(path, model_bytes, (size_t)buflen, nt, &saved, e) != 0 ||
+    if (booster_load(path, model_bytes, (size_t)buflen, K, nt, &saved, e) != 0 ||
         booster_check(saved, path, e) != 0)
         goto done;
     if (predict(saved, dtr, ntr, K, ptr, e) != 0 || predict(saved, ddv, ndv, K, pdv, e) != 0)
@@ -581,7 +585,7 @@ int trees_evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result
 
     if (util_read_file(o->ckpt, &bytes, &len, e) != 0)
         goto done;
-    if (booster_load(o->ckpt, bytes, len, nt, &b, e) != 0 || booster_check(b, o->ckpt, e) != 0)
+    if (booster_load(o->ckpt, bytes, len, K, nt, &b, e) != 0 || booster_check(b, o->ckpt, e) != 0)
         goto done;
     if (evaluate_records_open(cfg, o->all_records, &ds, &tr, &ntr, &dv, &ndv, &r->info, e) != 0)
         goto done;

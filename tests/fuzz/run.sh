@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets for the CinC 2017 parsers with clang
+# Builds the libFuzzer targets for the input parsers (CinC 2017 records,
+# checkpoints, model.json) with clang
 # (-DRESECG_FUZZ=ON, ASan + UBSan) and runs each one for SECONDS (default 10)
 # from the seed corpus make_seeds.sh writes. Exits non-zero if a target
 # crashes, leaks, hits undefined behaviour or times out on an input; that
@@ -11,7 +12,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 secs=${1:-10}
 build=${2:-$root/build-fuzz}
-targets=(fuzz_mat fuzz_hea fuzz_labels)
+targets=(fuzz_mat fuzz_hea fuzz_labels fuzz_checkpoint fuzz_modeljson)
+# inputs up to 4 KiB, but whole checkpoints of the fuzzer's tiny network with
+# their Adam moments take about 5 KiB
+declare -A max_len=([fuzz_checkpoint]=8192)
 
 # libFuzzer ships with clang's runtime libraries (Debian: libclang-rt-14-dev,
 # in the test role of scripts/packages.txt); try a one-line target before
@@ -55,7 +59,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus"
   log=$build/fuzz-artifacts/$t.log
   rc=0
-  "$build/tests/fuzz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+  "$build/tests/fuzz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="${max_len[$t]:-4096}" \
     -dict="$seeds/$kind.dict" -artifact_prefix="$build/fuzz-artifacts/$t-" -print_final_stats=1 \
     "$corpus" "$seeds/$kind" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")

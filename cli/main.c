@@ -38,7 +38,7 @@ static const char *usage_main =
 
 static const char *usage_train =
     "usage: resecg train --config FILE [--set key=value ...] [--data DIR] [--out DIR]\n"
-    "                    [--device cpu|cpu-ref|cuda] [--resume] [--quiet]\n"
+    "                    [--device cpu|cpu-ref|cuda] [--resume | --fresh] [--quiet]\n"
     "\n"
     "  --config FILE    YAML model and training config (e.g. cfgs/ResECG.yaml, cfgs/small.yaml;\n"
     "                   cfgs/features.yaml: model.type features, XGBoost on ECG features)\n"
@@ -48,6 +48,8 @@ static const char *usage_train =
     "  --out DIR        run directory (default runs/<config name>)\n"
     "  --device NAME    cpu (oneDNN convolutions, default), cpu-ref (plain C reference), cuda\n"
     "  --resume         continue the run in --out from its last.safetensors\n"
+    "  --fresh          start the run in --out over: an earlier run's files there are removed\n"
+    "                   (without either, a directory holding another run is an error)\n"
     "  --quiet          no progress lines on stderr (train.log still gets them)\n";
 
 static const char *usage_evaluate =
@@ -90,7 +92,7 @@ typedef struct cli {
     const char *config, *data, *out, *device, *ckpt, *split;
     const char *sets[MAX_SETS];
     int nsets;
-    int resume, quiet, help;
+    int resume, fresh, quiet, help;
     int batch, length, steps, threads, folds;
 } cli;
 
@@ -162,6 +164,8 @@ static int cli_parse(cli *c, int argc, char **argv, const char *usage)
                 return -1;
         } else if (strcmp(a, "--resume") == 0) {
             c->resume = 1;
+        } else if (strcmp(a, "--fresh") == 0) {
+            c->fresh = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             c->quiet = 1;
         } else if (strcmp(a, "--batch") == 0) {
@@ -263,6 +267,7 @@ static int cmd_train(int argc, char **argv)
         .out_dir = out,
         .device = c.device,
         .resume = c.resume,
+        .fresh = c.fresh,
         .progress = !c.quiet && isatty(2),
         .quiet = c.quiet,
     };

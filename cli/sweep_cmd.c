@@ -15,6 +15,7 @@ static const char *usage_sweep =
     "usage: resecg sweep plan FILE [--out DIR]\n"
     "       resecg sweep run FILE [options]\n"
     "       resecg sweep status DIR\n"
+    "       resecg sweep adopt FILE [--out DIR]\n"
     "       resecg sweep run FILE --backend slurm [--partition P] [--gres gpu:1] [--time T]\n"
     "                        [--array-limit K] [--sbatch-arg ARG ...] [--detach]\n"
     "\n"
@@ -22,6 +23,8 @@ static const char *usage_sweep =
     "  run      run every job not yet finished under <out>/<sweep name>/ (resumes interrupted ones)\n"
     "  status   counts and per-job state of a sweep output directory (e.g. results/demo),\n"
     "           with each failure's exit status and the end of its log\n"
+    "  adopt    record the jobs an older resecg finished (f1.csv, no complete.txt) as finished\n"
+    "           on the sweep's data as it is now; their config.yaml must be the job's\n"
     "\n"
     "run options:\n"
     "  --gpus auto|none|0,1,...  GPUs to use (auto: NVML, then nvidia-smi; none: CPU only)\n"
@@ -103,7 +106,8 @@ int cmd_sweep(int argc, char **argv)
     const char *sub = argv[0];
     if (strcmp(sub, "task") == 0)
         return slurm_task_main(argc - 1, argv + 1);
-    if (strcmp(sub, "plan") != 0 && strcmp(sub, "run") != 0 && strcmp(sub, "status") != 0) {
+    if (strcmp(sub, "plan") != 0 && strcmp(sub, "run") != 0 && strcmp(sub, "status") != 0 &&
+        strcmp(sub, "adopt") != 0) {
         fprintf(stderr, "resecg sweep: unknown subcommand '%s'\n%s", sub, usage_sweep);
         return 2;
     }
@@ -136,7 +140,8 @@ int cmd_sweep(int argc, char **argv)
             fputs(usage_sweep, stdout);
             return 0;
         } else if (takes && strcmp(sub, "run") != 0 &&
-                   !(strcmp(a, "--out") == 0 && strcmp(sub, "plan") == 0)) {
+                   !(strcmp(a, "--out") == 0 &&
+                     (strcmp(sub, "plan") == 0 || strcmp(sub, "adopt") == 0))) {
             fprintf(stderr, "resecg sweep %s: %s is not an option of `sweep %s`\n", sub, a, sub);
             return 2;
         } else if (strcmp(a, "--gpus") == 0) {
@@ -251,6 +256,14 @@ int cmd_sweep(int argc, char **argv)
             return 2;
         }
         return 0;
+    }
+    if (strcmp(sub, "adopt") == 0) {
+        int rc = sweep_adopt(file, o.out, stdout, &e);
+        if (rc < 0) {
+            fprintf(stderr, "resecg sweep adopt: %s\n", e.msg);
+            return rc == SWEEP_RUN_ERROR ? 1 : 2;
+        }
+        return rc;
     }
     if (strcmp(sub, "status") == 0) {
         if (sweep_status(file, stdout, &e) != 0) {

@@ -806,7 +806,7 @@ int st_read(st_file *f, const char *path, rerr *e)
     char *buf = NULL;
     size_t size = 0;
     memset(f, 0, sizeof *f);
-    if (util_read_file(path, &buf, &size, e) != 0)
+    if (util_read_file_kind(path, UTIL_CHECKPOINT, 0, &buf, &size, e) != 0)
         return -1;
     return st_read_buffer(f, buf, size, path, e);
 }

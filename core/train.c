@@ -10,12 +10,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
 #include "cinc17.h"
 #include "optim.h"
 #include "resample.h"
+#include "rundir.h"
 #include "rng.h"
 #include "trees.h"
 
@@ -875,7 +877,11 @@ int train_run_open(const resecg_config *cfg, const char *out_dir, dataset *ds, i
 
 int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
 {
-    if (cfg->model.type == MODEL_FEATURES)
+    /* the trees keep no partial state: resuming them is starting over */
+    int trees = cfg->model.type == MODEL_FEATURES;
+    if (rundir_prepare(o->out_dir, o->resume && !trees, o->fresh || (o->resume && trees), e) != 0)
+        return -1;
+    if (trees)
         return trees_train_run(cfg, o, res, e);
     double t0 = util_now();
     memset(res, 0, sizeof *res);
@@ -899,6 +905,10 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
         goto done;
     }
 
+    /* the data as it is now, before it is read: what complete.txt vouches for */
+    char data_fp[RUNDIR_FP_SIZE];
+    if (rundir_data_fingerprint(cfg, data_fp, e) != 0)
+        goto done;
     if (train_run_open(cfg, o->out_dir, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
         goto done;
 
@@ -1020,6 +1030,14 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
         double secs = util_now() - te;
         st.epoch = ep;
         float lr_used = st.lr;
+        /* a training loss can stay finite while the model's outputs are
+         * not: a dev loss that is not a number is divergence too (it used to
+         * end, epochs later, in "best.safetensors: cannot open") */
+        if (!isfinite(ev.loss)) {
+            rerr_set(e, "epoch %d: the dev loss is %g (training diverged); lower optim.lr", ep,
+                     ev.loss);
+            goto done;
+        }
         int improved = ev.loss < st.best_loss;
         if (improved) {
             st.best_loss = ev.loss;
@@ -1077,6 +1095,10 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, dev_shapes, e) != 0)
         goto done;
     if (write_eval_outputs(o->out_dir, &ds, dv, ndv, &ev, K, e) != 0)
+        goto done;
+    static const char *const results[] = {"config.yaml", "epochs.csv", "normalization.csv",
+                                          "predictions.csv", "confusion.csv", "f1.csv"};
+    if (rundir_complete_write(o->out_dir, data_fp, results, 6, e) != 0)
         goto done;
     res->epochs_run = st.epoch;
     res->best_epoch = st.best_epoch;

@@ -9,8 +9,10 @@
  *   predictions.csv    per dev record: label, prediction, mean frame probabilities (best)
  *   confusion.csv      dev confusion matrix (best)
  *   normalization.csv  mean,std of the training split's samples (also in the checkpoints)
- *   f1.csv             per-class F1 of the best checkpoint on dev: written LAST, so its
- *                      presence means the run finished
+ *   f1.csv             per-class F1 of the best checkpoint on dev
+ *   complete.txt       written last: the data fingerprint and every result file's size
+ *                      and hash; the run is finished when it is there and they match
+ *                      (rundir.h)
  *   train.log          the progress lines
  * The data pipeline (data_load, data_split) follows data.protocol: see
  * experiments/cinc17/README.md.
@@ -31,6 +33,7 @@ typedef struct train_opts {
     const char *out_dir; /* run directory (created) */
     const char *device;  /* backend name: cpu, cpu-ref, cuda */
     int resume;          /* continue from out_dir/last.safetensors */
+    int fresh;           /* remove an earlier run's files from out_dir first (rundir.h) */
     int progress;        /* draw a progress bar on stderr within epochs */
     int quiet;           /* no progress lines on stderr (tests) */
 } train_opts;

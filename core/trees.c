@@ -27,6 +27,7 @@
 
 #include "feat.h"
 #include "loss.h"
+#include "rundir.h"
 #include "xgbjson.h"
 
 #define TREES_FORMAT "resecg-features-1"
@@ -334,6 +335,9 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     const features_config *fc = &cfg->features;
     int nt = threads_of(cfg);
 
+    char data_fp[RUNDIR_FP_SIZE]; /* the data as it is now, before it is read */
+    if (rundir_data_fingerprint(cfg, data_fp, e) != 0)
+        goto done;
     if (train_run_open(cfg, o->out_dir, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
         goto done;
     if (info.skipped)
@@ -523,6 +527,10 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     util_path_join(path, sizeof path, o->out_dir, "f1.csv");
     if (metrics_write_f1_csv(&mdv, path, e) != 0)
         goto done;
+    static const char *const results[] = {"config.yaml", "epochs.csv", "predictions.csv",
+                                          "confusion.csv", "f1.csv"};
+    if (rundir_complete_write(o->out_dir, data_fp, results, 5, e) != 0)
+        goto done;
 
     res->epochs_run = 1;
     res->best_epoch = 1;
@@ -583,7 +591,7 @@ int trees_evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result
     r->mean = 0.0;
     r->std = 1.0;
 
-    if (util_read_file(o->ckpt, &bytes, &len, e) != 0)
+    if (util_read_file_kind(o->ckpt, UTIL_MODEL, 0, &bytes, &len, e) != 0)
         goto done;
     if (booster_load(o->ckpt, bytes, len, K, nt, &b, e) != 0 || booster_check(b, o->ckpt, e) != 0)
         goto done;

@@ -7,6 +7,7 @@
  * "failed" or "missing", never a row of zeros. */
 #define _GNU_SOURCE
 #include "report.h"
+#include "rundir.h"
 
 #include <csv.h>
 #include <inttypes.h>
@@ -561,18 +562,57 @@ static int read_predictions(rp_report *r, rp_job *j, const char *path, rerr *e)
     return rc;
 }
 
+/* A job counts only when its run directory is whole (rundir.h): its
+ * complete.txt there and every file as it was when the run ended. Results
+ * without one (an older resecg) or changed since are errors, not gaps; and
+ * one report's jobs come from one data set. */
+static int run_dir_whole(const char *dir, const rp_job *j, char first_fp[2][RUNDIR_FP_SIZE],
+                         char first_id[2][13], rerr *e)
+{
+    char p[4400], fp[RUNDIR_FP_SIZE];
+    snprintf(p, sizeof p, "%s/%s", dir, j->id);
+    rerr why;
+    if (!rundir_is_complete(p, NULL, &why)) {
+        snprintf(p, sizeof p, "%s/%s/" RUNDIR_COMPLETE, dir, j->id);
+        if (util_file_exists(p))
+            return rerr_set(e, "%s", why.msg);
+        snprintf(p, sizeof p, "%s/%s/f1.csv", dir, j->id);
+        if (util_file_exists(p))
+            return rerr_set(e, "%s/%s: finished by an older resecg without %s: `resecg sweep "
+                               "adopt SWEEP_FILE --out ...` records it, if it ran on the sweep's "
+                               "data as it is now", dir, j->id, RUNDIR_COMPLETE);
+        return 0; /* failed (journal) or missing */
+    }
+    if (rundir_recorded_fingerprint(p, fp, e) != 0)
+        return -1;
+    int s = 0; /* sets A and B too: they are scored on the same dev records */
+    if (!first_fp[s][0]) {
+        snprintf(first_fp[s], RUNDIR_FP_SIZE, "%s", fp);
+        snprintf(first_id[s], 13, "%s", j->id);
+    } else if (strcmp(first_fp[s], fp) != 0) {
+        return rerr_set(e, "%s: jobs %s and %s were trained on different data (%s, %s): one "
+                           "report compares runs on one data set", dir, first_id[s], j->id,
+                        first_fp[s], fp);
+    }
+    return 1;
+}
+
 static int read_run_dirs(rp_report *r, rerr *e)
 {
     char p[4400];
+    char first_fp[2][RUNDIR_FP_SIZE] = {"", ""}, first_id[2][13] = {"", ""};
     for (int i = 0; i < r->njobs; i++) {
         rp_job *j = &r->jobs[i];
         const char *dir = j->side ? r->dir_b : r->dir;
         snprintf(p, sizeof p, "%s/%s/epochs.csv", dir, j->id);
         if (util_file_exists(p) && read_epochs(j, p, e))
             return -1;
+        int whole = run_dir_whole(dir, j, first_fp, first_id, e);
+        if (whole < 0)
+            return -1;
+        if (!whole)
+            continue;
         snprintf(p, sizeof p, "%s/%s/f1.csv", dir, j->id);
-        if (!util_file_exists(p))
-            continue; /* failed (journal) or missing */
         j->status = RP_DONE;
         if (read_f1(r, j, p, e))
             return -1;

@@ -354,6 +354,7 @@ typedef struct sl_job {
 typedef struct sl_ctx {
     const sweep *sw;
     const sweep_plan *plan;
+    sweep_done_cache done_cache;
     const sweep_run_opts *o;
     uv_loop_t *loop;
     char root[4096];
@@ -412,11 +413,13 @@ static void job_path(const sl_ctx *c, const sl_job *j, const char *file, char *o
     snprintf(out, n, "%s/%s%s%s", c->root, j->id, file ? "/" : "", file ? file : "");
 }
 
-static int job_has(const sl_ctx *c, const sl_job *j, const char *file)
+/* SWEEP_DONE etc. (sweep_dir.h); an error counts as not done. */
+static int job_state(sl_ctx *c, const sl_job *j, rerr *why)
 {
-    char p[4300];
-    job_path(c, j, file, p, sizeof p);
-    return util_file_exists(p);
+    char dir[4300];
+    job_path(c, j, NULL, dir, sizeof dir);
+    int st = sweep_job_done(c->plan, j->sj, dir, &c->done_cache, why, why);
+    return st < 0 ? SWEEP_NOT_DONE : st;
 }
 
 static void job_label(const sl_ctx *c, const sl_job *j, char *buf, size_t n)
@@ -802,7 +805,8 @@ static int task_left(sl_ctx *c, sl_job *j)
         if (journal_field(fields, "node", node, sizeof node) == 0)
             snprintf(j->node, sizeof j->node, "%s", node);
     }
-    if (job_has(c, j, "f1.csv")) {
+    rerr why;
+    if (job_state(c, j, &why) == SWEEP_DONE) {
         char gpus[64] = "", s0[32] = "", s1[32] = "";
         double secs = -1;
         if (have_exit) {
@@ -1241,15 +1245,29 @@ int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
         rerr_set(e, "out of memory");
         goto fail;
     }
+    int nlegacy = 0;
+    char legacy[13] = "";
     for (size_t i = 0; i < plan.njobs; i++) {
         sl_job *j = &c->jobs[c->njobs];
         j->sj = &plan.jobs[i];
         sweep_id_hex(j->sj->id, j->id);
-        if (job_has(c, j, "f1.csv")) {
+        rerr why;
+        int st = job_state(c, j, &why);
+        if (st == SWEEP_DONE) {
             c->nskipped++;
             continue;
         }
+        if (st == SWEEP_LEGACY && !nlegacy++)
+            snprintf(legacy, sizeof legacy, "%s", j->id);
         c->njobs++;
+    }
+    if (nlegacy) {
+        rc = SWEEP_RUN_ERROR;
+        rerr_set(e, "%s: %d finished job%s from an older resecg without complete.txt (the first: "
+                    "%s): `resecg sweep adopt %s --out %s` records them as finished on the data "
+                    "as it is now, if that is the data they ran on; or remove their directories",
+                 c->root, nlegacy, nlegacy == 1 ? "" : "s", legacy, path, o->out);
+        goto fail;
     }
     /* the results directory: in use, unwritable or full is exit 1, not 2 */
     rc = SWEEP_RUN_ERROR;

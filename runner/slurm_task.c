@@ -105,10 +105,12 @@ int slurm_task_main(int argc, char **argv)
         fprintf(stderr, "resecg sweep task: %s\n", oe.msg);
         return 2;
     }
-    char f1[4300], last[4300];
-    snprintf(f1, sizeof f1, "%s/f1.csv", dir);
+    /* an unfinished run resumes; one with a completion record (finished,
+     * or stale: other data) starts over, as in the local backend */
+    char done[4300], last[4300];
+    snprintf(done, sizeof done, "%s/complete.txt", dir);
     snprintf(last, sizeof last, "%s/last.safetensors", dir);
-    int resume = util_file_exists(last) && !util_file_exists(f1);
+    int resume = util_file_exists(last) && !util_file_exists(done);
     char when[16];
     sweep_clock_text(when, sizeof when);
     dprintf(logfd, "==== resecg sweep: job %s, Slurm task %s_%ld on %s at %s, CUDA_VISIBLE_DEVICES=%s, "
@@ -136,8 +138,7 @@ int slurm_task_main(int argc, char **argv)
     cargv[a++] = yaml;
     cargv[a++] = "--out";
     cargv[a++] = dir;
-    if (resume)
-        cargv[a++] = "--resume";
+    cargv[a++] = resume ? "--resume" : "--fresh"; /* as the local backend */
     cargv[a++] = "--device";
     cargv[a++] = (char *)device;
     cargv[a++] = "--set";

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "sweep_dir.h"
 
+#include "rundir.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -114,3 +116,73 @@ void sweep_vsay(const char *fmt, va_list ap)
     fflush(stderr);
 }
 
+
+/* The fingerprint of the data job sj trains on, through the cache. */
+static int job_fp(const sweep_plan *plan, const sweep_job *sj, sweep_done_cache *c, char *fp,
+                  rerr *e)
+{
+    resecg_config cfg;
+    if (sweep_job_config(plan, sj, &cfg, e))
+        return -1;
+    const data_config *d = &cfg.data;
+    uint64_t key = RUNDIR_FNV_SEED;
+    const char *part[4] = {d->source, d->dir, d->labels, d->manifest};
+    for (int i = 0; i < 4; i++)
+        key = rundir_fnv(key, part[i], strlen(part[i]) + 1);
+    key = rundir_fnv(key, &d->skip_bad, sizeof d->skip_bad);
+    for (int i = 0; i < c->n; i++)
+        if (c->key[i] == key) {
+            snprintf(fp, RUNDIR_FP_SIZE, "%s", c->fp[i]);
+            return 0;
+        }
+    if (rundir_data_fingerprint(&cfg, fp, e))
+        return -1;
+    if (c->n < 8) {
+        c->key[c->n] = key;
+        snprintf(c->fp[c->n], sizeof c->fp[c->n], "%s", fp);
+        c->n++;
+    }
+    return 0;
+}
+
+static int dir_has(const char *dir, const char *name)
+{
+    char p[4400];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+int sweep_job_done(const sweep_plan *plan, const sweep_job *sj, const char *dir,
+                   sweep_done_cache *cache, rerr *why, rerr *e)
+{
+    if (!dir_has(dir, RUNDIR_COMPLETE))
+        return dir_has(dir, "f1.csv") ? SWEEP_LEGACY : SWEEP_NOT_DONE;
+    char fp[RUNDIR_FP_SIZE];
+    if (job_fp(plan, sj, cache, fp, e))
+        return -1;
+    return rundir_is_complete(dir, fp, why) ? SWEEP_DONE : SWEEP_STALE;
+}
+
+int sweep_job_adopt(const sweep_plan *plan, const sweep_job *sj, const char *dir,
+                    sweep_done_cache *cache, rerr *e)
+{
+    char p[4400], hex[13];
+    sweep_id_hex(sj->id, hex);
+    snprintf(p, sizeof p, "%s/config.yaml", dir);
+    resecg_config cfg;
+    config_defaults(&cfg);
+    if (config_load_file(&cfg, p, e))
+        return -1;
+    if (sweep_config_id(&cfg) != sj->id)
+        return rerr_set(e, "%s: not job %s's config (another job ran in this directory)", p, hex);
+    char fp[RUNDIR_FP_SIZE];
+    if (job_fp(plan, sj, cache, fp, e))
+        return -1;
+    static const char *const net[] = {"config.yaml", "epochs.csv", "normalization.csv",
+                                      "predictions.csv", "confusion.csv", "f1.csv"};
+    static const char *const trees[] = {"config.yaml", "epochs.csv", "predictions.csv",
+                                        "confusion.csv", "f1.csv"};
+    return rundir_complete_write(dir, fp, cfg.model.type == MODEL_FEATURES ? trees : net,
+                                 cfg.model.type == MODEL_FEATURES ? 5 : 6, e);
+}

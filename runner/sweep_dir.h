@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sweep.h"
 #include "util.h"
@@ -28,6 +29,32 @@ int sweep_dir_job_config(const sweep_plan *plan, const sweep_job *sj, const char
 /* Fails, naming the sweep file's line, when the sweep's data: is not a
  * directory (once here rather than once per job). */
 int sweep_dir_check_data(const sweep *sw, rerr *e);
+
+/* Whether a job's run directory holds its finished run (rundir.h): its
+ * complete.txt matches its files and the data the job would train on now.
+ * The data fingerprints are computed once per distinct data setting. */
+typedef struct sweep_done_cache {
+    int n;
+    uint64_t key[8]; /* hash of the data keys */
+    char fp[8][40];
+} sweep_done_cache;
+
+typedef enum sweep_done {
+    SWEEP_NOT_DONE = 0, /* nothing finished there (or an unfinished run) */
+    SWEEP_DONE,         /* finished, on this data, files as they were */
+    SWEEP_STALE,        /* complete.txt there but other data or changed files: why says */
+    SWEEP_LEGACY,       /* f1.csv without complete.txt: finished by an older resecg */
+} sweep_done;
+
+/* SWEEP_* above, or -1 with e filled (the data cannot be fingerprinted). */
+int sweep_job_done(const sweep_plan *plan, const sweep_job *sj, const char *dir,
+                   sweep_done_cache *cache, rerr *why, rerr *e);
+
+/* Writes complete.txt for a run finished by an older resecg (SWEEP_LEGACY),
+ * after checking that its config.yaml is the job's (same id): the data
+ * fingerprint recorded is the data's now, which the caller vouches for. */
+int sweep_job_adopt(const sweep_plan *plan, const sweep_job *sj, const char *dir,
+                    sweep_done_cache *cache, rerr *e);
 
 /* Progress of a training job, from one of `resecg train`'s epoch lines:
  * "epoch   3/12  train_loss 0.4321  dev_loss 0.5123  cinc_f1 0.612  F1 N ..." */

@@ -36,6 +36,7 @@
 #include "sweep.h"
 #include "slurm.h"
 #include "sweep_dir.h"
+#include "rundir.h"
 
 extern char **environ;
 
@@ -92,6 +93,7 @@ typedef struct run_ctx {
     int parallel;        /* jobs that can run at once */
     journal jr;
     sched s;
+    sweep_done_cache done_cache;
     run_job *rj;
     sched_job *jobs;
     int njobs;           /* pending this run */
@@ -117,6 +119,16 @@ static run_job *rjob(const sched_job *j)
 static void job_dir(const run_ctx *c, const run_job *r, char *out, size_t n)
 {
     path_join3(out, n, c->root, r->id, NULL);
+}
+
+/* SWEEP_DONE etc. of a job's directory (sweep_dir.h); an error (the data
+ * cannot be fingerprinted) counts as not done, with why saying so. */
+static int job_state(run_ctx *c, const run_job *r, rerr *why)
+{
+    char dir[4200];
+    job_dir(c, r, dir, sizeof dir);
+    int st = sweep_job_done(c->plan, r->sj, dir, &c->done_cache, why, why);
+    return st < 0 ? SWEEP_NOT_DONE : st;
 }
 
 static int job_file_exists(const run_ctx *c, const run_job *r, const char *file)
@@ -358,7 +370,8 @@ static void line_hook(sched *s, sched_job *j, const char *line)
 static int check_hook(sched *s, sched_job *j)
 {
     run_ctx *c = s->data;
-    return job_file_exists(c, rjob(j), "f1.csv");
+    rerr why;
+    return job_state(c, rjob(j), &why) == SWEEP_DONE;
 }
 
 /* ---- launching one attempt ---- */
@@ -374,7 +387,10 @@ static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
         return rerr_set(e, "%s: path too long", dir);
     if (sweep_dir_job_config(c->plan, r->sj, dir, e))
         return -1;
-    int resume = job_file_exists(c, r, "last.safetensors") && !job_file_exists(c, r, "f1.csv");
+    /* a checkpoint of an unfinished run only: after other data or changed
+     * results (SWEEP_STALE) the job starts over */
+    rerr why;
+    int resume = job_file_exists(c, r, "last.safetensors") && job_state(c, r, &why) == SWEEP_NOT_DONE;
 
     /* a header per attempt, so job.log reads as a history */
     rerr le;
@@ -407,8 +423,9 @@ static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
     c->argv[a++] = c->argstore[0];
     c->argv[a++] = "--out";
     c->argv[a++] = c->argstore[1];
-    if (resume)
-        c->argv[a++] = "--resume";
+    /* an earlier attempt's files without a checkpoint to resume from are
+     * cleared: train refuses a directory with another run's files in it */
+    c->argv[a++] = resume ? "--resume" : "--fresh";
     c->argv[a++] = "--device";
     c->argv[a++] = (char *)c->device;
     /* concurrent OpenMP jobs on shared cores spin against each other's
@@ -767,17 +784,38 @@ int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
         rerr_set(e, "out of memory");
         goto fail;
     }
+    int nlegacy = 0, nstale = 0;
+    char legacy[13] = "", stale[1024] = "";
     for (size_t i = 0; i < plan.njobs; i++) {
         run_job *r = &c->rj[c->njobs];
         r->sj = &plan.jobs[i];
         sweep_id_hex(r->sj->id, r->id);
-        if (job_file_exists(c, r, "f1.csv")) {
+        rerr why = {{0}};
+        char dir[4200];
+        job_dir(c, r, dir, sizeof dir);
+        int st = sweep_job_done(&plan, r->sj, dir, &c->done_cache, &why, e);
+        if (st < 0)
+            goto fail;
+        if (st == SWEEP_DONE) {
             c->nskipped++;
             continue;
         }
+        if (st == SWEEP_LEGACY && !nlegacy++)
+            snprintf(legacy, sizeof legacy, "%s", r->id);
+        if (st == SWEEP_STALE && !nstale++)
+            snprintf(stale, sizeof stale, "%s", why.msg);
         c->jobs[c->njobs].data = r;
         c->jobs[c->njobs].ngpus = sw.gpus;
         c->njobs++;
+    }
+    if (nlegacy) {
+        input_ok = 1;
+        rerr_set(e, "%s: %d finished job%s from an older resecg without %s (the first: %s): "
+                    "`resecg sweep adopt %s --out %s` records them as finished on the data as it "
+                    "is now, if that is the data they ran on; or remove their directories to run "
+                    "them again", c->root, nlegacy, nlegacy == 1 ? "" : "s", RUNDIR_COMPLETE,
+                 legacy, path, o->out);
+        goto fail;
     }
     /* slots before anything is written: a bad --gpus leaves no trace */
     sched_opts so;
@@ -831,6 +869,9 @@ int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     }
     say(c, "sweep %s: %zu jobs, %d already done, %d to run; results in %s", sw.name, plan.njobs,
         c->nskipped, c->njobs, c->root);
+    if (nstale)
+        say(c, "%d finished job%s no longer match%s and run%s again: %s", nstale,
+            nstale == 1 ? "" : "s", nstale == 1 ? "es" : "", nstale == 1 ? "s" : "", stale);
 
     if (uv_loop_init(&loop) != 0) {
         rerr_set(e, "cannot start the event loop");
@@ -914,17 +955,28 @@ int sweep_plan_print(const char *path, const char *out_root, FILE *out, rerr *e)
     fprintf(out, "%-12s  %-*s  %-6s  %-5s  %s\n", "id", (int)vw, "variant", "seed", "state",
             "overrides");
     size_t ndone = 0;
-    char ov[2000], hex[13], f1[4300];
+    char ov[2000], hex[13], dir[4300];
+    sweep_done_cache *cache = calloc(1, sizeof *cache);
+    if (!cache) {
+        sweep_plan_free(&plan);
+        sweep_free(&sw);
+        return rerr_set(e, "out of memory");
+    }
+    static const char *const state[] = {"-", "done", "stale", "older"};
     for (size_t i = 0; i < plan.njobs; i++) {
         const sweep_job *j = &plan.jobs[i];
         sweep_id_hex(j->id, hex);
         sweep_job_overrides(&plan, j, ov, sizeof ov);
-        snprintf(f1, sizeof f1, "%s/%s/f1.csv", root, hex);
-        int done = util_file_exists(f1);
-        ndone += (size_t)done;
+        snprintf(dir, sizeof dir, "%s/%s", root, hex);
+        rerr why;
+        int st = sweep_job_done(&plan, j, dir, cache, &why, &why);
+        if (st < 0)
+            st = SWEEP_NOT_DONE;
+        ndone += st == SWEEP_DONE;
         fprintf(out, "%-12s  %-*s  %-6" PRIu64 "  %-5s  %s\n", hex, (int)vw,
-                sweep_job_variant(&plan, j), j->seed, done ? "done" : "-", ov[0] ? ov : "-");
+                sweep_job_variant(&plan, j), j->seed, state[st], ov[0] ? ov : "-");
     }
+    free(cache);
     if (ndone)
         fprintf(out, "%zu of %zu jobs already done in %s\n", ndone, plan.njobs, root);
     sweep_plan_free(&plan);
@@ -1224,8 +1276,8 @@ static int status_write(const char *dir, FILE *out, rerr *e)
     char slurm_err[1024] = "";
     for (int i = 0; i < st.n; i++) {
         st_job *j = &st.jobs[i];
-        snprintf(p, sizeof p, "%s/%s/f1.csv", dir, j->id);
-        j->done = util_file_exists(p);
+        snprintf(p, sizeof p, "%s/%s", dir, j->id);
+        j->done = rundir_is_complete(p, NULL, NULL); /* the data is the sweep run's to check */
         slurm_jobs += !j->done && j->slurm[0] && strcmp(j->last, "submitted") == 0;
     }
     if (slurm_jobs) {
@@ -1301,5 +1353,67 @@ int sweep_status(const char *dir, FILE *out, rerr *e)
     if (rc == 0)
         util_fputs_safe(buf, out);
     free(buf);
+    return rc;
+}
+
+/* ---- adopt ---- */
+
+int sweep_adopt(const char *path, const char *out_root, FILE *msg, rerr *e)
+{
+    sweep sw;
+    sweep_plan plan;
+    memset(&plan, 0, sizeof plan);
+    if (sweep_load(&sw, path, e))
+        return SWEEP_BAD_INPUT;
+    if (sweep_expand(&sw, &plan, e)) {
+        sweep_free(&sw);
+        return SWEEP_BAD_INPUT;
+    }
+    int rc = SWEEP_BAD_INPUT, lock_fd = -1, adopted = 0, bad = 0, done = 0;
+    char root[4200], dir[4400], hex[13];
+    sweep_done_cache *cache = calloc(1, sizeof *cache);
+    if (!cache) {
+        rerr_set(e, "out of memory");
+        goto out;
+    }
+    if (snprintf(root, sizeof root, "%s/%s", out_root, sw.name) >= (int)sizeof root) {
+        rerr_set(e, "%s: path too long", out_root);
+        goto out;
+    }
+    if (sweep_dir_check_data(&sw, e))
+        goto out;
+    rc = SWEEP_RUN_ERROR;
+    if (sweep_dir_lock(root, &lock_fd, e)) /* no scheduler may run meanwhile */
+        goto out;
+    for (size_t i = 0; i < plan.njobs; i++) {
+        const sweep_job *j = &plan.jobs[i];
+        sweep_id_hex(j->id, hex);
+        snprintf(dir, sizeof dir, "%s/%s", root, hex);
+        rerr why;
+        int st = sweep_job_done(&plan, j, dir, cache, &why, e);
+        if (st < 0)
+            goto out;
+        done += st == SWEEP_DONE;
+        if (st != SWEEP_LEGACY)
+            continue;
+        if (sweep_job_adopt(&plan, j, dir, cache, &why) != 0) {
+            fprintf(msg, "not adopted: %s (%s seed %" PRIu64 "): %s\n", hex,
+                    sweep_job_variant(&plan, j), j->seed, why.msg);
+            bad++;
+            continue;
+        }
+        fprintf(msg, "adopted %s (%s seed %" PRIu64 ")\n", hex, sweep_job_variant(&plan, j),
+                j->seed);
+        adopted++;
+    }
+    fprintf(msg, "sweep %s: %d adopted, %d not, %d already complete, of %zu jobs in %s\n", sw.name,
+            adopted, bad, done, plan.njobs, root);
+    rc = bad ? 1 : 0;
+out:
+    if (lock_fd >= 0)
+        close(lock_fd);
+    free(cache);
+    sweep_plan_free(&plan);
+    sweep_free(&sw);
     return rc;
 }

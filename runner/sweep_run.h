@@ -56,4 +56,11 @@ int sweep_plan_print(const char *path, const char *out_root, FILE *out, rerr *e)
  * one line per job, and each failure's exit status and log tail. */
 int sweep_status(const char *dir, FILE *out, rerr *e);
 
+/* `sweep adopt`: every job of the sweep in path that an older resecg
+ * finished (f1.csv without complete.txt, sweep_dir.h SWEEP_LEGACY) gets
+ * its complete.txt, recording the data as it is now, after its config.yaml
+ * is checked to be the job's. One line per job to msg. Returns 0, 1 when a
+ * job could not be adopted, or SWEEP_BAD_INPUT / SWEEP_RUN_ERROR. */
+int sweep_adopt(const char *path, const char *out_root, FILE *msg, rerr *e);
+
 #endif

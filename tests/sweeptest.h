@@ -102,7 +102,7 @@ static inline int count_matching(const char *path, const char *a, const char *b)
 
 /* A stand-in for `resecg train --config F --out D [--resume] ...`:
  *   starts: "ID PID CUDA_VISIBLE_DEVICES(or empty/unset) RESUME OMP_NUM_THREADS TIME" per start
- *   ends:   "ID" per finished job (after f1.csv is in place)
+ *   ends:   "ID" per finished job (after f1.csv and complete.txt are in place)
  *   slot-G-S: mkdir locks, two per GPU; "overlaps" gets a line when both are taken
  *   sleep:  seconds to sleep (default 0.1 to 0.3, by pid)
  *   fail-ID: fail (exit 3) after sleeping; failonce-ID: fail once; failfast-ID: exit 5 at once
@@ -133,6 +133,8 @@ static const char *fake_script =
     "if [ -e \"$T/fail-$id\" ]; then echo \"boom $id\" >&2; exit 3; fi\n"
     "echo \"epoch   2/2  train_loss 0.5000  dev_loss 0.4000  cinc_f1 0.700  F1 N 0.950\" >&2\n"
     "echo 'class,f1' > \"$out/f1.csv.tmp.$$\" && mv \"$out/f1.csv.tmp.$$\" \"$out/f1.csv\"\n"
+    "printf 'data\\tsynthetic\\nfile\\tf1.csv\\t%s\\t-\\n' $(wc -c < \"$out/f1.csv\") > \"$out/c.tmp.$$\"\n"
+    "mv \"$out/c.tmp.$$\" \"$out/complete.txt\"\n"
     "echo \"$id\" >> \"$T/ends\"\n";
 
 typedef struct fixture {

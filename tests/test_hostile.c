@@ -19,6 +19,8 @@
 #include "sweep_dir.h"
 #include "sweep_run.h"
 #include "sweeptest.h"
+#include "rundir.h"
+#include "train.h"
 
 static char g_dir[200];
 
@@ -441,6 +443,264 @@ START_TEST(test_status_escapes)
 }
 END_TEST
 
+/* ---- a run directory is trusted only as a whole ---- */
+
+static void tiny_config(resecg_config *c)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/cfgs/small.yaml", testutil_source_dir());
+    config_defaults(c);
+    rerr e = {{0}};
+    ck_assert_msg(config_load_file(c, p, &e) == 0, "%s", e.msg);
+    c->data.synth_records = 48;
+    c->data.synth_length = 1024;
+    c->data.synth_min_length = 1024;
+    c->train.batch_size = 8;
+    c->train.max_epochs = 1;
+    c->train.threads = 1;
+}
+
+/* A fresh run into a finished run's directory, killed (here: failing) once
+ * it has started, used to leave the old f1.csv, predictions.csv and
+ * confusion.csv beside its own config.yaml: the directory read as finished. */
+START_TEST(test_run_dir_whole)
+{
+    resecg_config c;
+    tiny_config(&c);
+    char dir[400], p[500];
+    make_path(dir, sizeof dir, "run");
+    train_opts o = {.out_dir = dir, .device = "cpu", .quiet = 1};
+    train_result res;
+    rerr e = {{0}};
+    ck_assert_msg(train_run(&c, &o, &res, &e) == 0, "%s", e.msg);
+    snprintf(p, sizeof p, "%s/f1.csv", dir);
+    ck_assert(util_file_exists(p));
+
+    /* again into the same directory: refused, the finished run kept */
+    ck_assert_int_ne(train_run(&c, &o, &res, &e), 0);
+    ck_assert_msg(strstr(e.msg, dir) && strstr(e.msg, "holds a run already") &&
+                      strstr(e.msg, "--fresh"), "%s", e.msg);
+    ck_assert(util_file_exists(p));
+    o.resume = o.fresh = 1;
+    ck_assert_int_ne(train_run(&c, &o, &res, &e), 0);
+
+    /* --fresh clears the run's files before anything else: a run that then
+     * dies leaves no old results behind */
+    o.resume = 0;
+    resecg_config bad = c;
+    snprintf(bad.data.source, sizeof bad.data.source, "cinc17");
+    snprintf(bad.data.dir, sizeof bad.data.dir, "%s/no-such-data", g_dir);
+    ck_assert_int_ne(train_run(&bad, &o, &res, &e), 0);
+    static const char *gone[] = {"f1.csv", "predictions.csv", "confusion.csv", "epochs.csv",
+                                 "best.safetensors", "last.safetensors"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, gone[i]);
+        ck_assert_msg(!util_file_exists(p), "%s survived --fresh", p);
+    }
+    /* and a fresh run there then finishes as any other */
+    ck_assert_msg(train_run(&c, &o, &res, &e) == 0, "%s", e.msg);
+    snprintf(p, sizeof p, "%s/f1.csv", dir);
+    ck_assert(util_file_exists(p));
+}
+END_TEST
+
+/* A run whose losses blow up ends saying so (it used to end with
+ * "best.safetensors: cannot open: No such file or directory"). */
+START_TEST(test_divergence_named)
+{
+    resecg_config c;
+    char p[600];
+    snprintf(p, sizeof p, "%s/cfgs/small.yaml", testutil_source_dir());
+    config_defaults(&c);
+    rerr le = {{0}};
+    ck_assert_msg(config_load_file(&c, p, &le) == 0, "%s", le.msg);
+    c.data.synth_records = 64;
+    c.train.max_epochs = 3;
+    static const float lrs[] = {1e6f, 1e12f};
+    for (int i = 0; i < 2; i++) {
+        c.optim.lr = lrs[i];
+        char dir[400];
+        snprintf(dir, sizeof dir, "%s/diverge-%d", g_dir, i);
+        train_opts o = {.out_dir = dir, .device = "cpu", .quiet = 1};
+        train_result res;
+        rerr e = {{0}};
+        ck_assert_int_ne(train_run(&c, &o, &res, &e), 0);
+        ck_assert_msg(strstr(e.msg, "diverged") && strstr(e.msg, "optim.lr"), "lr %g: %s",
+                      (double)lrs[i], e.msg);
+        ck_assert_msg(!strstr(e.msg, "cannot open"), "%s", e.msg);
+    }
+}
+END_TEST
+
+/* ---- results of other data, changed results, older results ---- */
+
+/* A CinC-shaped directory: labels and (empty) record files; the fingerprint
+ * reads names and sizes only. */
+static void cinc_dir(const char *dir, const char *labels)
+{
+    ck_assert_int_eq(util_mkdir_p(dir, NULL), 0);
+    char p[600];
+    snprintf(p, sizeof p, "%s/REFERENCE-v3.csv", dir);
+    write_text(p, labels);
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/A0000%d.mat", dir, i + 1);
+        write_text(p, "x");
+        snprintf(p, sizeof p, "%s/A0000%d.hea", dir, i + 1);
+        write_text(p, "y");
+    }
+}
+
+static void fingerprint_of(const char *dir, char *fp)
+{
+    resecg_config c;
+    config_defaults(&c);
+    snprintf(c.data.source, sizeof c.data.source, "cinc17");
+    snprintf(c.data.dir, sizeof c.data.dir, "%s", dir);
+    rerr e = {{0}};
+    ck_assert_msg(rundir_data_fingerprint(&c, fp, &e) == 0, "%s", e.msg);
+}
+
+START_TEST(test_data_fingerprint)
+{
+    char a[400], b[400], moved[400], fa[RUNDIR_FP_SIZE], fb[RUNDIR_FP_SIZE], fm[RUNDIR_FP_SIZE];
+    make_path(a, sizeof a, "fp-a");
+    make_path(b, sizeof b, "fp-b");
+    make_path(moved, sizeof moved, "fp-moved/deeper");
+    cinc_dir(a, "A00001,N\nA00002,A\nA00003,O\n");
+    cinc_dir(b, "A00001,N\nA00002,A\nA00003,~\n"); /* one label changed */
+    cinc_dir(moved, "A00001,N\nA00002,A\nA00003,O\n");
+    fingerprint_of(a, fa);
+    fingerprint_of(b, fb);
+    fingerprint_of(moved, fm);
+    ck_assert_str_ne(fa, fb);
+    ck_assert_str_eq(fa, fm); /* a path is not the data */
+    /* a record replaced by a longer one */
+    char p[600];
+    snprintf(p, sizeof p, "%s/A00002.mat", moved);
+    write_text(p, "xx");
+    fingerprint_of(moved, fm);
+    ck_assert_str_ne(fa, fm);
+}
+END_TEST
+
+static int sweep_plan_state(const fixture *f, const char *out, const char *id, char *state)
+{
+    const char *args[] = {"plan", f->sweep, "--out", out, NULL};
+    ck_assert_int_eq(run_sync(f, "plan.log", NULL, args, 30), 0);
+    char logp[1100];
+    fixture_path(f, "plan.log", logp, sizeof logp);
+    char **l;
+    int n = read_lines(logp, &l), found = 0;
+    for (int i = 0; i < n; i++)
+        if (strncmp(l[i], id, 12) == 0)
+            found = sscanf(l[i], "%*s %*s %*s %15s", state) == 1;
+    free_lines(l, n);
+    unlink(logp);
+    return found;
+}
+
+/* Changing a sweep's data: to another data set used to give "1 of 1
+ * already done", and the report showed the old data's numbers as new. */
+START_TEST(test_other_data_not_done)
+{
+    fixture f;
+    fixture_init(&f, "otherdata", 1, 1);
+    char a[400], b[400], sweepf[1200];
+    snprintf(a, sizeof a, "%s/data-a", f.dir);
+    snprintf(b, sizeof b, "%s/data-b", f.dir);
+    cinc_dir(a, "A00001,N\nA00002,A\nA00003,O\n");
+    cinc_dir(b, "A00001,N\nA00002,A\nA00003,~\n");
+    snprintf(sweepf, sizeof sweepf,
+             "name: s\nconfig: %s/cfgs/small.yaml\ndata: %s\nset: {data.source: cinc17}\n"
+             "variants:\n  v0: {}\nseeds: 1\n", testutil_source_dir(), a);
+    write_text(f.sweep, sweepf);
+    char ids[1][13];
+    ck_assert_int_eq(fixture_ids(&f, ids, 1), 1);
+    /* a run finished on data A: what train leaves */
+    char dir[1200], p[1300], fa[RUNDIR_FP_SIZE];
+    snprintf(dir, sizeof dir, "%s/%s", f.root, ids[0]);
+    ck_assert_int_eq(util_mkdir_p(dir, NULL), 0);
+    snprintf(p, sizeof p, "%s/f1.csv", dir);
+    write_text(p, "class,f1\n");
+    fingerprint_of(a, fa);
+    static const char *const files[] = {"f1.csv"};
+    rerr e = {{0}};
+    ck_assert_msg(rundir_complete_write(dir, fa, files, 1, &e) == 0, "%s", e.msg);
+    char state[16] = "";
+    ck_assert(sweep_plan_state(&f, f.out, ids[0], state));
+    ck_assert_str_eq(state, "done");
+    /* the same sweep on data B: the same job id, not done */
+    snprintf(sweepf, sizeof sweepf,
+             "name: s\nconfig: %s/cfgs/small.yaml\ndata: %s\nset: {data.source: cinc17}\n"
+             "variants:\n  v0: {}\nseeds: 1\n", testutil_source_dir(), b);
+    write_text(f.sweep, sweepf);
+    char ids_b[1][13];
+    ck_assert_int_eq(fixture_ids(&f, ids_b, 1), 1);
+    ck_assert_str_eq(ids_b[0], ids[0]);
+    ck_assert(sweep_plan_state(&f, f.out, ids[0], state));
+    ck_assert_str_eq(state, "stale");
+    ck_assert_int_eq(rundir_is_complete(dir, NULL, &e), 1);
+    char fb[RUNDIR_FP_SIZE];
+    fingerprint_of(b, fb);
+    ck_assert_int_eq(rundir_is_complete(dir, fb, &e), 0);
+    ck_assert_msg(strstr(e.msg, "other data"), "%s", e.msg);
+    /* and a result changed since the run ended is not finished either */
+    write_text(p, "class,f1\nN,0.99\n");
+    ck_assert_int_eq(rundir_is_complete(dir, NULL, &e), 0);
+    ck_assert_msg(strstr(e.msg, "f1.csv changed since the run ended"), "%s", e.msg);
+}
+END_TEST
+
+/* f1.csv without complete.txt (an older resecg): never taken as finished
+ * silently, never rerun over silently; `sweep adopt` records it. */
+START_TEST(test_legacy_results)
+{
+    fixture f;
+    fixture_init(&f, "legacy", 1, 2);
+    const char *args[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--gpus", "none",
+                          "--no-live", NULL};
+    ck_assert_int_eq(run_sync(&f, "run.log", NULL, args, 60), 0);
+    char ids[2][13], p[1300];
+    ck_assert_int_eq(fixture_ids(&f, ids, 2), 2);
+    snprintf(p, sizeof p, "%s/%s/complete.txt", f.root, ids[1]);
+    ck_assert_int_eq(unlink(p), 0); /* as an older resecg left it */
+    ck_assert_int_eq(run_sync(&f, "run2.log", NULL, args, 60), 1);
+    char logp[1100];
+    fixture_path(&f, "run2.log", logp, sizeof logp);
+    char *log = slurp(logp);
+    ck_assert_msg(strstr(log, ids[1]) && strstr(log, "sweep adopt"), "%s", log);
+    free(log);
+    /* adopt checks config.yaml: the fake job wrote none, so not adopted */
+    const char *adopt[] = {"adopt", f.sweep, "--out", f.out, NULL};
+    ck_assert_int_eq(run_sync(&f, "adopt.log", NULL, adopt, 30), 1);
+    /* with the job's config as train writes it, adopted, then done */
+    resecg_config cfg;
+    sweep sw;
+    sweep_plan plan;
+    rerr e = {{0}};
+    ck_assert(sweep_load(&sw, f.sweep, &e) == 0 && sweep_expand(&sw, &plan, &e) == 0);
+    ck_assert(sweep_job_config(&plan, &plan.jobs[1], &cfg, &e) == 0);
+    snprintf(p, sizeof p, "%s/%s/config.yaml", f.root, ids[1]);
+    ck_assert_msg(config_write(&cfg, p, &e) == 0, "%s", e.msg);
+    static const char *rest[] = {"epochs.csv", "normalization.csv", "predictions.csv",
+                                 "confusion.csv"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s/%s", f.root, ids[1], rest[i]);
+        write_text(p, "x\n");
+    }
+    sweep_plan_free(&plan);
+    sweep_free(&sw);
+    ck_assert_int_eq(run_sync(&f, "adopt2.log", NULL, adopt, 30), 0);
+    snprintf(p, sizeof p, "%s/%s", f.root, ids[1]);
+    ck_assert_int_eq(rundir_is_complete(p, "synthetic", &e), 1);
+    ck_assert_int_eq(run_sync(&f, "run3.log", NULL, args, 60), 0);
+    fixture_path(&f, "run3.log", logp, sizeof logp);
+    log = slurp(logp);
+    ck_assert_msg(strstr(log, "2 already done, 0 to run"), "%s", log);
+    free(log);
+}
+END_TEST
+
 /* Exit statuses as the README has them: 2 for a bad sweep file or options,
  * 1 for a run that could not go on (here: the results directory held by
  * another scheduler; disk full and unwritable take the same path). */
@@ -480,6 +740,7 @@ int main(void)
     tcase_add_test(tc, test_atomic_write_targets);
     tcase_add_test(tc, test_results_dir_links);
     tcase_add_test(tc, test_yaml_depth);
+    tcase_add_test(tc, test_data_fingerprint);
     suite_add_tcase(s, tc);
     TCase *tr = tcase_create("sweeps");
     tcase_set_timeout(tr, 90);
@@ -487,6 +748,10 @@ int main(void)
     tcase_add_test(tr, test_duplicate_job_rows);
     tcase_add_test(tr, test_status_escapes);
     tcase_add_test(tr, test_sweep_exit_status);
+    tcase_add_test(tr, test_run_dir_whole);
+    tcase_add_test(tr, test_divergence_named);
+    tcase_add_test(tr, test_other_data_not_done);
+    tcase_add_test(tr, test_legacy_results);
     suite_add_tcase(s, tr);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "rundir.h"
 #include "stats.h"
 #include "sweep.h"
 #include "testutil.h"
@@ -195,6 +196,9 @@ static int build_results(const char *root, const char *text, double expected[NV]
         fprintf(fp, "cinc_f1,,,%.6f,\nmacro_f1,,,%.6f,\nweighted_f1,,,%.6f,%d\naccuracy,,,0.5,%d\n",
                 f[4], mf, wf, NREC, NREC);
         fclose(fp);
+        static const char *const results[] = {"predictions.csv", "f1.csv"};
+        rerr ce;
+        ck_assert_msg(rundir_complete_write(dir, "synthetic", results, 2, &ce) == 0, "%s", ce.msg);
         fprintf(jr, "2024-05-01T12:00:09.000Z %s done attempt=1 seconds=8.0\n", hex);
     }
     fclose(tsv);
@@ -596,6 +600,18 @@ START_TEST(significance)
 }
 END_TEST
 
+/* After a test changes a finished job's file: a completion record that
+ * vouches for the change, so that the report's own checks (not the
+ * changed-file check, tested in f1_mismatch) have to find it. */
+static void revouch(const char *root, const char *id)
+{
+    char d[4400];
+    snprintf(d, sizeof d, "%s/%s", root, id);
+    static const char *const results[] = {"predictions.csv", "f1.csv"};
+    rerr e;
+    ck_assert_msg(rundir_complete_write(d, "synthetic", results, 2, &e) == 0, "%s", e.msg);
+}
+
 START_TEST(records_mismatch)
 {
     /* rename one dev record in one finished job: the report must refuse */
@@ -617,6 +633,7 @@ START_TEST(records_mismatch)
     fwrite(text, 1, len, fp);
     fclose(fp);
     free(text);
+    revouch(res, id);
     report_opts o;
     report_opts_default(&o);
     o.bootstrap = 10;
@@ -646,6 +663,19 @@ START_TEST(f1_mismatch)
     fwrite(text, 1, len, fp);
     fclose(fp);
     free(text);
+    /* first as it is: a file changed since the run ended */
+    report_opts o0;
+    report_opts_default(&o0);
+    o0.bootstrap = 50;
+    char jd[4400];
+    snprintf(jd, sizeof jd, "%s/%s", res, id);
+    ck_assert_int_eq(report_run(res, NULL, &o0, NULL, &e), -1);
+    ck_assert_msg(strstr(e.msg, jd) && strstr(e.msg, "f1.csv changed since the run ended"), "%s",
+                  e.msg);
+    /* then with a completion record that vouches for it: the report itself
+     * must see that f1.csv and predictions.csv disagree */
+    static const char *const results[] = {"predictions.csv", "f1.csv"};
+    ck_assert_msg(rundir_complete_write(jd, "synthetic", results, 2, &e) == 0, "%s", e.msg);
     report_opts o;
     report_opts_default(&o);
     o.bootstrap = 10;
@@ -785,6 +815,7 @@ START_TEST(two_sets_records_mismatch)
     fwrite(text, 1, len, fp);
     fclose(fp);
     free(text);
+    revouch(res_b, id);
     report_opts o;
     report_opts_default(&o);
     o.bootstrap = 10;

@@ -422,11 +422,14 @@ static int px_grid(const pctx *x, const yaml_node_t *n, sweep *sw)
     if (n->type != YAML_MAPPING_NODE)
         return px_error(x, n->start_mark, "grid: expected a mapping of config keys to lists, got %s",
                         node_kind(n));
-    /* at most one axis per pair, or per nested key */
+    /* at most one axis per pair, or per nested key; a pair whose key has a
+     * dot and whose value is a mapping is one axis (refused in px_dim), so
+     * each pair counts one besides its nested keys (fuzz_sweep found the
+     * heap overflow of counting such a pair as its empty mapping's 0) */
     int cap = 0;
     for (int i = 0; i < mapping_len(n); i++) {
         const yaml_node_t *vn = px_node(x, n->data.mapping.pairs.start[i].value);
-        cap += vn->type == YAML_MAPPING_NODE ? mapping_len(vn) : 1;
+        cap += 1 + (vn->type == YAML_MAPPING_NODE ? mapping_len(vn) : 0);
     }
     if (cap == 0)
         return 0;

@@ -158,6 +158,17 @@ START_TEST(test_shipped_sweeps)
 }
 END_TEST
 
+/* Found by fuzz_sweep: a dotted key whose value is a mapping, after another
+ * axis, wrote past the grid's axes (px_grid counted it as 0 axes); the ASan
+ * build of this test caught it. */
+START_TEST(test_grid_dotted_mapping)
+{
+    expect_error("name: s\ngrid:\n  oWm.pr: [10, 0]\n  lm.pr:ol:    {}\n", "expected a list");
+    expect_error("name: s\ngrid:\n  optim.lr: {}\n", "expected a list");
+    expect_error("name: s\ngrid:\n  a.b: {}\n  c.d: {}\n  e.f: {x: 1}\n", "expected a list");
+}
+END_TEST
+
 /* ---- expansion ---- */
 
 START_TEST(test_grid_contents)
@@ -586,6 +597,7 @@ static Suite *sweep_suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, test_demo);
     tcase_add_test(t, test_shipped_sweeps);
+    tcase_add_test(t, test_grid_dotted_mapping);
     tcase_add_test(t, test_grid_contents);
     tcase_add_test(t, test_seeds);
     tcase_add_test(t, test_include_exclude);

@@ -6,7 +6,7 @@
 #   tests/fuzz/make_seeds.sh DIR
 set -euo pipefail
 dir=${1:?usage: make_seeds.sh DIR}
-mkdir -p "$dir/mat" "$dir/hea" "$dir/labels" "$dir/checkpoint" "$dir/modeljson"
+mkdir -p "$dir/mat" "$dir/hea" "$dir/labels" "$dir/checkpoint" "$dir/modeljson" "$dir/config" "$dir/sweep"
 
 # MATLAB v4 header: type, mrows, ncols, imagf, namlen (int32 little-endian).
 hdr() { printf '%b' "$1" "$2" "$3" '\x00\x00\x00\x00' "$4"; }
@@ -160,3 +160,13 @@ printf '%s\n' '"F32"' '"I64"' '"dtype"' '"shape"' '"data_offsets"' '"__metadata_
 printf '%s\n' '"left_children"' '"right_children"' '"parents"' '"split_indices"' \
   '"split_conditions"' '"base_weights"' '"num_nodes"' '"tree_info"' '"-1"' '"2147483647"' \
   '"1e999"' '"\\u"' '"[["' '"{\"a\":"' >"$dir/modeljson.dict"
+
+# the project's own configs and sweep files, and the keys they use
+root=$(cd "$(dirname "$0")/../.." && pwd)
+for f in "$root"/cfgs/*.yaml; do cp "$f" "$dir/config/$(basename "$f")"; done
+for f in "$root"/sweeps/*.yaml; do cp "$f" "$dir/sweep/$(basename "$f")"; done
+printf '%s\n' '"model:"' '"train:"' '"optim:"' '"loss:"' '"data:"' '"features:"' '"filters"' \
+  '"kind"' '"precision"' '"bf16"' '"focal"' '"[1, 2]"' '"{a: 1}"' '"&a "' '"*a"' '"!!str"' \
+  '"<<: "' '"---"' '"1e999"' '".nan"' >"$dir/config.dict"
+printf '%s\n' '"name:"' '"config:"' '"variants:"' '"grid:"' '"include:"' '"exclude:"' '"seeds:"' \
+  '"set:"' '"resources:"' '"gpus:"' '"[1, 2]"' '"{a: 1}"' '"&a "' '"*a"' '"- "' >"$dir/sweep.dict"

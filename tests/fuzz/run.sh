@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets for the input parsers (CinC 2017 records,
-# checkpoints, model.json) with clang
+# checkpoints, model.json, configs, sweep files) with clang
 # (-DRESECG_FUZZ=ON, ASan + UBSan) and runs each one for SECONDS (default 10)
 # from the seed corpus make_seeds.sh writes. Exits non-zero if a target
 # crashes, leaks, hits undefined behaviour or times out on an input; that
@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 secs=${1:-10}
 build=${2:-$root/build-fuzz}
-targets=(fuzz_mat fuzz_hea fuzz_labels fuzz_checkpoint fuzz_modeljson)
+targets=(fuzz_mat fuzz_hea fuzz_labels fuzz_checkpoint fuzz_modeljson fuzz_config fuzz_sweep)
 # inputs up to 4 KiB, but whole checkpoints of the fuzzer's tiny network with
 # their Adam moments take about 5 KiB
 declare -A max_len=([fuzz_checkpoint]=8192)

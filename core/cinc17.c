@@ -25,11 +25,6 @@
  * leaves out. */
 #define CINC17_DEFFREQ 250.0
 #define CINC17_DEFGAIN 200.0
-/* No real .hea or .mat comes near this (CinC 2017's longest record, 61 s at
- * 300 Hz, is a 36 KB .mat; 4 MiB holds 2 hours): it keeps a hostile or sparse
- * file from asking for absurd allocations, also with the loader's threads
- * reading several records at once. */
-#define CINC17_MAX_FILE (4L << 20)
 #define CINC17_HEA_MAX_LINE 1024
 #define CINC17_IO_THREADS_PER_CORE 4
 
@@ -566,48 +561,10 @@ int cinc17_parse_labels(const char *text, size_t n, const char *name, cinc17_lab
 static int cinc17_slurp(const char *path, char **data, size_t *n, int *missing, rerr *e)
 {
     *data = NULL;
-    *missing = 1;
-    int fd = util_open(path, O_RDONLY, 0, e); /* never blocks on a FIFO; regular files only */
-    if (fd < 0)
+    if (util_read_file_kind(path, UTIL_RECORD, 0, data, n, e) != 0) {
+        *missing = !strstr(e->msg, "out of memory");
         return -1;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int err = errno;
-        close(fd);
-        return rerr_set(e, "%s: cannot stat: %s", path, strerror(err));
     }
-    if (!S_ISREG(st.st_mode) || st.st_size > CINC17_MAX_FILE) {
-        close(fd);
-        if (!S_ISREG(st.st_mode))
-            return rerr_set(e, "%s: not a regular file", path);
-        return rerr_set(e, "%s: %lld bytes: over the %ld MiB a record file may have", path,
-                        (long long)st.st_size, CINC17_MAX_FILE >> 20);
-    }
-    size_t size = (size_t)st.st_size, got = 0;
-    char *buf = malloc(size + 1);
-    if (!buf) {
-        close(fd);
-        *missing = 0;
-        return rerr_set(e, "%s: out of memory for %zu bytes", path, size);
-    }
-    while (got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int err = errno;
-            close(fd);
-            free(buf);
-            return rerr_set(e, "%s: read error: %s", path, strerror(err));
-        }
-        if (r == 0)
-            break; /* shrank since fstat: parse what is there */
-        got += (size_t)r;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *data = buf;
-    *n = got;
     *missing = 0;
     return 0;
 }

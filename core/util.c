@@ -31,6 +31,10 @@ static const struct {
     [UTIL_TEXT] = {(size_t)64 << 20, "text file"},
     [UTIL_MODEL] = {(size_t)256 << 20, "model file"},
     [UTIL_CHECKPOINT] = {(size_t)2 << 30, "checkpoint"},
+    /* CinC 2017's longest record, 61 s at 300 Hz, is a 36 KB .mat; 4 MiB
+     * holds 2 hours, and keeps a sparse or hostile record from asking for
+     * absurd allocations while the loader's threads read several at once */
+    [UTIL_RECORD] = {(size_t)4 << 20, "record file"},
 };
 
 size_t util_kind_cap(util_kind kind) { return kinds[kind].cap; }

@@ -30,6 +30,7 @@ typedef enum util_kind {
     UTIL_TEXT,       /* labels, manifests, jobs.tsv, journal.log, CSV, logs: 64 MiB */
     UTIL_MODEL,      /* the feature baseline's model.json: 256 MiB */
     UTIL_CHECKPOINT, /* .safetensors checkpoints: 2 GiB */
+    UTIL_RECORD,     /* one CinC .mat or .hea: 4 MiB (the longest real .mat is 36 KB) */
     UTIL_KIND_COUNT
 } util_kind;
 

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -836,9 +837,9 @@ static int resume_state(model *m, adam *a, run_state *st, const char *dir, sbuf 
         return -1;
     /* keep the header and the first `epoch` rows of epochs.csv */
     util_path_join(path, sizeof path, dir, "epochs.csv");
-    FILE *fp = fopen(path, "r");
+    FILE *fp = util_fopen_read(path, UTIL_NOFOLLOW, e);
     if (!fp)
-        return rerr_set(e, "%s: cannot open to resume: %s", path, strerror(errno));
+        return -1;
     char line[4096];
     int kept = 0;
     if (!fgets(line, sizeof line, fp)) {
@@ -868,9 +869,15 @@ int train_run_open(const resecg_config *cfg, const char *out_dir, dataset *ds, i
     if (util_mkdir_p(out_dir, e) != 0)
         return -1;
     util_path_join(path, sizeof path, out_dir, "train.log");
-    *log = fopen(path, "a");
-    if (!*log)
+    /* a FIFO or a planted link as train.log is refused, as every output */
+    int fd = util_open(path, O_WRONLY | O_CREAT | O_APPEND, UTIL_NOFOLLOW, e);
+    if (fd < 0)
+        return -1;
+    *log = fdopen(fd, "a");
+    if (!*log) {
+        close(fd);
         return rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
+    }
     util_path_join(path, sizeof path, out_dir, "config.yaml");
     return config_write(cfg, path, e);
 }

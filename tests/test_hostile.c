@@ -504,6 +504,31 @@ START_TEST(test_run_dir_whole)
 }
 END_TEST
 
+/* train.log is an output like any other: a FIFO there (open(2) for
+ * appending used to block until a reader came) or a planted link is refused. */
+START_TEST(test_run_log_special)
+{
+    resecg_config c;
+    tiny_config(&c);
+    char dir[400], p[500], victim[400];
+    make_path(dir, sizeof dir, "run-log");
+    ck_assert_int_eq(util_mkdir_p(dir, NULL), 0);
+    snprintf(p, sizeof p, "%s/train.log", dir);
+    fifo(p);
+    /* --resume keeps train.log (a run file): the open is what must refuse */
+    train_opts o = {.out_dir = dir, .device = "cpu", .quiet = 1, .resume = 1};
+    train_result res;
+    rerr e = {{0}};
+    expect_error(train_run(&c, &o, &res, &e), &e, p, "FIFO");
+    unlink(p);
+    make_path(victim, sizeof victim, "victim3");
+    write_victim(victim);
+    ck_assert_int_eq(symlink(victim, p), 0);
+    expect_error(train_run(&c, &o, &res, &e), &e, p, "symbolic link");
+    expect_victim(victim);
+}
+END_TEST
+
 /* A run whose losses blow up ends saying so (it used to end with
  * "best.safetensors: cannot open: No such file or directory"). */
 START_TEST(test_divergence_named)
@@ -750,6 +775,7 @@ int main(void)
     tcase_add_test(tr, test_sweep_exit_status);
     tcase_add_test(tr, test_run_dir_whole);
     tcase_add_test(tr, test_divergence_named);
+    tcase_add_test(tr, test_run_log_special);
     tcase_add_test(tr, test_other_data_not_done);
     tcase_add_test(tr, test_legacy_results);
     suite_add_tcase(s, tr);

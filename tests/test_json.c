@@ -69,7 +69,7 @@ START_TEST(test_limits)
     json_doc d;
     parse_ok(&d, text); /* exactly max_depth levels */
     json_free(&d);
-    char deeper[64];
+    char deeper[sizeof text + 2];
     snprintf(deeper, sizeof deeper, "[%s]", text);
     parse_bad(deeper, strlen(deeper), "nested deeper than 8 levels");
     size_t big = lim.max_bytes + 1;

@@ -2,9 +2,14 @@
  * loaded on first use (cuda_module.h). */
 #include "backend.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cpu/isa.h"
 #include "cuda_module.h"
+
+extern char **environ;
 
 int backend_check(const char *name, precision_kind prec, rerr *e)
 {
@@ -37,4 +42,41 @@ void backend_destroy(backend *be)
 {
     if (be)
         be->destroy(be);
+}
+
+void backend_numerics(const char *device, char *buf, size_t n)
+{
+    size_t o = 0;
+#define PUT(...)                                                                                  \
+    do {                                                                                          \
+        int k_ = snprintf(buf + o, o < n ? n - o : 0, __VA_ARGS__);                               \
+        if (k_ > 0)                                                                               \
+            o += (size_t)k_;                                                                      \
+    } while (0)
+    PUT("device %s", device);
+    if (strcmp(device, "cuda") != 0) {
+        char d[128];
+        onednn_describe(d, sizeof d);
+        PUT(", CPU kernels x86-64-v%d, %s", cpu_kernels_isa(), d);
+    }
+    /* the knobs of conv_dnnl.c and backend_cuda.cu that change results, and
+     * oneDNN's own (ONEDNN_MAX_CPU_ISA picks other kernels): add a new one
+     * here when it is made */
+    static const char *const knobs[] = {"RESECG_WGRAD", "RESECG_WGRAD_ISA", "RESECG_ONEDNN_LAYOUT",
+                                        "RESECG_CUDA_MATH", "RESECG_CUDA_DETERMINISTIC",
+                                        "RESECG_CUDA_WORKSPACE_MB"};
+    int any = 0;
+    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+        const char *v = getenv(knobs[i]);
+        if (v)
+            PUT("%s %s=%.100s", any++ ? "," : "; environment:", knobs[i], v);
+    }
+    for (char **v = environ; v && *v; v++)
+        if (strncmp(*v, "ONEDNN_", 7) == 0 || strncmp(*v, "DNNL_", 5) == 0)
+            PUT("%s %.200s", any++ ? "," : "; environment:", *v);
+    if (!any)
+        PUT("; none of the RESECG_ numerics variables or ONEDNN_ ones set");
+#undef PUT
+    if (n && o >= n)
+        buf[n - 1] = '\0';
 }

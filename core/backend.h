@@ -91,6 +91,17 @@ backend *backend_create(const char *name, int threads, precision_kind prec, rerr
 int backend_check(const char *name, precision_kind prec, rerr *e);
 void backend_destroy(backend *be);
 
+/* What decides the numbers besides the config, for train.log (issue 19:
+ * nothing that changes results may be invisible): the device, the CPU
+ * kernels' copy (x86-64-v3 or v4) and oneDNN's version and ISA on the CPU
+ * backends, and the environment variables that change results when set
+ * (RESECG_WGRAD, RESECG_WGRAD_ISA, RESECG_ONEDNN_LAYOUT, RESECG_CUDA_MATH,
+ * RESECG_CUDA_DETERMINISTIC, RESECG_CUDA_WORKSPACE_MB, any ONEDNN_ or DNNL_). */
+void backend_numerics(const char *device, char *buf, size_t n);
+
+/* oneDNN's version and the ISA it runs ("oneDNN 2.6.3, ISA avx512_core_amx"). */
+void onednn_describe(char *buf, size_t n);
+
 /* The two CPU tables (core/cpu/backend_cpu.c); prec as backend_create. */
 backend *cpu_backend_create(int use_dnnl, int threads, precision_kind prec, rerr *e);
 

@@ -984,6 +984,10 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
           "batch %d, up to %d epochs\n",
           ntr, ndv, m.nparams, be->name, config_loss_name(cfg->loss.kind), Bcap,
           cfg->train.max_epochs);
+    char numerics[1024];
+    backend_numerics(o->device, numerics, sizeof numerics);
+    logf_(log, o->quiet, "numerics: precision %s, %s\n",
+          config_precision_name(cfg->train.precision), numerics);
 
     int K = cfg->model.num_classes;
     rec_probs = malloc((size_t)ndv * K * sizeof(float));

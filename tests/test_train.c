@@ -173,6 +173,34 @@ START_TEST(test_learns_and_writes_outputs)
 }
 END_TEST
 
+/* What decides the numbers besides the config is in train.log: the kernels'
+ * ISA copy, oneDNN's version and ISA, and every RESECG_ / ONEDNN_ variable
+ * set (issue 19: RESECG_WGRAD and its like used to be invisible). */
+START_TEST(test_numerics_logged)
+{
+    resecg_config c;
+    tiny_config(&c);
+    c.train.max_epochs = 1;
+    char dir[600];
+    run_dir(dir, sizeof dir, "numerics");
+    setenv("RESECG_WGRAD", "auto", 1);
+    train_result res;
+    run_ok(&c, dir, 0, &res);
+    unsetenv("RESECG_WGRAD");
+    char path[700], *log = NULL;
+    snprintf(path, sizeof path, "%s/train.log", dir);
+    rerr e;
+    ck_assert_msg(util_read_file(path, &log, NULL, &e) == 0, "%s", e.msg);
+    const char *at = strstr(log, "numerics: precision fp32, device cpu, CPU kernels x86-64-v");
+    ck_assert_msg(at != NULL, "no numerics line:\n%s", log);
+    char line[1024];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(at, "\n"), at);
+    free(log);
+    ck_assert_msg(strstr(line, "oneDNN ") && strstr(line, ", ISA "), "%s", line);
+    ck_assert_msg(strstr(line, "environment: RESECG_WGRAD=auto"), "%s", line);
+}
+END_TEST
+
 START_TEST(test_deterministic)
 {
     resecg_config c;
@@ -443,6 +471,7 @@ int main(void)
     tcase_set_timeout(tc, 900);
     tcase_add_unchecked_fixture(tc, dir_setup, dir_teardown);
     tcase_add_test(tc, test_learns_and_writes_outputs);
+    tcase_add_test(tc, test_numerics_logged);
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_resume_equals_uninterrupted);
     tcase_add_test(tc, test_cli_errors);

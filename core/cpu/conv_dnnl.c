@@ -604,6 +604,13 @@ static const char *isa_name(dnnl_cpu_isa_t isa)
     }
 }
 
+void onednn_describe(char *buf, size_t n)
+{
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(buf, n, "oneDNN %d.%d.%d, ISA %s", v->major, v->minor, v->patch,
+             isa_name(dnnl_get_effective_cpu_isa()));
+}
+
 int onednn_bf16_check(rerr *e)
 {
     // oneDNN's effective ISA has the bf16 bits (avx512_core_bf16 is a subset

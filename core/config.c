@@ -1398,10 +1398,28 @@ char *config_to_string(const resecg_config *c)
 
 int config_write(const resecg_config *c, const char *path, rerr *e)
 {
+    return config_write_note(c, path, NULL, e);
+}
+
+int config_write_note(const resecg_config *c, const char *path, const char *note, rerr *e)
+{
     char *text = config_to_string(c);
     if (!text)
         return rerr_set(e, "%s: out of memory", path);
-    int rc = util_write_file_atomic(path, text, strlen(text), e);
+    sbuf b = {0};
+    sbuf_puts(&b, text);
     free(text);
+    if (note) {
+        sbuf_puts(&b, "# ");
+        for (const char *q = note; *q; q++) /* one comment line, whatever the note holds */
+            sbuf_putn(&b, *q == '\n' || *q == '\r' ? " " : q, 1);
+        sbuf_puts(&b, "\n");
+    }
+    if (b.oom) {
+        free(b.p);
+        return rerr_set(e, "%s: out of memory", path);
+    }
+    int rc = util_write_file_atomic(path, b.p, b.len, e);
+    free(b.p);
     return rc;
 }

@@ -171,6 +171,10 @@ int config_validate(const resecg_config *c, rerr *e);
 /* Writes the complete resolved config as YAML that config_load_file reads
  * back to an identical struct (floats printed with %.9g). Atomic. */
 int config_write(const resecg_config *c, const char *path, rerr *e);
+/* config_write with a last comment line "# NOTE" (newlines become spaces):
+ * a run's config.yaml records what decided its numbers besides the config
+ * (train.c: the numerics line), and loads back as the same config. */
+int config_write_note(const resecg_config *c, const char *path, const char *note, rerr *e);
 
 /* Same text into a malloc'd string (caller frees); NULL on allocation failure. */
 char *config_to_string(const resecg_config *c);

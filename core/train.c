@@ -986,8 +986,13 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
           cfg->train.max_epochs);
     char numerics[1024];
     backend_numerics(o->device, numerics, sizeof numerics);
-    logf_(log, o->quiet, "numerics: precision %s, %s\n",
-          config_precision_name(cfg->train.precision), numerics);
+    char line[1200];
+    snprintf(line, sizeof line, "numerics: precision %s, %s",
+             config_precision_name(cfg->train.precision), numerics);
+    logf_(log, o->quiet, "%s\n", line);
+    util_path_join(path, sizeof path, o->out_dir, "config.yaml");
+    if (config_write_note(cfg, path, line, e) != 0) /* and in config.yaml, as a comment */
+        goto done;
 
     int K = cfg->model.num_classes;
     rec_probs = malloc((size_t)ndv * K * sizeof(float));

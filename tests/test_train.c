@@ -198,6 +198,18 @@ START_TEST(test_numerics_logged)
     free(log);
     ck_assert_msg(strstr(line, "oneDNN ") && strstr(line, ", ISA "), "%s", line);
     ck_assert_msg(strstr(line, "environment: RESECG_WGRAD=auto"), "%s", line);
+    /* the same line closes config.yaml, which still loads as the run's config */
+    char *cy = slurp(dir, "config.yaml");
+    char want[1100];
+    snprintf(want, sizeof want, "\n# %s\n", line);
+    int has = strstr(cy, want) != NULL;
+    free(cy);
+    ck_assert_msg(has, "config.yaml lacks '# %s'", line);
+    resecg_config back;
+    config_defaults(&back);
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    ck_assert_msg(config_load_file(&back, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(back.model.num_blocks, c.model.num_blocks);
 }
 END_TEST
 

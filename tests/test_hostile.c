@@ -207,6 +207,7 @@ START_TEST(test_fifo_job_log)
     struct stat st;
     snprintf(p, sizeof p, "%s/%s/job.log", f.root, ids[1]);
     ck_assert(lstat(p, &st) == 0 && S_ISFIFO(st.st_mode));
+    testutil_rmtree(f.dir);
 }
 END_TEST
 
@@ -405,6 +406,7 @@ START_TEST(test_duplicate_job_rows)
     report_opts o;
     report_opts_default(&o);
     expect_error(report_run(f.root, NULL, &o, NULL, &e), &e, p, "listed twice");
+    testutil_rmtree(f.dir);
 }
 END_TEST
 
@@ -440,6 +442,7 @@ START_TEST(test_status_escapes)
                   "escapes not shown as \\xNN:\n%s", buf);
     ck_assert_msg(strstr(buf, "caf\xc3\xa9") != NULL, "UTF-8 text was escaped:\n%s", buf);
     free(buf);
+    testutil_rmtree(f.dir);
 }
 END_TEST
 
@@ -673,6 +676,7 @@ START_TEST(test_other_data_not_done)
     write_text(p, "class,f1\nN,0.99\n");
     ck_assert_int_eq(rundir_is_complete(dir, NULL, &e), 0);
     ck_assert_msg(strstr(e.msg, "f1.csv changed since the run ended"), "%s", e.msg);
+    testutil_rmtree(f.dir);
 }
 END_TEST
 
@@ -723,6 +727,7 @@ START_TEST(test_legacy_results)
     log = slurp(logp);
     ck_assert_msg(strstr(log, "2 already done, 0 to run"), "%s", log);
     free(log);
+    testutil_rmtree(f.dir);
 }
 END_TEST
 
@@ -748,6 +753,7 @@ START_TEST(test_sweep_exit_status)
     close(fd);
     write_text(f.sweep, "name: s\nvariants: {a: {}}\nbogus: 1\n");
     ck_assert_int_eq(run_sync(&f, "run2.log", NULL, args, 30), 2);
+    testutil_rmtree(f.dir);
 }
 END_TEST
 

@@ -191,4 +191,34 @@ static inline int testutil_cinc17_dir(char *dir, size_t size, char *why, size_t 
     return rc;
 }
 
+/* Compares got to ref elementwise with |got - ref| <= atol + rtol * |ref|,
+ * prints the worst absolute difference, the worst relative difference among
+ * elements at least as large as the tensor's rms (the relative error of
+ * near-zero elements says nothing) and the first mismatches; returns the
+ * number of mismatches (NaN counts as one). The one copy for test_conv and
+ * test_cuda. */
+static inline long check_close(const char *what, const float *got, const float *ref, size_t n,
+                               double atol, double rtol)
+{
+    const double big = testutil_rms(ref, n);
+    double worst_abs = 0.0, worst_rel = 0.0;
+    long bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double diff = fabs((double)got[i] - ref[i]);
+        if (diff > worst_abs)
+            worst_abs = diff;
+        if (big > 0.0 && fabs(ref[i]) >= big && diff / fabs(ref[i]) > worst_rel)
+            worst_rel = diff / fabs(ref[i]);
+        if (!(diff <= atol + rtol * fabs(ref[i]))) { /* also catches NaN */
+            if (bad < 5)
+                printf("    MISMATCH %s[%zu]: got %.8g ref %.8g diff %.3g\n", what, i, got[i],
+                       ref[i], diff);
+            bad++;
+        }
+    }
+    printf("  %-8s n=%-9zu worst abs %.2e (atol %.1e, rms %.2e)  worst rel %.2e  %s\n", what, n,
+           worst_abs, atol, big, worst_rel, bad ? "FAIL" : "ok");
+    return bad;
+}
+
 #endif

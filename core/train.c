@@ -732,14 +732,29 @@ static int write_eval_outputs(const char *dir, const dataset *ds, const int *idx
 
 /* ---- the run ---- */
 
-typedef struct run_state {
-    int epoch;         /* epochs completed */
-    float lr;
-    double best_loss;  /* lowest dev loss so far */
-    int best_epoch;
-    double plateau_best;
-    int plateau_wait, es_wait;
-} run_state;
+int train_schedule_step(run_state *st, double dev_loss, int epoch, const train_config *tc,
+                        const optim_config *oc, int *stop)
+{
+    int improved = dev_loss < st->best_loss;
+    if (improved) {
+        st->best_loss = dev_loss;
+        st->best_epoch = epoch;
+        st->es_wait = 0;
+    } else if (++st->es_wait >= tc->early_stop_patience) {
+        *stop = 1;
+    }
+    /* Keras ReduceLROnPlateau: an improvement is a drop of more than
+     * min_delta = 1e-4; after `patience` epochs without one, lr *= factor. */
+    if (dev_loss < st->plateau_best - 1e-4) {
+        st->plateau_best = dev_loss;
+        st->plateau_wait = 0;
+    } else if (++st->plateau_wait >= oc->plateau_patience) {
+        float nlr = st->lr * oc->plateau_factor;
+        st->lr = nlr > oc->min_lr ? nlr : oc->min_lr;
+        st->plateau_wait = 0;
+    }
+    return improved;
+}
 
 static void logf_(FILE *log, int quiet, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void logf_(FILE *log, int quiet, const char *fmt, ...)
@@ -1054,27 +1069,12 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
                      ev.loss);
             goto done;
         }
-        int improved = ev.loss < st.best_loss;
+        int improved = train_schedule_step(&st, ev.loss, ep, &cfg->train, &cfg->optim, &stop);
         if (improved) {
-            st.best_loss = ev.loss;
-            st.best_epoch = ep;
-            st.es_wait = 0;
             util_path_join(path, sizeof path, o->out_dir, "best.safetensors");
             if (save_best(&m, path, mean, sd, ep, e) != 0) {
                 goto done;
             }
-        } else if (++st.es_wait >= cfg->train.early_stop_patience) {
-            stop = 1;
-        }
-        /* Keras ReduceLROnPlateau: an improvement is a drop of more than
-         * min_delta = 1e-4; after `patience` epochs without one, lr *= factor. */
-        if (ev.loss < st.plateau_best - 1e-4) {
-            st.plateau_best = ev.loss;
-            st.plateau_wait = 0;
-        } else if (++st.plateau_wait >= cfg->optim.plateau_patience) {
-            float nlr = st.lr * cfg->optim.plateau_factor;
-            st.lr = nlr > cfg->optim.min_lr ? nlr : cfg->optim.min_lr;
-            st.plateau_wait = 0;
         }
         const metrics *mt = &ev.mt;
         sbuf_printf(&rows, "%d,%.6f,%.6f,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n", ep, train_loss,

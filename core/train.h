@@ -38,6 +38,26 @@ typedef struct train_opts {
     int quiet;           /* no progress lines on stderr (tests) */
 } train_opts;
 
+/* The training loop's state between epochs (saved in last.safetensors). */
+typedef struct run_state {
+    int epoch;         /* epochs completed */
+    float lr;
+    double best_loss;  /* lowest dev loss so far */
+    int best_epoch;
+    double plateau_best;
+    int plateau_wait, es_wait;
+} run_state;
+
+/* One epoch's end under the published schedule, on its dev loss: the best
+ * so far (strictly lower: returns 1, best_epoch = epoch) or one more epoch
+ * of early-stopping patience (*stop = 1 once train.early_stop_patience
+ * epochs passed without a new best); and Keras' ReduceLROnPlateau (a new
+ * plateau best needs a drop of more than 1e-4; after optim.plateau_patience
+ * epochs without one, lr *= optim.plateau_factor, never below
+ * optim.min_lr, and the wait starts again). */
+int train_schedule_step(run_state *st, double dev_loss, int epoch, const train_config *tc,
+                        const optim_config *oc, int *stop);
+
 /* Summary of a finished run, for callers and tests. */
 typedef struct train_result {
     int epochs_run;

@@ -213,6 +213,34 @@ START_TEST(test_numerics_logged)
 }
 END_TEST
 
+/* The schedule on its own (train_schedule_step), against a sequence worked
+ * out by hand from Keras' rules: early stopping on a strictly lower dev
+ * loss, ReduceLROnPlateau with min_delta 1e-4 (so 0.99995 after 1.0 is a new
+ * best but no plateau progress), the factor, the floor, and patience
+ * counting again after a cut. */
+START_TEST(test_schedule_rules)
+{
+    train_config tc = {.early_stop_patience = 3};
+    optim_config oc = {.plateau_patience = 2, .plateau_factor = 0.1f, .min_lr = 0.005f};
+    run_state st = {.lr = 1.0f, .best_loss = INFINITY, .plateau_best = INFINITY};
+    static const double loss[] = {1.0, 0.99995, 0.99993, 1.2, 0.5, 0.6, 0.6, 0.6, 0.6};
+    static const int improved[] = {1, 1, 1, 0, 1, 0, 0, 0, 0};
+    static const float lr[] = {1.0f, 1.0f, 0.1f, 0.1f, 0.1f, 0.1f, 0.01f, 0.01f, 0.005f};
+    static const int stop[] = {0, 0, 0, 0, 0, 0, 0, 1, 1};
+    for (int i = 0; i < 9; i++) {
+        int s = 0;
+        int got = train_schedule_step(&st, loss[i], i + 1, &tc, &oc, &s);
+        ck_assert_msg(got == improved[i], "epoch %d: improved %d, expected %d", i + 1, got,
+                      improved[i]);
+        ck_assert_msg(fabsf(st.lr - lr[i]) <= 1e-6f * lr[i], "epoch %d: lr %g, expected %g", i + 1,
+                      (double)st.lr, (double)lr[i]);
+        ck_assert_msg(s == stop[i], "epoch %d: stop %d, expected %d", i + 1, s, stop[i]);
+    }
+    ck_assert_int_eq(st.best_epoch, 5);
+    ck_assert(st.best_loss == 0.5);
+}
+END_TEST
+
 START_TEST(test_deterministic)
 {
     resecg_config c;
@@ -483,6 +511,7 @@ int main(void)
     tcase_set_timeout(tc, 900);
     tcase_add_unchecked_fixture(tc, dir_setup, dir_teardown);
     tcase_add_test(tc, test_learns_and_writes_outputs);
+    tcase_add_test(tc, test_schedule_rules);
     tcase_add_test(tc, test_numerics_logged);
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_resume_equals_uninterrupted);

@@ -872,16 +872,6 @@ const char *st_meta_get(const st_file *f, const char *key)
 
 /* ------------------------------------------------------------- checksum */
 
-uint64_t st_fnv1a64(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull; /* the 64-bit FNV prime */
-    }
-    return h;
-}
-
 int st_check_checksum(const st_file *f, const char *path, rerr *e)
 {
     const char *v = st_meta_get(f, ST_CHECKSUM_KEY);
@@ -898,7 +888,7 @@ int st_check_checksum(const st_file *f, const char *path, rerr *e)
     if (!ok)
         return rerr_set(e, "%s: metadata %s: expected 16 lowercase hex digits, got '%.64s'", path,
                         ST_CHECKSUM_KEY, v);
-    uint64_t got = st_fnv1a64(ST_FNV1A64_INIT, f->buf + f->data_base, f->size - f->data_base);
+    uint64_t got = util_fnv1a64(UTIL_FNV1A64_INIT, f->buf + f->data_base, f->size - f->data_base);
     if (got != want)
         return rerr_set(e,
                         "%s: tensor data checksum mismatch (metadata %s %016llx, data %016llx): "

@@ -65,11 +65,9 @@ const char *st_meta_get(const st_file *f, const char *key);
  * It catches corruption (a flipped bit, a truncated copy rewritten with a
  * valid header), not tampering: whoever edits the data can rewrite it. */
 #define ST_CHECKSUM_KEY "data_fnv1a64"
-#define ST_FNV1A64_INIT 0xcbf29ce484222325ull
-/* Continues the hash h over n more bytes. st_write lays tensors out
- * contiguously in the order given, so hashing each tensor's data in that
- * order from ST_FNV1A64_INIT gives the data section's checksum. */
-uint64_t st_fnv1a64(uint64_t h, const void *data, size_t n);
+/* st_write lays tensors out contiguously in the order given, so
+ * util_fnv1a64 over each tensor's data in that order, from
+ * UTIL_FNV1A64_INIT, gives the data section's checksum. */
 /* Checks the data section against the ST_CHECKSUM_KEY metadata. A file
  * without the key passes (files written before it existed, reference
  * tensors, other writers); a malformed value or a mismatch is an error

@@ -14,17 +14,7 @@
 
 #define RUNDIR_MAX_FILES 16
 
-uint64_t rundir_fnv(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-static uint64_t fnv_str(uint64_t h, const char *s) { return rundir_fnv(h, s, strlen(s) + 1); }
+static uint64_t fnv_str(uint64_t h, const char *s) { return util_fnv1a64(h, s, strlen(s) + 1); }
 
 static long long file_size(const char *path)
 {
@@ -46,8 +36,8 @@ int rundir_data_fingerprint(const resecg_config *cfg, char *fp, rerr *e)
     size_t len = 0;
     if (util_read_file_kind(path, UTIL_TEXT, 0, &text, &len, e) != 0)
         return -1;
-    uint64_t h = fnv_str(RUNDIR_FNV_SEED, labels);
-    h = rundir_fnv(h, text, len);
+    uint64_t h = fnv_str(UTIL_FNV1A64_INIT, labels);
+    h = util_fnv1a64(h, text, len);
     cinc17_label *lab = NULL;
     int n = 0;
     cinc17_report rep;
@@ -65,14 +55,14 @@ int rundir_data_fingerprint(const resecg_config *cfg, char *fp, rerr *e)
             sz[k] = file_size(path);
         }
         h = fnv_str(h, lab[i].record);
-        h = rundir_fnv(h, sz, sizeof sz);
+        h = util_fnv1a64(h, sz, sizeof sz);
     }
     free(lab);
     if (d->manifest[0]) {
         if (util_read_file_kind(d->manifest, UTIL_TEXT, 0, &text, &len, e) != 0)
             return -1;
-        h = rundir_fnv(h, "manifest", 8);
-        h = rundir_fnv(h, text, len);
+        h = util_fnv1a64(h, "manifest", 8);
+        h = util_fnv1a64(h, text, len);
         free(text);
     }
     snprintf(fp, RUNDIR_FP_SIZE, "cinc17-%016" PRIx64, h);
@@ -90,7 +80,7 @@ static int file_sum(const char *dir, const char *name, long long *size, uint64_t
     if (util_read_file_kind(path, UTIL_MODEL, UTIL_NOFOLLOW, &text, &len, e) != 0)
         return -1;
     *size = (long long)len;
-    *hash = rundir_fnv(RUNDIR_FNV_SEED, text, len);
+    *hash = util_fnv1a64(UTIL_FNV1A64_INIT, text, len);
     free(text);
     return 0;
 }
@@ -107,8 +97,8 @@ int rundir_complete_write(const char *dir, const char *data_fp, const char *cons
     fprintf(af.fp, "# resecg: this run finished; its results are the files below, as they were\n"
                    "data\t%s\n", data_fp);
     for (int i = 0; i < n; i++) {
-        long long size;
-        uint64_t hash;
+        long long size = 0;
+        uint64_t hash = 0;
         if (file_sum(dir, files[i], &size, &hash, e) != 0) {
             afile_abort(&af);
             return -1;
@@ -150,8 +140,8 @@ static int complete_read(const char *dir, int check, char *fp, rerr *why)
             nfiles++;
             int any_hash = strcmp(hex, "-") == 0; /* hand-made records (test stand-ins): size only */
             want = any_hash ? 0 : strtoull(hex, NULL, 16);
-            long long got_size;
-            uint64_t got_hash;
+            long long got_size = 0;
+            uint64_t got_hash = 0;
             rerr fe;
             if (!check) {
             } else if (file_sum(dir, name, &got_size, &got_hash, &fe) != 0) {

@@ -19,10 +19,6 @@
 #define RUNDIR_COMPLETE "complete.txt"
 #define RUNDIR_FP_SIZE 40
 
-/* FNV-1a, 64 bits, continuing from h (start with RUNDIR_FNV_SEED). */
-#define RUNDIR_FNV_SEED 0xcbf29ce484222325ull
-uint64_t rundir_fnv(uint64_t h, const void *data, size_t n);
-
 /* The fingerprint of the data cfg trains on, into fp (RUNDIR_FP_SIZE):
  * "synthetic" for built-in data (its parameters are config keys); for
  * CinC 2017, "cinc17-" and the hash of the label file's name and content,

@@ -327,9 +327,9 @@ int checkpoint_save(model *m, const struct adam *a, const char *path, const char
     }
     /* st_write lays the tensors out in this order: their hash is the data
      * section's, which checkpoint_validate checks */
-    uint64_t h = ST_FNV1A64_INIT;
+    uint64_t h = UTIL_FNV1A64_INIT;
     for (int i = 0; i < n; i++)
-        h = st_fnv1a64(h, ts[i].data, ts[i].nbytes);
+        h = util_fnv1a64(h, ts[i].data, ts[i].nbytes);
     snprintf(meta[nmeta].key, sizeof meta[nmeta].key, "%s", ST_CHECKSUM_KEY);
     snprintf(meta[nmeta].value, sizeof meta[nmeta].value, "%016llx", (unsigned long long)h);
     rc = st_write(path, ts, n, meta, nmeta + 1, e);

@@ -209,6 +209,16 @@ void util_fputs_safe(const char *s, FILE *fp)
     }
 }
 
+uint64_t util_fnv1a64(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull; /* the 64-bit FNV prime */
+    }
+    return h;
+}
+
 int util_read_file(const char *path, char **data, size_t *n, rerr *e)
 {
     return util_read_file_kind(path, UTIL_CHECKPOINT, 0, data, n, e);

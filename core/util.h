@@ -6,6 +6,7 @@
 #define RESECG_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -62,6 +63,12 @@ FILE *util_fopen_read(const char *path, int opts, rerr *e);
  * and newline, DEL, C1 controls, malformed UTF-8) come out as \xNN, so text
  * from job logs never moves the cursor, clears the screen or sets a title. */
 void util_fputs_safe(const char *s, FILE *fp);
+
+/* 64-bit FNV-1a, continuing the hash h over n more bytes (start from
+ * UTIL_FNV1A64_INIT): the checkpoint checksum, complete.txt's file hashes,
+ * the data fingerprint and the sweep ids' terms. */
+#define UTIL_FNV1A64_INIT 0xcbf29ce484222325ull
+uint64_t util_fnv1a64(uint64_t h, const void *data, size_t n);
 
 /* "a FIFO", "a directory", ... for a st_mode; "a regular file" included. */
 const char *util_mode_name(unsigned mode);

@@ -213,14 +213,7 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
+static uint64_t fnv1a(uint64_t h, const char *s) { return util_fnv1a64(h, s, strlen(s)); }
 
 /* The term one setting adds to a config's identity sum: 0 for settings at
  * their default and for data.dir and train.threads; train.seed always counts. */
@@ -230,7 +223,7 @@ static uint64_t canon_term(const canon_keys *ks, int i, const char *val)
         return 0;
     if (i != ks->seed && ks->defval[i] && strcmp(val, ks->defval[i]) == 0)
         return 0;
-    uint64_t h = fnv1a(0xcbf29ce484222325ULL, ks->name[i]);
+    uint64_t h = fnv1a(UTIL_FNV1A64_INIT, ks->name[i]);
     h = fnv1a(h, ": ");
     return mix64(fnv1a(h, val));
 }

@@ -125,11 +125,11 @@ static int job_fp(const sweep_plan *plan, const sweep_job *sj, sweep_done_cache 
     if (sweep_job_config(plan, sj, &cfg, e))
         return -1;
     const data_config *d = &cfg.data;
-    uint64_t key = RUNDIR_FNV_SEED;
+    uint64_t key = UTIL_FNV1A64_INIT;
     const char *part[4] = {d->source, d->dir, d->labels, d->manifest};
     for (int i = 0; i < 4; i++)
-        key = rundir_fnv(key, part[i], strlen(part[i]) + 1);
-    key = rundir_fnv(key, &d->skip_bad, sizeof d->skip_bad);
+        key = util_fnv1a64(key, part[i], strlen(part[i]) + 1);
+    key = util_fnv1a64(key, &d->skip_bad, sizeof d->skip_bad);
     for (int i = 0; i < c->n; i++)
         if (c->key[i] == key) {
             snprintf(fp, RUNDIR_FP_SIZE, "%s", c->fp[i]);

@@ -108,6 +108,20 @@ int rundir_complete_write(const char *dir, const char *data_fp, const char *cons
     return afile_commit(&af, e);
 }
 
+const char *const *rundir_results(model_type t, int *n)
+{
+    static const char *const net[] = {"config.yaml",     "epochs.csv",    "normalization.csv",
+                                      "predictions.csv", "confusion.csv", "f1.csv"};
+    static const char *const trees[] = {"config.yaml", "epochs.csv", "predictions.csv",
+                                        "confusion.csv", "f1.csv"};
+    if (t == MODEL_FEATURES) {
+        *n = (int)(sizeof trees / sizeof trees[0]);
+        return trees;
+    }
+    *n = (int)(sizeof net / sizeof net[0]);
+    return net;
+}
+
 /* Reads complete.txt: the data fingerprint, then each "file" line checked
  * against the directory unless check is 0. */
 static int complete_read(const char *dir, int check, char *fp, rerr *why)

@@ -36,6 +36,11 @@ int rundir_data_fingerprint(const resecg_config *cfg, char *fp, rerr *e);
 int rundir_complete_write(const char *dir, const char *data_fp, const char *const *files, int n,
                           rerr *e);
 
+/* The files complete.txt lists for a run of model type t, n of them:
+ * config.yaml, epochs.csv, normalization.csv (the network only),
+ * predictions.csv, confusion.csv, f1.csv. */
+const char *const *rundir_results(model_type t, int *n);
+
 /* Whether dir holds a finished run: 1 when complete.txt is there and every
  * file it lists matches it (and, when want_fp is not NULL, its data
  * fingerprint is want_fp); 0 otherwise, with why (when not NULL) saying

@@ -872,8 +872,8 @@ static int resume_state(model *m, adam *a, run_state *st, const char *dir, sbuf 
     return 0;
 }
 
-int train_run_open(const resecg_config *cfg, const char *out_dir, dataset *ds, int **tr, int *ntr,
-                   int **dv, int *ndv, data_info *info, FILE **log, rerr *e)
+int train_run_open(const resecg_config *cfg, const char *out_dir, const char *note, dataset *ds,
+                   int **tr, int *ntr, int **dv, int *ndv, data_info *info, FILE **log, rerr *e)
 {
     char path[4096];
     if (data_load_split(cfg, ds, tr, ntr, dv, ndv, info, e) != 0)
@@ -894,7 +894,7 @@ int train_run_open(const resecg_config *cfg, const char *out_dir, dataset *ds, i
         return rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
     }
     util_path_join(path, sizeof path, out_dir, "config.yaml");
-    return config_write(cfg, path, e);
+    return config_write_note(cfg, path, note, e);
 }
 
 int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
@@ -931,7 +931,13 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     char data_fp[RUNDIR_FP_SIZE];
     if (rundir_data_fingerprint(cfg, data_fp, e) != 0)
         goto done;
-    if (train_run_open(cfg, o->out_dir, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
+    /* what decides the numbers besides the config: in train.log and, as a
+     * comment, in config.yaml */
+    char numerics[1024], line[1200];
+    backend_numerics(o->device, numerics, sizeof numerics);
+    snprintf(line, sizeof line, "numerics: precision %s, %s",
+             config_precision_name(cfg->train.precision), numerics);
+    if (train_run_open(cfg, o->out_dir, line, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
         goto done;
 
     be = backend_create(o->device, cfg->train.threads, cfg->train.precision, e);
@@ -999,15 +1005,7 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
           "batch %d, up to %d epochs\n",
           ntr, ndv, m.nparams, be->name, config_loss_name(cfg->loss.kind), Bcap,
           cfg->train.max_epochs);
-    char numerics[1024];
-    backend_numerics(o->device, numerics, sizeof numerics);
-    char line[1200];
-    snprintf(line, sizeof line, "numerics: precision %s, %s",
-             config_precision_name(cfg->train.precision), numerics);
     logf_(log, o->quiet, "%s\n", line);
-    util_path_join(path, sizeof path, o->out_dir, "config.yaml");
-    if (config_write_note(cfg, path, line, e) != 0) /* and in config.yaml, as a comment */
-        goto done;
 
     int K = cfg->model.num_classes;
     rec_probs = malloc((size_t)ndv * K * sizeof(float));
@@ -1112,9 +1110,9 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
         goto done;
     if (write_eval_outputs(o->out_dir, &ds, dv, ndv, &ev, K, e) != 0)
         goto done;
-    static const char *const results[] = {"config.yaml", "epochs.csv", "normalization.csv",
-                                          "predictions.csv", "confusion.csv", "f1.csv"};
-    if (rundir_complete_write(o->out_dir, data_fp, results, 6, e) != 0)
+    int nres;
+    const char *const *results = rundir_results(cfg->model.type, &nres);
+    if (rundir_complete_write(o->out_dir, data_fp, results, nres, e) != 0)
         goto done;
     res->epochs_run = st.epoch;
     res->best_epoch = st.best_epoch;

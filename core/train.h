@@ -105,11 +105,12 @@ int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntr
                     int *ndev, data_info *info, rerr *e);
 
 /* How every training run starts, whatever the model: data_load_split (both
- * parts must be non-empty), the run directory out_dir with config.yaml, and
- * *log = its train.log opened for appending. On failure the caller frees
- * what it owns as usual (ds, the splits, *log when not NULL). */
-int train_run_open(const resecg_config *cfg, const char *out_dir, dataset *ds, int **tr, int *ntr,
-                   int **dv, int *ndv, data_info *info, FILE **log, rerr *e);
+ * parts must be non-empty), the run directory out_dir with config.yaml
+ * (ending with the comment note when it is not NULL: config_write_note),
+ * and *log = its train.log opened for appending. On failure the caller
+ * frees what it owns as usual (ds, the splits, *log when not NULL). */
+int train_run_open(const resecg_config *cfg, const char *out_dir, const char *note, dataset *ds,
+                   int **tr, int *ntr, int **dv, int *ndv, data_info *info, FILE **log, rerr *e);
 
 /* How every evaluation starts, whatever the model: data_load, then the dev
  * split (or, with all_records, every record), which must not be empty. The

@@ -338,7 +338,7 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     char data_fp[RUNDIR_FP_SIZE]; /* the data as it is now, before it is read */
     if (rundir_data_fingerprint(cfg, data_fp, e) != 0)
         goto done;
-    if (train_run_open(cfg, o->out_dir, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
+    if (train_run_open(cfg, o->out_dir, NULL, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
         goto done;
     if (info.skipped)
         tlog(log, o->quiet, "%s\n", info.report);
@@ -527,9 +527,9 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     util_path_join(path, sizeof path, o->out_dir, "f1.csv");
     if (metrics_write_f1_csv(&mdv, path, e) != 0)
         goto done;
-    static const char *const results[] = {"config.yaml", "epochs.csv", "predictions.csv",
-                                          "confusion.csv", "f1.csv"};
-    if (rundir_complete_write(o->out_dir, data_fp, results, 5, e) != 0)
+    int nres;
+    const char *const *results = rundir_results(cfg->model.type, &nres);
+    if (rundir_complete_write(o->out_dir, data_fp, results, nres, e) != 0)
         goto done;
 
     res->epochs_run = 1;

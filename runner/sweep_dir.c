@@ -179,10 +179,7 @@ int sweep_job_adopt(const sweep_plan *plan, const sweep_job *sj, const char *dir
     char fp[RUNDIR_FP_SIZE];
     if (job_fp(plan, sj, cache, fp, e))
         return -1;
-    static const char *const net[] = {"config.yaml", "epochs.csv", "normalization.csv",
-                                      "predictions.csv", "confusion.csv", "f1.csv"};
-    static const char *const trees[] = {"config.yaml", "epochs.csv", "predictions.csv",
-                                        "confusion.csv", "f1.csv"};
-    return rundir_complete_write(dir, fp, cfg.model.type == MODEL_FEATURES ? trees : net,
-                                 cfg.model.type == MODEL_FEATURES ? 5 : 6, e);
+    int n;
+    const char *const *results = rundir_results(cfg.model.type, &n);
+    return rundir_complete_write(dir, fp, results, n, e);
 }

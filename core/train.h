@@ -169,13 +169,15 @@ int checkpoint_save(model *m, const struct adam *a, const char *path, const char
 int checkpoint_load(model *m, struct adam *a, const char *path, rerr *e);
 
 /* Checks a checkpoint read with st_read before anything of it is used:
- * - the data checksum (ST_CHECKSUM_KEY) when the metadata has one (older
- *   files and reference tensors have none and pass);
  * - every resecg metadata key present parses whole and lies in its range
  *   (norm_std and lr finite and > 0, norm_mean finite, epoch, adam_step,
  *   best_epoch and waits non-negative integers, best_epoch <= epoch, the
- *   losses >= 0 or inf);
- * - when m is not NULL: every tensor is one of m's (a tensor, its Adam
+ *   losses >= 0 or inf); with m NULL, that is all (evaluate and --resume
+ *   read the metadata before the model exists, then checkpoint_load checks
+ *   the rest: the data is hashed once);
+ * - when m is not NULL: the data checksum (ST_CHECKSUM_KEY) when the
+ *   metadata has one (older files and reference tensors have none and
+ *   pass), and every tensor is one of m's (a tensor, its Adam
  *   moments, a BatchNorm's num_batches_tracked) with the dtype and shape m
  *   implies, every model tensor is present (and, with_adam, both moments of
  *   every parameter), every value is finite, running variances and second

@@ -37,9 +37,6 @@ static const struct {
     [UTIL_RECORD] = {(size_t)4 << 20, "record file"},
 };
 
-size_t util_kind_cap(util_kind kind) { return kinds[kind].cap; }
-const char *util_kind_name(util_kind kind) { return kinds[kind].name; }
-
 const char *util_mode_name(unsigned mode)
 {
     if (S_ISREG(mode))
@@ -81,10 +78,14 @@ int util_open(const char *path, int flags, int opts, rerr *e)
             return rerr_set(e, "%s: is a FIFO, not a regular file: refused", path);
         return rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        unsigned mode = st.st_mode;
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
         close(fd);
-        return not_regular(path, mode, e);
+        return rerr_set(e, "%s: cannot open: %s", path, strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return not_regular(path, st.st_mode, e);
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {

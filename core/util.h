@@ -35,9 +35,6 @@ typedef enum util_kind {
     UTIL_KIND_COUNT
 } util_kind;
 
-size_t util_kind_cap(util_kind kind);
-const char *util_kind_name(util_kind kind);
-
 /* Options of util_open: */
 #define UTIL_NOFOLLOW 1 /* refuse a symbolic link (files inside results directories) */
 

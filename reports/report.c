@@ -566,8 +566,8 @@ static int read_predictions(rp_report *r, rp_job *j, const char *path, rerr *e)
  * complete.txt there and every file as it was when the run ended. Results
  * without one (an older resecg) or changed since are errors, not gaps; and
  * one report's jobs come from one data set. */
-static int run_dir_whole(const char *dir, const rp_job *j, char first_fp[2][RUNDIR_FP_SIZE],
-                         char first_id[2][13], rerr *e)
+static int run_dir_whole(const char *dir, const rp_job *j, char *first_fp, char *first_id,
+                         rerr *e)
 {
     char p[4400], fp[RUNDIR_FP_SIZE];
     snprintf(p, sizeof p, "%s/%s", dir, j->id);
@@ -585,14 +585,14 @@ static int run_dir_whole(const char *dir, const rp_job *j, char first_fp[2][RUND
     }
     if (rundir_recorded_fingerprint(p, fp, e) != 0)
         return -1;
-    int s = 0; /* sets A and B too: they are scored on the same dev records */
-    if (!first_fp[s][0]) {
-        snprintf(first_fp[s], RUNDIR_FP_SIZE, "%s", fp);
-        snprintf(first_id[s], 13, "%s", j->id);
-    } else if (strcmp(first_fp[s], fp) != 0) {
+    /* sets A and B too: they are scored on the same dev records */
+    if (!first_fp[0]) {
+        snprintf(first_fp, RUNDIR_FP_SIZE, "%s", fp);
+        snprintf(first_id, 13, "%s", j->id);
+    } else if (strcmp(first_fp, fp) != 0) {
         return rerr_set(e, "%s: jobs %s and %s were trained on different data (%s, %s): one "
-                           "report compares runs on one data set", dir, first_id[s], j->id,
-                        first_fp[s], fp);
+                           "report compares runs on one data set", dir, first_id, j->id,
+                        first_fp, fp);
     }
     return 1;
 }
@@ -600,7 +600,7 @@ static int run_dir_whole(const char *dir, const rp_job *j, char first_fp[2][RUND
 static int read_run_dirs(rp_report *r, rerr *e)
 {
     char p[4400];
-    char first_fp[2][RUNDIR_FP_SIZE] = {"", ""}, first_id[2][13] = {"", ""};
+    char first_fp[RUNDIR_FP_SIZE] = "", first_id[13] = "";
     for (int i = 0; i < r->njobs; i++) {
         rp_job *j = &r->jobs[i];
         const char *dir = j->side ? r->dir_b : r->dir;

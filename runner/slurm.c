@@ -1263,10 +1263,7 @@ int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     }
     if (nlegacy) {
         rc = SWEEP_RUN_ERROR;
-        rerr_set(e, "%s: %d finished job%s from an older resecg without complete.txt (the first: "
-                    "%s): `resecg sweep adopt %s --out %s` records them as finished on the data "
-                    "as it is now, if that is the data they ran on; or remove their directories",
-                 c->root, nlegacy, nlegacy == 1 ? "" : "s", legacy, path, o->out);
+        sweep_dir_legacy_error(c->root, nlegacy, legacy, path, o->out, e);
         goto fail;
     }
     /* the results directory: in use, unwritable or full is exit 1, not 2 */

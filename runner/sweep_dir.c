@@ -164,6 +164,16 @@ int sweep_job_done(const sweep_plan *plan, const sweep_job *sj, const char *dir,
     return rundir_is_complete(dir, fp, why) ? SWEEP_DONE : SWEEP_STALE;
 }
 
+int sweep_dir_legacy_error(const char *root, int n, const char *first, const char *sweep_path,
+                           const char *out, rerr *e)
+{
+    return rerr_set(e, "%s: %d finished job%s from an older resecg without %s (the first: %s): "
+                       "`resecg sweep adopt %s --out %s` records them as finished on the data as "
+                       "it is now, if that is the data they ran on; or remove their directories "
+                       "to run them again",
+                    root, n, n == 1 ? "" : "s", RUNDIR_COMPLETE, first, sweep_path, out);
+}
+
 int sweep_job_adopt(const sweep_plan *plan, const sweep_job *sj, const char *dir,
                     sweep_done_cache *cache, rerr *e)
 {

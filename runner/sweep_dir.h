@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rundir.h"
 #include "sweep.h"
 #include "util.h"
 
@@ -36,7 +37,7 @@ int sweep_dir_check_data(const sweep *sw, rerr *e);
 typedef struct sweep_done_cache {
     int n;
     uint64_t key[8]; /* hash of the data keys */
-    char fp[8][40];
+    char fp[8][RUNDIR_FP_SIZE];
 } sweep_done_cache;
 
 typedef enum sweep_done {
@@ -49,6 +50,12 @@ typedef enum sweep_done {
 /* SWEEP_* above, or -1 with e filled (the data cannot be fingerprinted). */
 int sweep_job_done(const sweep_plan *plan, const sweep_job *sj, const char *dir,
                    sweep_done_cache *cache, rerr *why, rerr *e);
+
+/* The error that stops `sweep run` (both backends) on n SWEEP_LEGACY jobs,
+ * the first of them `first`, with the `sweep adopt` command that records
+ * them. Returns -1. */
+int sweep_dir_legacy_error(const char *root, int n, const char *first, const char *sweep_path,
+                           const char *out, rerr *e);
 
 /* Writes complete.txt for a run finished by an older resecg (SWEEP_LEGACY),
  * after checking that its config.yaml is the job's (same id): the data

@@ -387,10 +387,10 @@ static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
         return rerr_set(e, "%s: path too long", dir);
     if (sweep_dir_job_config(c->plan, r->sj, dir, e))
         return -1;
-    /* a checkpoint of an unfinished run only: after other data or changed
-     * results (SWEEP_STALE) the job starts over */
-    rerr why;
-    int resume = job_file_exists(c, r, "last.safetensors") && job_state(c, r, &why) == SWEEP_NOT_DONE;
+    /* a checkpoint of an unfinished run only: with a completion record
+     * (other data or changed results: SWEEP_STALE) the job starts over, as
+     * slurm_task.c decides it */
+    int resume = job_file_exists(c, r, "last.safetensors") && !job_file_exists(c, r, RUNDIR_COMPLETE);
 
     /* a header per attempt, so job.log reads as a history */
     rerr le;
@@ -810,11 +810,7 @@ int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     }
     if (nlegacy) {
         input_ok = 1;
-        rerr_set(e, "%s: %d finished job%s from an older resecg without %s (the first: %s): "
-                    "`resecg sweep adopt %s --out %s` records them as finished on the data as it "
-                    "is now, if that is the data they ran on; or remove their directories to run "
-                    "them again", c->root, nlegacy, nlegacy == 1 ? "" : "s", RUNDIR_COMPLETE,
-                 legacy, path, o->out);
+        sweep_dir_legacy_error(c->root, nlegacy, legacy, path, o->out, e);
         goto fail;
     }
     /* slots before anything is written: a bad --gpus leaves no trace */

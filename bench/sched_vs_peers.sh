@@ -28,7 +28,7 @@ ours=$(echo "$out" | awk '/best of 3/ { for (i = 1; i <= NF; i++) if ($i == "job
 declare -A peer
 # task-spooler: its own server on a private socket, so other queues are untouched
 tsp_bin=$(command -v tsp || command -v ts || true)
-if [ -n "$tsp_bin" ] && "$tsp_bin" -h 2>&1 | grep -qi "task spooler"; then
+if [ -n "$tsp_bin" ] && grep -qi "task spooler" <<<"$("$tsp_bin" -h 2>&1)"; then
     export TS_SOCKET
     TS_SOCKET=$(mktemp -u /tmp/sched_vs_peers.tsp.XXXXXX)
     export TS_MAXFINISHED=$((n + 10))
@@ -47,7 +47,7 @@ else
     echo "== task-spooler: not installed (scripts/install-packages.sh bench)"
 fi
 
-if command -v parallel >/dev/null && parallel --version 2>/dev/null | grep -q "GNU parallel"; then
+if command -v parallel >/dev/null && grep -q "GNU parallel" <<<"$(parallel --version 2>/dev/null)"; then
     t0=$(now)
     seq "$n" | parallel -j"$slots" /bin/true
     t1=$(now)

@@ -35,10 +35,15 @@ others=$(find . -path './build*' -prune -o -path ./.git -prune -o -path ./result
 [[ -z $others ]] || bad "apt-get install outside scripts/install-packages.sh: $others"
 
 # 3. the installer's roles
+# (each list is captured first: `list test | grep -q` under pipefail fails
+# whenever grep exits before the writer's last line, and SIGPIPE kills it)
 list() { scripts/install-packages.sh --list "$@"; }
-for p in $(list run); do list test | grep -qx "$p" || bad "role test lacks run's package $p"; done
-[[ $(list run | wc -l) -ge 10 ]] || bad "role run lists only $(list run | wc -l) packages"
-list run | grep -qx ocl-icd-opencl-dev || bad "role run lacks ocl-icd-opencl-dev (dnnl-config.cmake needs it)"
+run_pkgs=$(list run)
+test_pkgs=$(list test)
+for p in $run_pkgs; do grep -qx "$p" <<<"$test_pkgs" || bad "role test lacks run's package $p"; done
+n_run=$(wc -l <<<"$run_pkgs")
+[[ $n_run -ge 10 ]] || bad "role run lists only $n_run packages"
+grep -qx ocl-icd-opencl-dev <<<"$run_pkgs" || bad "role run lacks ocl-icd-opencl-dev (dnnl-config.cmake needs it)"
 rc=0
 scripts/install-packages.sh --list nosuchrole >/dev/null 2>&1 || rc=$?
 [[ $rc -eq 2 ]] || bad "an unknown role exits $rc, not 2"

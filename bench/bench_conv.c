@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "layers.h"
-#include "rng.h"
-#include "util.h"
+#include "nn/backend.h"
+#include "nn/layers.h"
+#include "nn/rng.h"
+#include "base/util.h"
 
 /* The distinct convolutions of the default network (16 blocks, 32 filters
  * doubling every 4 blocks, stride 2 on the first conv of odd blocks) with

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cinc17.h"
-#include "data.h"
-#include "util.h"
+#include "data/cinc17.h"
+#include "data/data.h"
+#include "base/util.h"
 
 static int usage(void)
 {

@@ -8,7 +8,7 @@
 # CinC 2017 tarball from ../shared when it exists, and the commit (PACK_DIR
 # to put it elsewhere). The CUDA
 # module is not packed: gpu_proof.sh builds it there, against that host's
-# cuDNN and cuBLAS (cmake -S core/cuda). Prints the sizes: the working tree
+# cuDNN and cuBLAS (cmake -S core/nn/cuda). Prints the sizes: the working tree
 # and the pack travel together, 64 MiB at most.
 set -euo pipefail
 cd "$(dirname "$0")/.."

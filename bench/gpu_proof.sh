@@ -7,7 +7,7 @@
 # side's Debian packages, from what bench/gpu_pack.sh packed here
 # (.device/proof: the portable binaries, their libraries, the CinC tarball):
 #   1. unpack the libraries; build the CUDA module there against the host's
-#      cuDNN and cuBLAS (cmake -S core/cuda, sm_90);
+#      cuDNN and cuBLAS (cmake -S core/nn/cuda, sm_90);
 #   2. the environment: GPU, driver, cuDNN / cuBLAS / cudart versions, commit;
 #   3. test_cuda with RESECG_REQUIRE_CUDA=1 (no skip possible);
 #   4. bench/bench_gpu.sh: resecg against PyTorch (cudnn.benchmark), TF32 and FP32;
@@ -84,7 +84,7 @@ for f in "$pack"/lib/*.xz; do xz -dc "$f" >"$work/lib/$(basename "${f%.xz}")"; d
 export LD_LIBRARY_PATH=$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 bin=$root/$pack/bin
 [[ $pack == /* ]] && bin=$pack/bin
-if step module 150 bash -c "cmake -S core/cuda -B '$work/cuda' -DCMAKE_CUDA_ARCHITECTURES=90 &&
+if step module 150 bash -c "cmake -S core/nn/cuda -B '$work/cuda' -DCMAKE_CUDA_ARCHITECTURES=90 &&
                              cmake --build '$work/cuda' -j 8"; then
   export RESECG_CUDA_MODULE=$work/cuda/libresecg_cuda.so
   grep 'CUDA module' "$logs/module.log" | head -1 | tee -a "$summary"

@@ -29,7 +29,7 @@ from torch_ref import ResECG  # noqa: E402
 
 def forward_flops(model, L, kernel):
     """Multiply-adds x 2 of the convolutions and the dense layer for one sample
-    (the same count as model_flops_forward in core/model.c)."""
+    (the same count as model_flops_forward in core/nn/model.c)."""
     fl, Lin = 0.0, L
     fl += 2.0 * kernel * 1 * model.conv.out_channels * L
     for b in model.blocks:

@@ -8,17 +8,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "nn/backend.h"
 #include "commands.h"
-#include "config.h"
-#include "data.h"
-#include "loss.h"
-#include "metrics.h"
-#include "model.h"
-#include "optim.h"
-#include "rng.h"
-#include "train.h"
-#include "util.h"
+#include "base/config.h"
+#include "data/data.h"
+#include "nn/loss.h"
+#include "run/metrics.h"
+#include "nn/model.h"
+#include "nn/optim.h"
+#include "nn/rng.h"
+#include "run/train.h"
+#include "base/util.h"
 
 #define RESECG_VERSION "0.1.0"
 #define MAX_SETS 64

@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "slurm.h"
 #include "sweep_run.h"
-#include "util.h"
+#include "base/util.h"
 
 static const char *usage_sweep =
     "usage: resecg sweep plan FILE [--out DIR]\n"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "run/metrics.h"
 #include "report_data.h"
 
 const char *rp_stat_key(const rp_report *r, int s)

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "run/metrics.h"
 #include "report_data.h"
 
 static void esc(FILE *fp, const char *s)

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "run/metrics.h"
 #include "report_data.h"
 
 /* Text in a LaTeX cell: the ten special characters escaped. */

@@ -7,7 +7,7 @@
  * "failed" or "missing", never a row of zeros. */
 #define _GNU_SOURCE
 #include "report.h"
-#include "rundir.h"
+#include "run/rundir.h"
 
 #include <csv.h>
 #include <inttypes.h>
@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "journal.h"
-#include "metrics.h"
+#include "run/metrics.h"
 #include "report_data.h"
-#include "rng.h"
+#include "nn/rng.h"
 
 void report_opts_default(report_opts *o)
 {

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* What Table 1's "Total" column is. */
 typedef enum report_total {

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
-#include "rng.h"
+#include "run/metrics.h"
+#include "nn/rng.h"
 
 int stats_testable(int na, int nb)
 {

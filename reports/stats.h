@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "util.h"
+#include "base/util.h"
 
 #define STATS_K 4         /* classes N, A, O, ~ */
 #define STATS_MIN_SEEDS 3 /* finished seeds per side below which nothing is tested */

@@ -6,7 +6,7 @@
 #ifndef RESECG_GPU_H
 #define RESECG_GPU_H
 
-#include "util.h"
+#include "base/util.h"
 
 #define GPU_MAX 64
 

@@ -14,7 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include "util.h"
+#include "base/util.h"
 
 typedef struct journal {
     int fd;

@@ -15,7 +15,7 @@
 
 #include <uv.h>
 
-#include "util.h"
+#include "base/util.h"
 
 #define SCHED_MAX_GPUS 64
 #define SCHED_MAX_JOB_GPUS 16

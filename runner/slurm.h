@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #include "sweep_run.h"
-#include "util.h"
+#include "base/util.h"
 
 /* sweep_run for o->backend "slurm": same contract (exit 0 when every job
  * has finished, 1 when some failed, 128 + signal after SIGINT/SIGTERM,

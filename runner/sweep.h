@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "util.h"
+#include "base/config.h"
+#include "base/util.h"
 
 /* More jobs than this is almost certainly a mistake in the grid (and the
  * plan alone would take hundreds of MB). */

@@ -2,7 +2,7 @@
 #define _GNU_SOURCE
 #include "sweep_dir.h"
 
-#include "rundir.h"
+#include "run/rundir.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rundir.h"
+#include "run/rundir.h"
 #include "sweep.h"
-#include "util.h"
+#include "base/util.h"
 
 /* Takes <root>/.lock (flock, so the kernel drops it however we die) and
  * writes our pid into it; fails naming the holder's pid if another process

@@ -3,7 +3,7 @@
  * types and shapes, every error with file:line:column. Config keys and
  * values are checked when the sweep is expanded (sweep.c), by config_set. */
 #include "sweep.h"
-#include "yamlerr.h"
+#include "base/yamlerr.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -36,7 +36,7 @@
 #include "sweep.h"
 #include "slurm.h"
 #include "sweep_dir.h"
-#include "rundir.h"
+#include "run/rundir.h"
 
 extern char **environ;
 

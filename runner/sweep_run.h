@@ -9,7 +9,7 @@
 
 #include <stdio.h>
 
-#include "util.h"
+#include "base/util.h"
 
 typedef struct sweep_run_opts {
     const char *gpus;         /* "auto" (default), "none", or "0,1,..." */

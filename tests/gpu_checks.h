@@ -13,12 +13,12 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "config.h"
-#include "loss.h"
-#include "metrics.h"
-#include "model.h"
-#include "optim.h"
-#include "rng.h"
+#include "base/config.h"
+#include "nn/loss.h"
+#include "run/metrics.h"
+#include "nn/model.h"
+#include "nn/optim.h"
+#include "nn/rng.h"
 #include "testutil.h"
 
 /* ---- the training curve ----

@@ -20,7 +20,7 @@
 
 #include "sweep.h"
 #include "testutil.h"
-#include "util.h"
+#include "base/util.h"
 
 extern char **environ;
 

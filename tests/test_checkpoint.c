@@ -1,4 +1,4 @@
-/* Tests of the safetensors reader and writer (core/checkpoint.c): bit-exact
+/* Tests of the safetensors reader and writer (core/run/checkpoint.c): bit-exact
  * round trips, agreement byte for byte with files laid out by hand from the
  * public format description, every corruption the reader must refuse, a
  * random-mutation loop under the sanitizers, and (when /usr/bin/python3 has
@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "rng.h"
+#include "run/checkpoint.h"
+#include "nn/rng.h"
 #include "testutil.h"
-#include "util.h"
+#include "base/util.h"
 
 static uint64_t g_seed;
 static char g_dir[512]; /* made by the unchecked fixture, in the parent process */

@@ -1,4 +1,4 @@
-/* Checks for core/cinc17.c, the PhysioNet/CinC 2017 reader. Fixtures are
+/* Checks for core/data/cinc17.c, the PhysioNet/CinC 2017 reader. Fixtures are
  * written byte by byte from the MATLAB v4 and WFDB format descriptions (no
  * real record is copied): every kind of bad file must be refused with a
  * message naming the file (and line, for CSV), and with skip_bad the rest
@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cinc17.h"
-#include "data.h"
-#include "rng.h"
+#include "data/cinc17.h"
+#include "data/data.h"
+#include "nn/rng.h"
 #include "testutil.h"
-#include "util.h"
+#include "base/util.h"
 
 static uint64_t g_seed;
 static char g_dir[512]; /* made by the unchecked fixture, in the parent process */

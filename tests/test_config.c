@@ -1,4 +1,4 @@
-/* Checks the YAML configuration loader (core/config.c): documented defaults,
+/* Checks the YAML configuration loader (core/base/config.c): documented defaults,
  * the shipped cfgs/ResECG.yaml and small.yaml, exact write -> load round trips (fixed and random configs),
  * every error message with its FILE:LINE:COLUMN, --set overrides, the
  * cross-field checks of config_validate, and thousands of mutated inputs
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "base/config.h"
 
 /* ---- helpers ---- */
 

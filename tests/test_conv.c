@@ -1,8 +1,8 @@
-/* Tests of the 1-D convolution: the reference (core/cpu/conv_ref.c) against
+/* Tests of the 1-D convolution: the reference (core/nn/cpu/conv_ref.c) against
  * finite differences and a hand-written direct formula, and the oneDNN fast
- * path (core/cpu/conv_dnnl.c) against the reference on the shapes of the
+ * path (core/nn/cpu/conv_dnnl.c) against the reference on the shapes of the
  * real network, including its primitive cache (repeat, interleave, evict),
- * and the backward-weights kernel (core/cpu/conv_wgrad.c) on its own, its
+ * and the backward-weights kernel (core/nn/cpu/conv_wgrad.c) on its own, its
  * AVX-512 and AVX2 variants each where the CPU runs them; and the bf16
  * convolutions (train.precision bf16) against the fp32 reference. */
 #include <check.h>
@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "layers.h"
-#include "rng.h"
+#include "nn/backend.h"
+#include "nn/layers.h"
+#include "nn/rng.h"
 #include "testutil.h"
-#include "util.h"
+#include "base/util.h"
 
 /* ---- (b) conv_dims_same and the forward against a direct formula ---- */
 
@@ -595,7 +595,7 @@ END_TEST
 /* Loop index: the variant, WGRAD_ISA_AVX512 or WGRAD_ISA_AVX2. */
 START_TEST(test_wgrad_vs_ref)
 {
-    // core/cpu/conv_wgrad.c against the reference's dw and db, called
+    // core/nn/cpu/conv_wgrad.c against the reference's dw and db, called
     // directly so that shapes the dispatcher would leave to oneDNN (short
     // rows) also exercise it: rows shorter than a vector, tails, several
     // chunks (1024 outputs each) with a partial last one, both strides, odd

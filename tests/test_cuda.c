@@ -1,4 +1,4 @@
-/* The CUDA backend (core/cuda) against the plain C reference ("cpu-ref"):
+/* The CUDA backend (core/nn/cuda) against the plain C reference ("cpu-ref"):
  * every cuda_ kernel on fresh random inputs at the real network's shapes
  * (convolutions in strict FP32 and in TF32), a whole-model training step
  * (logits, loss, dlogits, every parameter's gradient, BN running statistics,
@@ -26,17 +26,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "config.h"
-#include "layers.h"
-#include "loss.h"
-#include "model.h"
-#include "optim.h"
-#include "rng.h"
+#include "nn/backend.h"
+#include "base/config.h"
+#include "nn/layers.h"
+#include "nn/loss.h"
+#include "nn/model.h"
+#include "nn/optim.h"
+#include "nn/rng.h"
 #include "testutil.h"
-#include "train.h"
-#include "util.h"
-#include "cuda_module.h"
+#include "run/train.h"
+#include "base/util.h"
+#include "nn/cuda_module.h"
 #include "gpu.h"
 #include "gpu_checks.h"
 

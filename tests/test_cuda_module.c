@@ -1,4 +1,4 @@
-/* Loading the CUDA module (core/cuda_module.c) on any machine, GPU or not:
+/* Loading the CUDA module (core/nn/cuda_module.c) on any machine, GPU or not:
  * the stand-in modules of tests/fixtures/fake_cuda_module.c (built beside
  * this program, in RESECG_FAKE_CUDA_DIR) make every way loading can fail
  * happen, and each must give one line naming the module path and the cause
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "backend.h"
-#include "cuda_module.h"
+#include "nn/backend.h"
+#include "nn/cuda_module.h"
 
 static char g_fake[4096];
 

@@ -1,4 +1,4 @@
-/* Checks for core/data.c and core/synth.c: the synthetic generator is
+/* Checks for core/data/data.c and core/data/synth.c: the synthetic generator is
  * deterministic, sized and balanced as promised, its R peaks are the real ones
  * and its classes are separable by simple independent features; splits are
  * stratified and seeded; statistics and padded batches match hand-computed
@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h"
-#include "rng.h"
-#include "util.h"
+#include "data/data.h"
+#include "nn/rng.h"
+#include "base/util.h"
 
 #define FS 300
 #define MAXB 128

@@ -17,13 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "data.h"
-#include "feat.h"
-#include "qrs.h"
+#include "base/config.h"
+#include "data/data.h"
+#include "baseline/feat.h"
+#include "baseline/qrs.h"
 #include "testutil.h"
-#include "train.h"
-#include "util.h"
+#include "run/train.h"
+#include "base/util.h"
 
 static char g_dir[512];
 static uint64_t g_seed;

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "nn/backend.h"
 #include "gpu_checks.h"
-#include "train.h"
-#include "util.h"
+#include "run/train.h"
+#include "base/util.h"
 
 static backend *make(const char *name, precision_kind prec)
 {

@@ -10,17 +10,17 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 
-#include "checkpoint.h"
-#include "config.h"
-#include "data.h"
+#include "run/checkpoint.h"
+#include "base/config.h"
+#include "data/data.h"
 #include "journal.h"
 #include "report.h"
 #include "sweep.h"
 #include "sweep_dir.h"
 #include "sweep_run.h"
 #include "sweeptest.h"
-#include "rundir.h"
-#include "train.h"
+#include "run/rundir.h"
+#include "run/train.h"
 
 static char g_dir[200];
 

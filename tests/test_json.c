@@ -1,4 +1,4 @@
-/* Tests of the bounded JSON reader (core/json.c): values read back exactly
+/* Tests of the bounded JSON reader (core/base/json.c): values read back exactly
  * (numbers, escapes, surrogate pairs, nesting), the limits hold at their
  * edge (max_depth levels parse, one more is refused; max_bytes likewise),
  * and every form RFC 8259 refuses is refused with the byte offset. Then
@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "json.h"
-#include "rng.h"
-#include "util.h"
+#include "base/json.h"
+#include "nn/rng.h"
+#include "base/util.h"
 
 static const json_limits lim = {.max_bytes = 1 << 20, .max_depth = 8};
 

@@ -1,9 +1,9 @@
-/* Check tests for the reference kernels of core/cpu/layers.c (everything in
+/* Check tests for the reference kernels of core/nn/cpu/layers.c (everything in
  * layers.h but the convolution): finite-difference gradient checks of batch
  * norm + ReLU + dropout, the residual shortcut and the dense layer, and
  * forward checks against naive formulas written independently here; and the
- * "cpu" backend's batch-norm backward (core/cpu/bn_fast.c) and its
- * channels-last kernels (core/cpu/layers_nwc.c, bf16 mode) against them.
+ * "cpu" backend's batch-norm backward (core/nn/cpu/bn_fast.c) and its
+ * channels-last kernels (core/nn/cpu/layers_nwc.c, bf16 mode) against them.
  *
  * Gradient checks use the scalar objective f = sum(out * R) with R fixed
  * random, summed in double; backward runs with dout = R, and each input and
@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "cpu/isa.h"
-#include "cpu/nwc.h"
-#include "layers.h"
-#include "rng.h"
+#include "nn/backend.h"
+#include "nn/cpu/isa.h"
+#include "nn/cpu/nwc.h"
+#include "nn/layers.h"
+#include "nn/rng.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -466,7 +466,7 @@ static long close_count(const char *what, const float *got, const float *ref, lo
 
 START_TEST(test_bnrelu_fast_vs_ref)
 {
-    // core/cpu/bn_fast.c (the "cpu" backend's backward) against the
+    // core/nn/cpu/bn_fast.c (the "cpu" backend's backward) against the
     // reference: float row sums instead of double, so close, not equal.
     // Rows of the network's longest length, tails, one element, dropout.
     static const struct { int B, C, L; float p; } cases[] = {
@@ -686,7 +686,7 @@ START_TEST(test_add)
 }
 END_TEST
 
-/* ---- channels-last kernels (core/cpu/layers_nwc.c) ----------------------
+/* ---- channels-last kernels (core/nn/cpu/layers_nwc.c) ----------------------
  * Each against its reference on the same data transposed: (B, C, L) ->
  * (B, L, C) in, and the nwc result transposed back before comparing. */
 
@@ -882,7 +882,7 @@ START_TEST(test_dense_nwc_vs_ref)
 }
 END_TEST
 
-/* ---- the two compiled copies (core/cpu/isa.h) ---- */
+/* ---- the two compiled copies (core/nn/cpu/isa.h) ---- */
 
 extern __typeof__(cpu_bnrelu_forward) cpu_bnrelu_forward_v3, cpu_bnrelu_forward_v4;
 extern __typeof__(cpu_bnrelu_backward) cpu_bnrelu_backward_v3, cpu_bnrelu_backward_v4;

@@ -1,4 +1,4 @@
-/* Check tests for core/loss.c: finite-difference gradient checks of the
+/* Check tests for core/nn/loss.c: finite-difference gradient checks of the
  * three losses (masked frames included), and values worked out
  * independently here: log K for uniform logits, focal with gamma 0 equal to
  * weighted cross-entropy, a two-frame example done by hand, balanced class
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loss.h"
-#include "rng.h"
+#include "nn/loss.h"
+#include "nn/rng.h"
 
 static loss_params make_params(loss_kind kind, int K, const float *w, float gamma)
 {

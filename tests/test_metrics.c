@@ -1,4 +1,4 @@
-/* Tests of core/metrics.c: precision, recall and F1 on confusion matrices
+/* Tests of core/run/metrics.c: precision, recall and F1 on confusion matrices
  * worked out by hand in the comments, the zero-division conventions, the
  * CinC/macro/weighted summaries, the record vote and its ties, and the CSV
  * files read back through libcsv's own parser. */
@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "metrics.h"
-#include "rng.h"
+#include "run/metrics.h"
+#include "nn/rng.h"
 #include "testutil.h"
-#include "util.h"
+#include "base/util.h"
 
 static uint64_t g_seed;
 static char g_dir[512]; /* made by the unchecked fixture, in the parent process */

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "checkpoint.h"
-#include "config.h"
-#include "loss.h"
-#include "model.h"
+#include "nn/backend.h"
+#include "run/checkpoint.h"
+#include "base/config.h"
+#include "nn/loss.h"
+#include "nn/model.h"
 
 /* Tolerance |c - ref| <= atol + rtol * |ref|, atol = atol_frac * max|ref| of
  * the tensor, per reference file (ref_files below). The reference is
@@ -54,7 +54,7 @@ static const ref_spec ref_files[] = {
 #define DEFAULT_NPARAMS 10466148L
 
 /* "cpu" three times: the second with RESECG_WGRAD=all, so that the
- * backward-weights kernel (core/cpu/conv_wgrad.c), which the backend keeps
+ * backward-weights kernel (core/nn/cpu/conv_wgrad.c), which the backend keeps
  * for long rows, also runs on the reference's short ones; the third the
  * same with its AVX2 variant forced (RESECG_WGRAD_ISA=avx2; skipped on a
  * CPU without AVX2 + FMA). */

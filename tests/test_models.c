@@ -19,14 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "checkpoint.h"
-#include "config.h"
-#include "feat.h"
-#include "model.h"
+#include "nn/backend.h"
+#include "run/checkpoint.h"
+#include "base/config.h"
+#include "baseline/feat.h"
+#include "nn/model.h"
 #include "testutil.h"
-#include "train.h"
-#include "util.h"
+#include "run/train.h"
+#include "base/util.h"
 
 static char g_dir[512], g_net[700], g_feat[700];
 static resecg_config g_netcfg, g_featcfg;

@@ -16,16 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "config.h"
-#include "data.h"
-#include "metrics.h"
-#include "pyrandom.h"
-#include "resample.h"
-#include "rng.h"
+#include "run/checkpoint.h"
+#include "base/config.h"
+#include "data/data.h"
+#include "run/metrics.h"
+#include "data/pyrandom.h"
+#include "data/resample.h"
+#include "nn/rng.h"
 #include "testutil.h"
-#include "train.h"
-#include "util.h"
+#include "run/train.h"
+#include "base/util.h"
 
 #define PYTHON "/usr/bin/python3"
 

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "report.h"
-#include "rundir.h"
+#include "run/rundir.h"
 #include "stats.h"
 #include "sweep.h"
 #include "testutil.h"

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "rng.h"
+#include "nn/rng.h"
 #include "stats.h"
 #include "testutil.h"
 

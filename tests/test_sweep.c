@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
+#include "base/config.h"
 #include "sweep.h"
 #include "testutil.h"
 

@@ -11,11 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "backend.h"
+#include "base/config.h"
+#include "nn/backend.h"
 #include "testutil.h"
-#include "train.h"
-#include "util.h"
+#include "run/train.h"
+#include "base/util.h"
 
 static char g_dir[512]; /* made by the unchecked fixture, in the parent process */
 

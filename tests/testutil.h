@@ -17,10 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "rng.h"
-#include "util.h"
+#include "nn/rng.h"
+#include "base/util.h"
 
-#include "util.h"
+#include "base/util.h"
 
 /* Makes $TMPDIR/resecg-<tag>-XXXXXX (or under /tmp) into dir; aborts on
  * failure, since no test could run without it. */

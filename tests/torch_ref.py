@@ -1,6 +1,6 @@
 """Reference tensors for tests/test_model_ref.c: the ResECG network of
 awni/ecg (Hannun et al. 2019) built in PyTorch with the module names of
-core/model.h, run once in float64 (training-mode forward, three losses,
+core/nn/model.h, run once in float64 (training-mode forward, three losses,
 backward, eval-mode forward) and dumped as float32 safetensors.
 
 Regenerate (deterministic; needs torch and numpy, e.g. Debian's python3):
@@ -116,7 +116,7 @@ class ResECG(nn.Module):
 
 
 def loss_fn(logits, labels, kind, weight=None, gamma=0.0):
-    """Mean over frames with label != -1 of -w_t (1 - p_t)^gamma log p_t (core/loss.h)."""
+    """Mean over frames with label != -1 of -w_t (1 - p_t)^gamma log p_t (core/nn/loss.h)."""
     K = logits.shape[-1]
     lg = logits.reshape(-1, K)
     lab = labels.reshape(-1)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Puts the PhysioNet/CinC Challenge 2017 training set where `resecg --data`
-# (core/cinc17.c) reads it: DATA_DIR/training2017/ with the .mat/.hea records,
+# (core/data/cinc17.c) reads it: DATA_DIR/training2017/ with the .mat/.hea records,
 # RECORDS and the REFERENCE*.csv labels, REFERENCE-v3.csv among them.
 #
 #   experiments/cinc17/setup.sh [DATA_DIR]                 download from PhysioNet

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "checkpoint.h"
-#include "config.h"
-#include "model.h"
-#include "train.h"
+#include "nn/backend.h"
+#include "run/checkpoint.h"
+#include "base/config.h"
+#include "nn/model.h"
+#include "run/train.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* libFuzzer target for the config loader (core/config.c on libyaml): any
+/* libFuzzer target for the config loader (core/base/config.c on libyaml): any
  * input is loaded or refused with a message, in bounded time (the nesting
  * limit); a loaded config validates its own way and its canonical text
  * loads back to the same text. */
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "base/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cinc17.h"
+#include "data/cinc17.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

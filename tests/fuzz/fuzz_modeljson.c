@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "feat.h"
-#include "xgbjson.h"
+#include "baseline/feat.h"
+#include "baseline/xgbjson.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

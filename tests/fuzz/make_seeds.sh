@@ -45,7 +45,7 @@ printf '%s\n' '",N"' '",A"' '",O"' '",~"' '"\x0d\x0a"' '"\""' '"\xef\xbb\xbf"' >
 # and counters), last (plus the Adam moments and the loop state), then the
 # issue 18 reproductions, each one change away (norm_std "0", a NaN weight, a
 # flipped data bit, a missing tensor). And XGBoost 1.7 JSON models of one
-# 5-node tree over 37 features (core/feat.h's FEAT_N) for fuzz_modeljson.c:
+# 5-node tree over 37 features (core/baseline/feat.h's FEAT_N) for fuzz_modeljson.c:
 # a valid one, then a split index out of range, a self child and a cycle.
 python3 - "$dir" <<'EOF'
 import json, struct, sys

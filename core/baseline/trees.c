@@ -1,0 +1,661 @@
+/* Gradient-boosted trees on ECG features (see trees.h): the data pipeline of
+ * train.c, the features of feat.c, XGBoost 1.7's C API for training and
+ * prediction, and the run directory.
+ *
+ * XGBoost settings and why: objective multi:softprob (class probabilities,
+ * log loss, as the network's softmax cross-entropy); tree_method hist
+ * (histograms of 256 bins: 400 rounds on the 7,674 CinC records' features
+ * take 0.43 s against exact's 1.84 s on one thread; the method XGBoost 2
+ * makes its default, and, like exact, deterministic on the CPU for a given
+ * seed and thread count); seed = train.seed mod 2^31 (XGBoost
+ * seeds a 32-bit Mersenne Twister with it); nthread = train.threads (0: all
+ * cores). A missing feature (NAN) takes the branch XGBoost learnt for
+ * missing values. Class weights (loss.kind weighted) are instance weights:
+ * each training record weighs its class's weight, exactly the factor the
+ * network's weighted loss puts on its frames. */
+#include "baseline/trees.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xgboost/c_api.h>
+
+#include "baseline/feat.h"
+#include "nn/loss.h"
+#include "run/rundir.h"
+#include "baseline/xgbjson.h"
+
+#define TREES_FORMAT "resecg-features-1"
+#define TREES_LOG_EVERY 50 /* rounds between train/dev log-loss lines */
+
+/* XGBoost's last error as one line: its messages start with a time stamp
+ * and the C++ source position and end with a stack trace. */
+static const char *xgb_error(char *buf, size_t n)
+{
+    const char *m = XGBGetLastError();
+    if (m[0] == '[') { /* "[03:51:30] ./include/xgboost/json.h:81: what" */
+        const char *p = strstr(m, "] ");
+        if (p) {
+            const char *q = strstr(p + 2, ": ");
+            m = q ? q + 2 : p + 2;
+        }
+    }
+    size_t len = strcspn(m, "\n");
+    while (len > 0 && (m[len - 1] == ' ' || m[len - 1] == '\r'))
+        len--;
+    snprintf(buf, n, "%.*s", (int)len, m);
+    return buf;
+}
+
+/* Fails the enclosing function (goto done, which returns -1 unless rc was
+ * set) with XGBoost's message and where the call was. */
+#define XGB_CHECK(call)                                                                       \
+    do {                                                                                      \
+        if ((call) != 0) {                                                                    \
+            char xmsg_[512];                                                                  \
+            rerr_set(e, "XGBoost (%s:%d): %s", __FILE__, __LINE__,                            \
+                     xgb_error(xmsg_, sizeof xmsg_));                                         \
+            goto done;                                                                        \
+        }                                                                                     \
+    } while (0)
+
+static void tlog(FILE *log, int quiet, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void tlog(FILE *log, int quiet, const char *fmt, ...)
+{
+    va_list ap;
+    if (!quiet) {
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    }
+    if (log) {
+        va_start(ap, fmt);
+        vfprintf(log, fmt, ap);
+        va_end(ap);
+        fflush(log);
+    }
+}
+
+/* The shortest %g text that reads back as v (0.05, not 0.0500000007): for
+ * XGBoost's parameters, which it parses as floats, and for the log. */
+static void float_text(char *buf, size_t n, float v)
+{
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, n, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v)
+            return;
+    }
+}
+
+/* "hr_mean,rr_sd,...": the model's record of the features it was trained on. */
+static void feature_list(char *out, size_t n)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < FEAT_N && o < n; i++)
+        o += (size_t)snprintf(out + o, n - o, "%s%s", i ? "," : "", feat_name(i));
+}
+
+/* A DMatrix of the rows (n, FEAT_N), NAN = missing, with the feature names
+ * and, when labels is not NULL, labels and (weights not NULL) weights. */
+static int make_dmatrix(const float *x, int n, const int *labels, const float *weights,
+                        int threads, DMatrixHandle *out, rerr *e)
+{
+    DMatrixHandle d = NULL;
+    const char *names[FEAT_N];
+    float *lab = NULL;
+    int rc = -1;
+    *out = NULL;
+    for (int i = 0; i < FEAT_N; i++)
+        names[i] = feat_name(i);
+    XGB_CHECK(XGDMatrixCreateFromMat_omp(x, (bst_ulong)n, FEAT_N, NAN, &d, threads));
+    XGB_CHECK(XGDMatrixSetStrFeatureInfo(d, "feature_name", names, FEAT_N));
+    if (labels) {
+        lab = malloc(sizeof *lab * (size_t)(n > 0 ? n : 1));
+        if (!lab) {
+            rerr_set(e, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < n; i++)
+            lab[i] = (float)labels[i];
+        XGB_CHECK(XGDMatrixSetFloatInfo(d, "label", lab, (bst_ulong)n));
+        if (weights)
+            XGB_CHECK(XGDMatrixSetFloatInfo(d, "weight", weights, (bst_ulong)n));
+    }
+    *out = d;
+    d = NULL;
+    rc = 0;
+done:
+    if (d)
+        XGDMatrixFree(d);
+    free(lab);
+    return rc;
+}
+
+/* Class probabilities (n, K) of the rows of d into probs. */
+static int predict(BoosterHandle b, DMatrixHandle d, int n, int K, float *probs, rerr *e)
+{
+    const bst_ulong *shape = NULL;
+    bst_ulong dim = 0;
+    const float *res = NULL;
+    int rc = -1;
+    XGB_CHECK(XGBoosterPredictFromDMatrix(
+        b, d, "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
+              "\"strict_shape\": true}",
+        &shape, &dim, &res));
+    if (dim != 2 || shape[0] != (bst_ulong)n || shape[1] != (bst_ulong)K) {
+        rerr_set(e, "XGBoost returned predictions of shape (%llu, %llu), expected (%d, %d): a "
+                    "model for another number of classes?",
+                 dim > 0 ? (unsigned long long)shape[0] : 0ULL,
+                 dim > 1 ? (unsigned long long)shape[1] : 0ULL, n, K);
+        goto done;
+    }
+    memcpy(probs, res, sizeof *probs * (size_t)n * (size_t)K);
+    rc = 0;
+done:
+    return rc;
+}
+
+/* Record predictions (argmax, ties to the lower class as metrics_record_vote),
+ * metrics, and the mean of w_label * -log p_label over the records: the
+ * loss the trees minimise, on the network's scale (loss.h: Keras sample
+ * weights, divided by the count). */
+static double score(const float *probs, const int *truth, int n, int K, const loss_params *lp,
+                    int *pred, metrics *mt)
+{
+    metrics_init(mt, K);
+    double loss = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *p = probs + (size_t)i * K;
+        pred[i] = metrics_record_vote(p, 1, K, NULL);
+        metrics_add(mt, truth[i], pred[i]);
+        double pt = p[truth[i]] > 1e-15f ? p[truth[i]] : 1e-15;
+        loss -= lp->weight[truth[i]] * log(pt);
+    }
+    metrics_finish(mt);
+    return n ? loss / n : 0.0;
+}
+
+/* Loads a booster of K classes from a model file's bytes. */
+static int booster_load(const char *path, const char *bytes, size_t len, int K, int threads,
+                        BoosterHandle *out, rerr *e)
+{
+    BoosterHandle b = NULL;
+    char nt[32];
+    int rc = -1;
+    *out = NULL;
+    /* models are written as JSON; anything else would reach XGBoost's
+     * binary reader, which takes arbitrary bytes for a length */
+    size_t sp = 0;
+    while (sp < len && isspace((unsigned char)bytes[sp]))
+        sp++;
+    if (sp == len || bytes[sp] != '{') {
+        rerr_set(e, "%s: not a resecg feature model (expected XGBoost's JSON model format)", path);
+        goto done;
+    }
+    /* XGBoost trusts the trees it reads (xgbjson.h): check them first */
+    if (xgbjson_check(bytes, len, FEAT_N, K, path, e) != 0)
+        goto done;
+    XGB_CHECK(XGBoosterCreate(NULL, 0, &b));
+    if (XGBoosterLoadModelFromBuffer(b, bytes, (bst_ulong)len) != 0) {
+        char xm[512];
+        rerr_set(e, "%s: not an XGBoost model: %s", path, xgb_error(xm, sizeof xm));
+        goto done;
+    }
+    snprintf(nt, sizeof nt, "%d", threads);
+    XGB_CHECK(XGBoosterSetParam(b, "nthread", nt));
+    *out = b;
+    b = NULL;
+    rc = 0;
+done:
+    if (b)
+        XGBoosterFree(b);
+    return rc;
+}
+
+/* The model must be ours and know exactly this extractor's features. */
+static int booster_check(BoosterHandle b, const char *path, rerr *e)
+{
+    const char *v = NULL;
+    int ok = 0, rc = -1;
+    char want[4096];
+    XGB_CHECK(XGBoosterGetAttr(b, "resecg_format", &v, &ok));
+    if (!ok || strcmp(v, TREES_FORMAT) != 0) {
+        rerr_set(e, "%s: not a resecg feature model (attribute resecg_format is %s%s%s, expected %s)",
+                 path, ok ? "'" : "missing", ok ? v : "", ok ? "'" : "", TREES_FORMAT);
+        goto done;
+    }
+    feature_list(want, sizeof want);
+    XGB_CHECK(XGBoosterGetAttr(b, "resecg_features", &v, &ok));
+    if (!ok || strcmp(v, want) != 0) {
+        rerr_set(e, "%s: the model was trained on other features than this build computes "
+                    "(retrain it): model '%.200s', build '%.200s'",
+                 path, ok ? v : "", want);
+        goto done;
+    }
+    rc = 0;
+done:
+    return rc;
+}
+
+/* features.csv: record,label,split,<features>; %.9g (exact for a float),
+ * an empty field for a missing value. */
+static int features_csv_write(const char *path, const dataset *ds, const float *f,
+                              const unsigned char *is_dev, rerr *e)
+{
+    afile af;
+    if (afile_open(&af, path, e) != 0)
+        return -1;
+    fputs("record,label,split", af.fp);
+    for (int k = 0; k < FEAT_N; k++)
+        fprintf(af.fp, ",%s", feat_name(k));
+    fputc('\n', af.fp);
+    for (int i = 0; i < ds->n; i++) {
+        const record *r = &ds->recs[i];
+        util_csv_field(af.fp, r->name, 1);
+        fprintf(af.fp, ",%s,%s", metrics_class_name(r->label), is_dev[i] ? "dev" : "train");
+        for (int k = 0; k < FEAT_N; k++) {
+            float v = f[(size_t)i * FEAT_N + k];
+            if (isnan(v))
+                fputc(',', af.fp);
+            else
+                fprintf(af.fp, ",%.9g", (double)v);
+        }
+        fputc('\n', af.fp);
+    }
+    return afile_commit(&af, e);
+}
+
+/* rows (n, FEAT_N) = the features of records idx[0..n) taken from all (ds->n, FEAT_N). */
+static void gather(const float *all, const int *idx, int n, float *rows)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(rows + (size_t)i * FEAT_N, all + (size_t)idx[i] * FEAT_N, sizeof(float) * FEAT_N);
+}
+
+static int threads_of(const resecg_config *cfg)
+{
+    return cfg->train.threads > 0 ? cfg->train.threads : omp_get_max_threads();
+}
+
+/* The features with the most total gain, for the log. */
+static void log_importance(BoosterHandle b, FILE *log, int quiet)
+{
+    bst_ulong nf = 0, dim = 0;
+    const char **names = NULL;
+    const bst_ulong *shape = NULL;
+    const float *sc = NULL;
+    if (XGBoosterFeatureScore(b, "{\"importance_type\": \"total_gain\"}", &nf, &names, &dim, &shape,
+                              &sc) != 0 ||
+        nf == 0)
+        return;
+    double total = 0.0;
+    for (bst_ulong i = 0; i < nf; i++)
+        total += sc[i];
+    int shown[FEAT_N] = {0};
+    char line[1024];
+    size_t o = (size_t)snprintf(line, sizeof line, "most useful features (share of total gain):");
+    for (int r = 0; r < 10 && r < (int)nf; r++) {
+        int best = -1;
+        for (int i = 0; i < (int)nf && i < FEAT_N; i++)
+            if (!shown[i] && (best < 0 || sc[i] > sc[best]))
+                best = i;
+        if (best < 0)
+            break;
+        shown[best] = 1;
+        if (o < sizeof line)
+            o += (size_t)snprintf(line + o, sizeof line - o, " %s %.1f%%", names[best],
+                                  total > 0 ? 100.0 * sc[best] / total : 0.0);
+    }
+    tlog(log, quiet, "%s\n", line);
+}
+
+int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
+{
+    double t0 = util_now();
+    memset(res, 0, sizeof *res);
+    dataset ds = {0};
+    int *tr = NULL, *dv = NULL, ntr = 0, ndv = 0, rc = -1;
+    int *ltr = NULL, *ldv = NULL, *pred_tr = NULL, *pred_dv = NULL;
+    float *fall = NULL, *ftr = NULL, *fdv = NULL, *wtr = NULL, *ptr = NULL, *pdv = NULL;
+    unsigned char *is_dev = NULL;
+    DMatrixHandle dtr = NULL, ddv = NULL;
+    BoosterHandle bst = NULL, saved = NULL;
+    FILE *log = NULL;
+    char path[4096], *model_bytes = NULL;
+    const char *buf = NULL;
+    bst_ulong buflen = 0;
+    data_info info;
+    const int K = cfg->model.num_classes;
+    const features_config *fc = &cfg->features;
+    int nt = threads_of(cfg);
+
+    char data_fp[RUNDIR_FP_SIZE]; /* the data as it is now, before it is read */
+    if (rundir_data_fingerprint(cfg, data_fp, e) != 0)
+        goto done;
+    if (train_run_open(cfg, o->out_dir, NULL, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
+        goto done;
+    if (info.skipped)
+        tlog(log, o->quiet, "%s\n", info.report);
+    const data_config *dc = &cfg->data;
+    char split_desc[1200];
+    if (dc->manifest[0])
+        snprintf(split_desc, sizeof split_desc, "split from %s", dc->manifest);
+    else
+        snprintf(split_desc, sizeof split_desc, "%s split, dev fraction %g, seed %llu",
+                 config_split_name(dc->split), (double)dc->dev_fraction,
+                 (unsigned long long)dc->seed);
+    tlog(log, o->quiet,
+         "data: %s%s%s, protocol %s: %d records at %d Hz, whole (the features need no frames%s), "
+         "%s (%.1fs)\n",
+         dc->source, strcmp(dc->source, "cinc17") == 0 ? " " : "",
+         strcmp(dc->source, "cinc17") == 0 ? dc->dir : "", config_protocol_name(dc->protocol),
+         info.loaded, dc->sample_rate,
+         dc->resample_length > 0 ? "; data.resample_length is for the network" : "", split_desc,
+         info.seconds);
+    if (o->device && strcmp(o->device, "cpu") != 0 && strcmp(o->device, "cpu-ref") != 0)
+        tlog(log, o->quiet, "device %s: the trees train on the CPU\n", o->device);
+    if (o->resume)
+        tlog(log, o->quiet, "--resume: the trees keep no partial state; training from the start\n");
+
+    /* features of every record, once */
+    size_t nall = (size_t)(ds.n > 0 ? ds.n : 1);
+    fall = malloc(sizeof *fall * nall * FEAT_N);
+    ftr = malloc(sizeof *ftr * (size_t)ntr * FEAT_N);
+    fdv = malloc(sizeof *fdv * (size_t)ndv * FEAT_N);
+    wtr = malloc(sizeof *wtr * (size_t)ntr);
+    ltr = malloc(sizeof *ltr * (size_t)ntr);
+    ldv = malloc(sizeof *ldv * (size_t)ndv);
+    pred_tr = malloc(sizeof *pred_tr * (size_t)ntr);
+    pred_dv = malloc(sizeof *pred_dv * (size_t)ndv);
+    ptr = malloc(sizeof *ptr * (size_t)ntr * K);
+    pdv = malloc(sizeof *pdv * (size_t)ndv * K);
+    is_dev = calloc(nall, 1);
+    int *all = malloc(sizeof *all * nall);
+    if (!fall || !ftr || !fdv || !wtr || !ltr || !ldv || !pred_tr || !pred_dv || !ptr || !pdv ||
+        !is_dev || !all) {
+        free(all);
+        rerr_set(e, "out of memory for the features of %d records", ds.n);
+        goto done;
+    }
+    for (int i = 0; i < ds.n; i++)
+        all[i] = i;
+    double fsec = 0.0;
+    int frc = feat_dataset(&ds, all, ds.n, dc->sample_rate, cfg->train.threads, fall, &fsec, e);
+    free(all);
+    if (frc != 0)
+        goto done;
+    for (int i = 0; i < ndv; i++)
+        is_dev[dv[i]] = 1;
+    char missing[1024] = "";
+    size_t mo = 0;
+    for (int k = 0; k < FEAT_N; k++) {
+        int m = 0;
+        for (int i = 0; i < ds.n; i++)
+            m += isnan(fall[(size_t)i * FEAT_N + k]);
+        if (m > 0 && mo < sizeof missing)
+            mo += (size_t)snprintf(missing + mo, sizeof missing - mo, "%s%s %d", mo ? ", " : "",
+                                   feat_name(k), m);
+    }
+    tlog(log, o->quiet, "features: %d per record, %d records in %.2fs on %d threads%s%s\n", FEAT_N,
+         ds.n, fsec, nt, mo ? "; undefined (missing) values: " : "", missing);
+    util_path_join(path, sizeof path, o->out_dir, "features.csv");
+    if (features_csv_write(path, &ds, fall, is_dev, e) != 0)
+        goto done;
+    gather(fall, tr, ntr, ftr);
+    gather(fall, dv, ndv, fdv);
+    for (int i = 0; i < ntr; i++)
+        ltr[i] = ds.recs[tr[i]].label;
+    for (int i = 0; i < ndv; i++)
+        ldv[i] = ds.recs[dv[i]].label;
+
+    /* class weights from the training records, as the network's loss */
+    long counts[RESECG_MAX_CLASSES] = {0};
+    dataset_class_counts(&ds, tr, ntr, counts);
+    loss_params lp;
+    loss_params_from_config(&lp, &cfg->loss, K, counts);
+    for (int i = 0; i < ntr; i++)
+        wtr[i] = lp.weight[ltr[i]];
+    int weighted = cfg->loss.kind == LOSS_WEIGHTED;
+    if (make_dmatrix(ftr, ntr, ltr, weighted ? wtr : NULL, nt, &dtr, e) != 0 ||
+        make_dmatrix(fdv, ndv, ldv, NULL, nt, &ddv, e) != 0)
+        goto done;
+
+    char v[9][32];
+    snprintf(v[0], 32, "%d", K);
+    snprintf(v[1], 32, "%d", fc->depth);
+    float_text(v[2], 32, fc->eta);
+    float_text(v[3], 32, fc->subsample);
+    float_text(v[4], 32, fc->colsample);
+    float_text(v[5], 32, fc->min_child_weight);
+    float_text(v[6], 32, fc->lambda);
+    snprintf(v[7], 32, "%llu", (unsigned long long)(cfg->train.seed % 2147483648ULL));
+    snprintf(v[8], 32, "%d", nt);
+    const char *params[][2] = {
+        {"objective", "multi:softprob"}, {"num_class", v[0]},      {"eval_metric", "mlogloss"},
+        {"tree_method", "hist"},         {"max_depth", v[1]},      {"eta", v[2]},
+        {"subsample", v[3]},             {"colsample_bytree", v[4]}, {"min_child_weight", v[5]},
+        {"lambda", v[6]},                {"seed", v[7]},           {"nthread", v[8]},
+        {"verbosity", "1"},
+    };
+    XGB_CHECK(XGBoosterCreate(&dtr, 1, &bst));
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+        XGB_CHECK(XGBoosterSetParam(bst, params[i][0], params[i][1]));
+    const char *names[FEAT_N];
+    for (int i = 0; i < FEAT_N; i++)
+        names[i] = feat_name(i);
+    XGB_CHECK(XGBoosterSetStrFeatureInfo(bst, "feature_name", names, FEAT_N));
+    tlog(log, o->quiet,
+         "resecg train: %d train / %d dev records, gradient-boosted trees (XGBoost, hist): %d "
+         "rounds x %d classes, depth %d, eta %s, subsample %s, colsample %s, "
+         "min_child_weight %s, lambda %s, seed %s, %d threads, loss %s\n",
+         ntr, ndv, fc->trees, K, fc->depth, v[2], v[3], v[4], v[5], v[6], v[7], nt,
+         config_loss_name(cfg->loss.kind));
+    if (weighted) {
+        char wl[256];
+        size_t wo = 0;
+        for (int k = 0; k < K && wo < sizeof wl; k++)
+            wo += (size_t)snprintf(wl + wo, sizeof wl - wo, " %s %.4g", metrics_class_name(k),
+                                   (double)lp.weight[k]);
+        tlog(log, o->quiet, "class weights (instance weights):%s\n", wl);
+    }
+    double tb = util_now();
+    DMatrixHandle evm[2] = {dtr, ddv};
+    const char *evn[2] = {"train", "dev"};
+    for (int it = 0; it < fc->trees; it++) {
+        XGB_CHECK(XGBoosterUpdateOneIter(bst, it, dtr));
+        if ((it + 1) % TREES_LOG_EVERY == 0 || it + 1 == fc->trees) {
+            const char *ev = NULL;
+            XGB_CHECK(XGBoosterEvalOneIter(bst, it, evm, evn, 2, &ev));
+            /* ev: "[it]\ttrain-mlogloss:x\tdev-mlogloss:y" (unweighted) */
+            const char *a = strstr(ev, "train-mlogloss:"), *b = strstr(ev, "dev-mlogloss:");
+            tlog(log, o->quiet, "round %4d/%d  train mlogloss %.4f  dev mlogloss %.4f  %.1fs\n",
+                 it + 1, fc->trees, a ? strtod(a + 15, NULL) : NAN, b ? strtod(b + 13, NULL) : NAN,
+                 util_now() - tb);
+        }
+    }
+
+    /* the model file, then the numbers from the model read back from it */
+    char flist[4096];
+    feature_list(flist, sizeof flist);
+    XGB_CHECK(XGBoosterSetAttr(bst, "resecg_format", TREES_FORMAT));
+    XGB_CHECK(XGBoosterSetAttr(bst, "resecg_features", flist));
+    XGB_CHECK(XGBoosterSaveModelToBuffer(bst, "{\"format\": \"json\"}", &buflen, &buf));
+    model_bytes = malloc((size_t)buflen + 1);
+    if (!model_bytes) {
+        rerr_set(e, "out of memory");
+        goto done;
+    }
+    memcpy(model_bytes, buf, (size_t)buflen);
+    util_path_join(path, sizeof path, o->out_dir, "model.json");
+    if (util_write_file_atomic(path, model_bytes, (size_t)buflen, e) != 0)
+        goto done;
+    if (booster_load(path, model_bytes, (size_t)buflen, K, nt, &saved, e) != 0 ||
+        booster_check(saved, path, e) != 0)
+        goto done;
+    if (predict(saved, dtr, ntr, K, ptr, e) != 0 || predict(saved, ddv, ndv, K, pdv, e) != 0)
+        goto done;
+    metrics mtr, mdv;
+    double train_loss = score(ptr, ltr, ntr, K, &lp, pred_tr, &mtr);
+    double dev_loss = score(pdv, ldv, ndv, K, &lp, pred_dv, &mdv);
+    log_importance(saved, log, o->quiet);
+
+    util_path_join(path, sizeof path, o->out_dir, "predictions.csv");
+    if (predictions_write(path, &ds, dv, ndv, pred_dv, pdv, K, e) != 0)
+        goto done;
+    util_path_join(path, sizeof path, o->out_dir, "confusion.csv");
+    if (metrics_write_confusion_csv(&mdv, path, e) != 0)
+        goto done;
+    double secs = util_now() - t0;
+    /* one epochs.csv row, so the report's epochs, best epoch and wall time
+     * columns (and the scheduler's live table) read as for the network */
+    char row[1024];
+    int n = snprintf(row, sizeof row,
+                     "epoch,train_loss,dev_loss,lr,f1_N,f1_A,f1_O,f1_~,cinc_f1,macro_f1,"
+                     "weighted_f1,seconds\n1,%.6f,%.6f,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n",
+                     train_loss, dev_loss, (double)fc->eta, mdv.f1[0], K > 1 ? mdv.f1[1] : 0,
+                     K > 2 ? mdv.f1[2] : 0, K > 3 ? mdv.f1[3] : 0, mdv.cinc_f1, mdv.macro_f1,
+                     mdv.weighted_f1, secs);
+    util_path_join(path, sizeof path, o->out_dir, "epochs.csv");
+    if (util_write_file_atomic(path, row, (size_t)n, e) != 0)
+        goto done;
+    util_path_join(path, sizeof path, o->out_dir, "f1.csv");
+    if (metrics_write_f1_csv(&mdv, path, e) != 0)
+        goto done;
+    int nres;
+    const char *const *results = rundir_results(cfg->model.type, &nres);
+    if (rundir_complete_write(o->out_dir, data_fp, results, nres, e) != 0)
+        goto done;
+
+    res->epochs_run = 1;
+    res->best_epoch = 1;
+    res->best_dev_loss = dev_loss;
+    res->first_train_loss = res->last_train_loss = train_loss;
+    res->dev = mdv;
+    res->seconds = util_now() - t0;
+    tlog(log, o->quiet,
+         "trees: train loss %.4f (cinc_f1 %.3f), dev loss %.4f  cinc_f1 %.3f  F1 N %.3f A %.3f O %.3f "
+         "~ %.3f  macro_f1 %.3f  (%.1fs)\n",
+         train_loss, mtr.cinc_f1, dev_loss, mdv.cinc_f1, mdv.f1[0], K > 1 ? mdv.f1[1] : 0,
+         K > 2 ? mdv.f1[2] : 0, K > 3 ? mdv.f1[3] : 0, mdv.macro_f1, res->seconds);
+    rc = 0;
+done:
+    if (rc != 0 && log)
+        fprintf(log, "error: %s\n", e ? e->msg : "");
+    if (bst)
+        XGBoosterFree(bst);
+    if (saved)
+        XGBoosterFree(saved);
+    if (dtr)
+        XGDMatrixFree(dtr);
+    if (ddv)
+        XGDMatrixFree(ddv);
+    free(model_bytes);
+    free(fall);
+    free(ftr);
+    free(fdv);
+    free(wtr);
+    free(ltr);
+    free(ldv);
+    free(pred_tr);
+    free(pred_dv);
+    free(ptr);
+    free(pdv);
+    free(is_dev);
+    free(tr);
+    free(dv);
+    dataset_free(&ds);
+    if (log)
+        fclose(log);
+    return rc;
+}
+
+int trees_evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, rerr *e)
+{
+    dataset ds = {0};
+    int *tr = NULL, *dv = NULL, ntr = 0, ndv = 0, rc = -1;
+    int *lab = NULL, *pred = NULL;
+    float *f = NULL, *probs = NULL;
+    char *bytes = NULL;
+    size_t len = 0;
+    BoosterHandle b = NULL;
+    DMatrixHandle d = NULL;
+    const int K = cfg->model.num_classes;
+    int nt = threads_of(cfg);
+    memset(r, 0, sizeof *r);
+    r->mean = 0.0;
+    r->std = 1.0;
+
+    if (util_read_file_kind(o->ckpt, UTIL_MODEL, 0, &bytes, &len, e) != 0)
+        goto done;
+    if (booster_load(o->ckpt, bytes, len, K, nt, &b, e) != 0 || booster_check(b, o->ckpt, e) != 0)
+        goto done;
+    if (evaluate_records_open(cfg, o->all_records, &ds, &tr, &ntr, &dv, &ndv, &r->info, e) != 0)
+        goto done;
+    f = malloc(sizeof *f * (size_t)ndv * FEAT_N);
+    probs = malloc(sizeof *probs * (size_t)ndv * K);
+    lab = malloc(sizeof *lab * (size_t)ndv);
+    pred = malloc(sizeof *pred * (size_t)ndv);
+    if (!f || !probs || !lab || !pred) {
+        rerr_set(e, "out of memory");
+        goto done;
+    }
+    if (feat_dataset(&ds, dv, ndv, cfg->data.sample_rate, cfg->train.threads, f, NULL, e) != 0)
+        goto done;
+    for (int i = 0; i < ndv; i++)
+        lab[i] = ds.recs[dv[i]].label;
+    if (make_dmatrix(f, ndv, NULL, NULL, nt, &d, e) != 0)
+        goto done;
+    if (predict(b, d, ndv, K, probs, e) != 0) {
+        if (e) {
+            char msg[sizeof e->msg];
+            snprintf(msg, sizeof msg, "%s", e->msg);
+            rerr_set(e, "%s: %s", o->ckpt, msg);
+        }
+        goto done;
+    }
+    /* the loss with the training split's class weights, as evaluate_run */
+    long counts[RESECG_MAX_CLASSES] = {0};
+    if (ntr > 0)
+        dataset_class_counts(&ds, tr, ntr, counts);
+    else
+        dataset_class_counts(&ds, dv, ndv, counts);
+    loss_params lp;
+    loss_params_from_config(&lp, &cfg->loss, K, counts);
+    r->loss = score(probs, lab, ndv, K, &lp, pred, &r->mt);
+    r->records = ndv;
+    if (o->out_dir) {
+        char path[4096];
+        if (util_mkdir_p(o->out_dir, e) != 0)
+            goto done;
+        util_path_join(path, sizeof path, o->out_dir, "predictions.csv");
+        if (predictions_write(path, &ds, dv, ndv, pred, probs, K, e) != 0)
+            goto done;
+        util_path_join(path, sizeof path, o->out_dir, "confusion.csv");
+        if (metrics_write_confusion_csv(&r->mt, path, e) != 0)
+            goto done;
+        util_path_join(path, sizeof path, o->out_dir, "f1.csv");
+        if (metrics_write_f1_csv(&r->mt, path, e) != 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    if (b)
+        XGBoosterFree(b);
+    if (d)
+        XGDMatrixFree(d);
+    free(bytes);
+    free(f);
+    free(probs);
+    free(lab);
+    free(pred);
+    free(tr);
+    free(dv);
+    dataset_free(&ds);
+    return rc;
+}

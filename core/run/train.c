@@ -1,0 +1,1280 @@
+/* The data pipeline of a run (load, trim, resample, split), the training
+ * loop and evaluation (see train.h for the run directory). */
+#include "run/train.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "run/checkpoint.h"
+#include "data/cinc17.h"
+#include "nn/optim.h"
+#include "data/resample.h"
+#include "run/rundir.h"
+#include "nn/rng.h"
+#include "baseline/trees.h"
+
+#define CKPT_FORMAT "resecg-checkpoint-1"
+
+/* ---- data ---- */
+
+/* The reader's report as a few log lines: counts by problem, then the first
+ * problems one per line. */
+static void data_report_text(const cinc17_report *rep, const char *dir, char *out, size_t n)
+{
+    static const char *const what[CINC17_NPROBLEMS] = {"missing", "bad .mat", "bad header",
+                                                       "bad label", "duplicate"};
+    size_t o = 0;
+    o += (size_t)snprintf(out + o, n - o, "%s: loaded %d records, skipped %d (", dir, rep->loaded,
+                          rep->skipped);
+    int first = 1;
+    for (int p = 0; p < CINC17_NPROBLEMS && o < n; p++) {
+        if (!rep->by_problem[p])
+            continue;
+        o += (size_t)snprintf(out + o, n - o, "%s%s %d", first ? "" : ", ", what[p],
+                              rep->by_problem[p]);
+        first = 0;
+    }
+    if (o < n)
+        o += (size_t)snprintf(out + o, n - o, ")");
+    for (int i = 0; i < rep->nexamples && o < n; i++)
+        o += (size_t)snprintf(out + o, n - o, "\n  %s", rep->examples[i]);
+}
+
+/* Replaces every record by its resampling to m samples. */
+static int data_resample(dataset *ds, int m, int *changed, rerr *e)
+{
+    resampler rs;
+    if (resampler_init(&rs, m, e) != 0)
+        return -1;
+    int rc = 0;
+    *changed = 0;
+    for (int i = 0; i < ds->n && rc == 0; i++) {
+        record *r = &ds->recs[i];
+        if (r->len == m)
+            continue;
+        float *y = malloc(sizeof *y * (size_t)m);
+        if (!y) {
+            rc = rerr_set(e, "%s: out of memory resampling to %d samples", r->name, m);
+            break;
+        }
+        if (resampler_run(&rs, r->x, r->len, y, e) != 0) {
+            free(y);
+            rc = -1;
+            break;
+        }
+        free(r->x);
+        r->x = y;
+        r->len = m;
+        (*changed)++;
+    }
+    resampler_free(&rs);
+    return rc;
+}
+
+int data_load(const resecg_config *cfg, int resample, dataset *ds, data_info *info, rerr *e)
+{
+    data_info local;
+    if (!info)
+        info = &local;
+    memset(info, 0, sizeof *info);
+    double t0 = util_now();
+    dataset_init(ds, cfg->model.num_classes);
+    if (strcmp(cfg->data.source, "synthetic") == 0) {
+        if (cfg->model.num_classes != 4)
+            return rerr_set(e, "data.source synthetic makes 4 classes, model.classes is %d",
+                            cfg->model.num_classes);
+        synth_params sp = {
+            .n = cfg->data.synth_records,
+            .min_len = cfg->data.synth_min_length,
+            .max_len = cfg->data.synth_length,
+            .fs = cfg->data.sample_rate,
+            .noise = cfg->data.synth_noise,
+            .seed = cfg->data.seed,
+        };
+        if (synth_generate(ds, &sp, e) != 0) {
+            dataset_free(ds);
+            return -1;
+        }
+    } else if (strcmp(cfg->data.source, "cinc17") == 0) {
+        if (cfg->model.num_classes != 4)
+            return rerr_set(e, "data.source cinc17 has 4 classes (N, A, O, ~), model.classes is %d",
+                            cfg->model.num_classes);
+        cinc17_opts co = {
+            .labels = cfg->data.labels,
+            .skip_bad = cfg->data.skip_bad,
+            .threads = cfg->train.threads,
+        };
+        cinc17_report rep;
+        if (cinc17_load(ds, cfg->data.dir, &co, &rep, e) != 0) {
+            dataset_free(ds);
+            return -1;
+        }
+        info->skipped = rep.skipped;
+        if (rep.skipped)
+            data_report_text(&rep, cfg->data.dir, info->report, sizeof info->report);
+    } else {
+        return rerr_set(e, "data.source '%s': expected synthetic or cinc17", cfg->data.source);
+    }
+    /* awni/ecg: ecg[:STEP * int(len(ecg) / STEP)], one label per STEP samples.
+     * The feature model reads whole records at their own rate: no frames,
+     * and no resampling (which would change the rate the features assume). */
+    int network = cfg->model.type == MODEL_RESECG;
+    info->frame = network ? config_frame(&cfg->model) : 1;
+    if (network)
+        dataset_trim(ds, info->frame);
+    if (network && resample && cfg->data.resample_length > 0 &&
+        data_resample(ds, cfg->data.resample_length, &info->resampled, e) != 0) {
+        dataset_free(ds);
+        return -1;
+    }
+    info->loaded = ds->n;
+    info->seconds = util_now() - t0;
+    return 0;
+}
+
+/* train = records whose part is not dev_part, dev = the others; sorted. */
+static int data_split_parts(const int *part, int n, int dev_part, int **train, int *ntrain,
+                            int **dev, int *ndev, rerr *e)
+{
+    size_t sz = sizeof(int) * (size_t)(n > 0 ? n : 1);
+    int *tr = malloc(sz), *dv = malloc(sz), nt = 0, nd = 0;
+    if (!tr || !dv) {
+        free(tr);
+        free(dv);
+        return rerr_set(e, "split: out of memory for %d records", n);
+    }
+    for (int i = 0; i < n; i++) {
+        if (part[i] == dev_part)
+            dv[nd++] = i;
+        else
+            tr[nt++] = i;
+    }
+    *train = tr;
+    *ntrain = nt;
+    *dev = dv;
+    *ndev = nd;
+    return 0;
+}
+
+int data_split(const resecg_config *cfg, const dataset *ds, int **train, int *ntrain, int **dev,
+               int *ndev, rerr *e)
+{
+    const data_config *d = &cfg->data;
+    *train = *dev = NULL;
+    *ntrain = *ndev = 0;
+    if (d->manifest[0]) {
+        int *part = malloc(sizeof *part * (size_t)(ds->n > 0 ? ds->n : 1)), nfolds = 0;
+        if (!part)
+            return rerr_set(e, "%s: out of memory", d->manifest);
+        const char *data_name = strcmp(d->source, "cinc17") == 0 ? d->dir : "the synthetic data";
+        int rc = manifest_read(d->manifest, ds, data_name, part, &nfolds, e);
+        if (rc == 0 && nfolds > 0 && d->dev_fold >= nfolds)
+            rc = rerr_set(e, "%s: data.dev_fold is %d but the manifest has folds 0..%d", d->manifest,
+                          d->dev_fold, nfolds - 1);
+        if (rc == 0)
+            rc = data_split_parts(part, ds->n, nfolds > 0 ? d->dev_fold : MANIFEST_DEV, train,
+                                  ntrain, dev, ndev, e);
+        free(part);
+        return rc;
+    }
+    if (d->split == SPLIT_SHUFFLE)
+        return dataset_split_shuffle(ds, config_decimal(d->dev_fraction), d->seed, train, ntrain,
+                                     dev, ndev, e);
+    return dataset_split(ds, d->dev_fraction, d->seed, train, ntrain, dev, ndev, e);
+}
+
+int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntrain, int **dev,
+                    int *ndev, data_info *info, rerr *e)
+{
+    *train = *dev = NULL;
+    *ntrain = *ndev = 0;
+    if (data_load(cfg, 1, ds, info, e) != 0)
+        return -1;
+    return data_split(cfg, ds, train, ntrain, dev, ndev, e);
+}
+
+int normalization_write(const char *path, double mean, double std, rerr *e)
+{
+    char text[128];
+    int n = snprintf(text, sizeof text, "mean,std\n%.17g,%.17g\n", mean, std);
+    return util_write_file_atomic(path, text, (size_t)n, e);
+}
+
+/* Longest record among idx, trimmed to whole frames (at least one frame). */
+static int max_trimmed_len(const dataset *ds, const int *idx, int n, int frame)
+{
+    int best = frame;
+    for (int i = 0; i < n; i++) {
+        int len = ds->recs[idx[i]].len / frame * frame;
+        if (len > best)
+            best = len;
+    }
+    return best;
+}
+
+/* ---- checkpoints ---- */
+
+/* Index of the first non-finite float of x (n), or -1. */
+static long first_nonfinite(const float *x, long n)
+{
+    for (long i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return i;
+    return -1;
+}
+
+/* A model whose parameters, statistics or moments hold NaN or inf has
+ * diverged: saving it would only hand the damage on to --resume and
+ * evaluate, so checkpoint_save refuses. */
+static int check_host_finite(const model *m, const float *hp, const float *hb, const float *hm,
+                             const float *hv, const char *path, rerr *e)
+{
+    for (int i = 0; i < m->ntensors; i++) {
+        const tensor_info *t = &m->tensors[i];
+        const float *src[3] = {t->kind == TENSOR_PARAM ? hp : hb, NULL, NULL};
+        static const char *const prefix[3] = {"", "adam.m.", "adam.v."};
+        if (t->kind == TENSOR_PARAM && hm) {
+            src[1] = hm;
+            src[2] = hv;
+        }
+        for (int k = 0; k < 3; k++) {
+            long bad = src[k] ? first_nonfinite(src[k] + t->offset, t->numel) : -1;
+            if (bad >= 0)
+                return rerr_set(e, "%s: not written: tensor %s%s: value %ld of %ld is %g "
+                                   "(training diverged; lower optim.lr)",
+                                path, prefix[k], t->name, bad, t->numel,
+                                (double)src[k][t->offset + bad]);
+        }
+    }
+    return 0;
+}
+
+int checkpoint_save(model *m, const struct adam *a, const char *path, const char *const *meta_kv,
+                    int nmeta, rerr *e)
+{
+    backend *be = m->be;
+    size_t pbytes = (size_t)m->nparams * sizeof(float), bbytes = (size_t)m->nbuffers * sizeof(float);
+    int cap = 3 * m->ntensors + 8;
+    float *hp = malloc(pbytes), *hb = malloc(bbytes);
+    float *hm = a ? malloc(pbytes) : NULL, *hv = a ? malloc(pbytes) : NULL;
+    st_tensor *ts = calloc((size_t)cap, sizeof *ts);
+    st_meta *meta = calloc((size_t)nmeta + 1, sizeof *meta);
+    /* PyTorch's BatchNorm1d has a num_batches_tracked buffer: write it so the
+     * file loads with load_state_dict(strict=True). */
+    int64_t *tracked = calloc((size_t)m->ntensors, sizeof *tracked);
+    int rc = -1, n = 0;
+    if (!hp || !hb || !ts || !meta || !tracked || (a && (!hm || !hv))) {
+        rerr_set(e, "%s: out of memory", path);
+        goto done;
+    }
+    be->download(be, hp, m->params, pbytes);
+    be->download(be, hb, m->buffers, bbytes);
+    if (a) {
+        be->download(be, hm, a->m, pbytes);
+        be->download(be, hv, a->v, pbytes);
+    }
+    if (check_host_finite(m, hp, hb, hm, hv, path, e) != 0)
+        goto done;
+    for (int i = 0; i < m->ntensors; i++) {
+        const tensor_info *t = &m->tensors[i];
+        st_tensor *s = &ts[n++];
+        snprintf(s->name, sizeof s->name, "%s", t->name);
+        s->dtype = ST_F32;
+        s->ndim = t->ndim;
+        for (int d = 0; d < t->ndim; d++)
+            s->shape[d] = t->shape[d];
+        s->data = (t->kind == TENSOR_PARAM ? hp : hb) + t->offset;
+        s->nbytes = (size_t)t->numel * sizeof(float);
+        size_t len = strlen(t->name);
+        if (len > 12 && strcmp(t->name + len - 12, ".running_var") == 0) {
+            st_tensor *nb = &ts[n++];
+            snprintf(nb->name, sizeof nb->name, "%.*s.num_batches_tracked", (int)(len - 12), t->name);
+            nb->dtype = ST_I64;
+            nb->ndim = 0;
+            tracked[i] = a ? a->t : 0;
+            nb->data = &tracked[i];
+            nb->nbytes = sizeof(int64_t);
+        }
+    }
+    if (a) {
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < m->ntensors; i++) {
+                const tensor_info *t = &m->tensors[i];
+                if (t->kind != TENSOR_PARAM)
+                    continue;
+                st_tensor *s = &ts[n++];
+                snprintf(s->name, sizeof s->name, "%s%s", pass ? "adam.v." : "adam.m.", t->name);
+                s->dtype = ST_F32;
+                s->ndim = t->ndim;
+                for (int d = 0; d < t->ndim; d++)
+                    s->shape[d] = t->shape[d];
+                s->data = (pass ? hv : hm) + t->offset;
+                s->nbytes = (size_t)t->numel * sizeof(float);
+            }
+    }
+    for (int i = 0; i < nmeta; i++) {
+        snprintf(meta[i].key, sizeof meta[i].key, "%s", meta_kv[2 * i]);
+        snprintf(meta[i].value, sizeof meta[i].value, "%s", meta_kv[2 * i + 1]);
+    }
+    /* st_write lays the tensors out in this order: their hash is the data
+     * section's, which checkpoint_validate checks */
+    uint64_t h = UTIL_FNV1A64_INIT;
+    for (int i = 0; i < n; i++)
+        h = util_fnv1a64(h, ts[i].data, ts[i].nbytes);
+    snprintf(meta[nmeta].key, sizeof meta[nmeta].key, "%s", ST_CHECKSUM_KEY);
+    snprintf(meta[nmeta].value, sizeof meta[nmeta].value, "%016llx", (unsigned long long)h);
+    rc = st_write(path, ts, n, meta, nmeta + 1, e);
+done:
+    free(hp);
+    free(hb);
+    free(hm);
+    free(hv);
+    free(ts);
+    free(meta);
+    free(tracked);
+    return rc;
+}
+
+/* The metadata a resecg checkpoint may hold and how each value must read:
+ * one table for every reader. A key that is absent is the reader's business
+ * (evaluate needs norm_mean and norm_std, --resume the loop state); one that
+ * is present must parse whole and lie in its range, whoever reads the file. */
+typedef enum meta_kind {
+    META_TEXT,      /* any string */
+    META_COUNT,     /* decimal digits, no sign or leading zeros, at most INT_MAX */
+    META_FLOAT,     /* a number finite in float precision (the model computes in floats) */
+    META_POSITIVE,  /* a float-finite number >= FLT_MIN: a divisor or a step size */
+    META_LOSS,      /* a number >= 0 or inf (inf: no epoch has improved yet) */
+    META_WAITS,     /* two counts, one space between */
+} meta_kind;
+
+static const struct ckpt_meta_key {
+    const char *key;
+    meta_kind kind;
+} ckpt_meta_keys[] = {
+    {"format", META_TEXT},          {"epoch", META_COUNT},         {"adam_step", META_COUNT},
+    {"lr", META_POSITIVE},          {"best_dev_loss", META_LOSS},  {"best_epoch", META_COUNT},
+    {"plateau_best", META_LOSS},    {"waits", META_WAITS},         {"norm_mean", META_FLOAT},
+    {"norm_std", META_POSITIVE},
+};
+
+/* A count at s; *end is set past its digits. -1 if s does not start with one. */
+static int meta_count(const char *s, const char **end, int *out)
+{
+    long long v = 0;
+    const char *p = s;
+    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9'))
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (*p - '0');
+        if (v > INT_MAX)
+            return -1;
+    }
+    *end = p;
+    *out = (int)v;
+    return 0;
+}
+
+/* The whole of s as a number (strtod's syntax, no leading blanks). */
+static int meta_real(const char *s, double *out)
+{
+    char *end;
+    if (!*s || isspace((unsigned char)*s))
+        return -1;
+    *out = strtod(s, &end);
+    return *end ? -1 : 0;
+}
+
+/* Checks one value against its kind; what it expected goes in *want. */
+static int meta_value_ok(const char *v, meta_kind kind, const char **want)
+{
+    const char *end;
+    double x;
+    int a, b;
+    switch (kind) {
+    case META_TEXT:
+        return 1;
+    case META_COUNT:
+        *want = "a non-negative integer";
+        return meta_count(v, &end, &a) == 0 && *end == '\0';
+    case META_WAITS:
+        *want = "two non-negative integers separated by a space";
+        return meta_count(v, &end, &a) == 0 && *end == ' ' && meta_count(end + 1, &end, &b) == 0 &&
+               *end == '\0';
+    case META_FLOAT:
+        *want = "a finite number";
+        return meta_real(v, &x) == 0 && fabs(x) <= FLT_MAX;
+    case META_POSITIVE:
+        *want = "a finite number > 0";
+        return meta_real(v, &x) == 0 && x >= FLT_MIN && x <= FLT_MAX;
+    case META_LOSS:
+        *want = "a number >= 0 (or inf)";
+        return meta_real(v, &x) == 0 && x >= 0;
+    }
+    return 0;
+}
+
+/* Every known metadata key present in f, by the table. */
+static int checkpoint_meta_check(const st_file *f, const char *path, rerr *e)
+{
+    for (size_t i = 0; i < sizeof ckpt_meta_keys / sizeof ckpt_meta_keys[0]; i++) {
+        const struct ckpt_meta_key *k = &ckpt_meta_keys[i];
+        const char *v = st_meta_get(f, k->key), *want = "";
+        if (v && !meta_value_ok(v, k->kind, &want))
+            return rerr_set(e, "%s: metadata %s: expected %s, got '%.64s'", path, k->key, want, v);
+    }
+    const char *ep = st_meta_get(f, "epoch"), *best = st_meta_get(f, "best_epoch");
+    if (ep && best && atoi(best) > atoi(ep))
+        return rerr_set(e, "%s: metadata best_epoch: %s is after epoch %s", path, best, ep);
+    return 0;
+}
+
+/* The model tensor a checkpoint tensor name stores, and how: *role 0 the
+ * tensor itself, 1 its Adam first moment, 2 its second moment, 3 the
+ * num_batches_tracked counter of the BatchNorm whose running_var it returns.
+ * NULL for a name that is no part of a checkpoint of m. */
+static const tensor_info *checkpoint_tensor_of(const model *m, const char *name, int *role)
+{
+    static const char *const moment[2] = {"adam.m.", "adam.v."};
+    static const char nbt[] = ".num_batches_tracked";
+    for (int k = 0; k < 2; k++)
+        if (strncmp(name, moment[k], 7) == 0) {
+            const tensor_info *t = model_tensor(m, name + 7);
+            *role = 1 + k;
+            return t && t->kind == TENSOR_PARAM ? t : NULL;
+        }
+    size_t len = strlen(name), nl = sizeof nbt - 1;
+    if (len > nl && strcmp(name + len - nl, nbt) == 0) {
+        char rv[sizeof m->tensors[0].name];
+        if (len - nl + sizeof ".running_var" > sizeof rv)
+            return NULL;
+        snprintf(rv, sizeof rv, "%.*s.running_var", (int)(len - nl), name);
+        *role = 3;
+        return model_tensor(m, rv);
+    }
+    *role = 0;
+    return model_tensor(m, name);
+}
+
+/* One tensor of the file: the dtype and shape its role implies, and values
+ * that are finite (running variances and second moments also >= 0; counters
+ * >= 0). Floats are read with memcpy: a file's data need not be aligned. */
+static int checkpoint_tensor_check(const st_tensor *s, const tensor_info *t, int role,
+                                   const char *path, rerr *e)
+{
+    if (role == 3) {
+        int64_t v;
+        if (s->dtype != ST_I64 || s->ndim != 0)
+            return rerr_set(e, "%s: tensor %s: expected an I64 scalar", path, s->name);
+        memcpy(&v, s->data, sizeof v);
+        if (v < 0)
+            return rerr_set(e, "%s: tensor %s: negative count %lld", path, s->name, (long long)v);
+        return 0;
+    }
+    int ok = s->dtype == ST_F32 && s->ndim == t->ndim;
+    for (int d = 0; ok && d < t->ndim; d++)
+        ok = s->shape[d] == t->shape[d];
+    if (!ok) {
+        char want[64] = "", got[160] = "";
+        int o = 0;
+        for (int d = 0; d < t->ndim; d++)
+            o += snprintf(want + o, sizeof want - (size_t)o, "%s%d", d ? ", " : "", t->shape[d]);
+        o = 0;
+        for (int d = 0; d < s->ndim && o < (int)sizeof got; d++)
+            o += snprintf(got + o, sizeof got - (size_t)o, "%s%lld", d ? ", " : "",
+                          (long long)s->shape[d]);
+        return rerr_set(e, "%s: tensor %s: %s (%s) where this model has F32 (%s) (a checkpoint of "
+                           "another model.* config?)",
+                        path, s->name, s->dtype == ST_F32 ? "F32" : s->dtype == ST_I64 ? "I64" : "I32",
+                        got, want);
+    }
+    size_t len = strlen(t->name);
+    int nonneg = role == 2 || (len > 12 && strcmp(t->name + len - 12, ".running_var") == 0);
+    const unsigned char *p = s->data;
+    for (long i = 0; i < t->numel; i++) {
+        float x;
+        memcpy(&x, p + (size_t)i * sizeof x, sizeof x);
+        if (!isfinite(x) || (nonneg && x < 0))
+            return rerr_set(e, "%s: tensor %s: value %ld of %ld is %g (%s)", path, s->name, i,
+                            t->numel, (double)x,
+                            isfinite(x) ? "a variance cannot be negative"
+                                        : "a checkpoint must hold finite numbers");
+    }
+    return 0;
+}
+
+int checkpoint_validate(const st_file *f, const model *m, int with_adam, const char *path, rerr *e)
+{
+    if (checkpoint_meta_check(f, path, e) != 0)
+        return -1;
+    if (!m)
+        return 0;
+    if (st_check_checksum(f, path, e) != 0)
+        return -1;
+    for (int i = 0; i < f->n; i++) {
+        const st_tensor *s = &f->tensors[i];
+        int role;
+        const tensor_info *t = checkpoint_tensor_of(m, s->name, &role);
+        if (!t)
+            return rerr_set(e, "%s: tensor %s: not a tensor of this model (a checkpoint of another "
+                               "model.* config?)",
+                            path, s->name);
+        if (checkpoint_tensor_check(s, t, role, path, e) != 0)
+            return -1;
+    }
+    for (int i = 0; i < m->ntensors; i++) {
+        const tensor_info *t = &m->tensors[i];
+        if (!st_find(f, t->name))
+            return rerr_set(e, "%s: tensor %s: missing", path, t->name);
+        for (int k = 0; with_adam && t->kind == TENSOR_PARAM && k < 2; k++) {
+            char name[sizeof t->name + 8];
+            snprintf(name, sizeof name, "%s%s", k ? "adam.v." : "adam.m.", t->name);
+            if (!st_find(f, name))
+                return rerr_set(e, "%s: tensor %s: missing (--resume needs the Adam moments)",
+                                path, name);
+        }
+    }
+    return 0;
+}
+
+int checkpoint_load(model *m, struct adam *a, const char *path, rerr *e)
+{
+    st_file f;
+    if (st_read(&f, path, e) != 0)
+        return -1;
+    int rc = checkpoint_validate(&f, m, a != NULL, path, e);
+    for (int i = 0; i < m->ntensors && rc == 0; i++) {
+        const tensor_info *t = &m->tensors[i];
+        size_t bytes = (size_t)t->numel * sizeof(float);
+        float *base = t->kind == TENSOR_PARAM ? m->params : m->buffers;
+        m->be->upload(m->be, base + t->offset, st_find(&f, t->name)->data, bytes);
+        if (a && t->kind == TENSOR_PARAM) {
+            char name[sizeof t->name + 8];
+            snprintf(name, sizeof name, "adam.m.%s", t->name);
+            m->be->upload(m->be, a->m + t->offset, st_find(&f, name)->data, bytes);
+            snprintf(name, sizeof name, "adam.v.%s", t->name);
+            m->be->upload(m->be, a->v + t->offset, st_find(&f, name)->data, bytes);
+        }
+    }
+    st_free(&f);
+    return rc;
+}
+
+/* ---- evaluation over a set of records ---- */
+
+typedef struct eval_out {
+    double loss;   /* mean over valid frames */
+    metrics mt;
+    float *probs;  /* (n, K) mean frame probabilities per record, or NULL */
+    int *pred;     /* (n) record predictions, or NULL */
+} eval_out;
+
+/* pos (n) = positions into idx in by-length order (length, then index). */
+static int eval_order(const dataset *ds, const int *idx, int n, int *pos, rerr *e)
+{
+    int *sorted = malloc(sizeof *sorted * (size_t)(n > 0 ? n : 1));
+    int *where = malloc(sizeof *where * (size_t)(ds->n > 0 ? ds->n : 1));
+    int rc = -1;
+    if (!sorted || !where) {
+        rerr_set(e, "out of memory for evaluation");
+        goto done;
+    }
+    memcpy(sorted, idx, sizeof(int) * (size_t)n);
+    if (dataset_sort_by_length(ds, sorted, n, e) != 0)
+        goto done;
+    for (int i = 0; i < n; i++)
+        where[idx[i]] = i;
+    for (int i = 0; i < n; i++)
+        pos[i] = where[sorted[i]];
+    rc = 0;
+done:
+    free(sorted);
+    free(where);
+    return rc;
+}
+
+/* The distinct batch shapes (B x L) a run has fed the model, for train.log:
+ * each is a set of convolution primitives (oneDNN) or algorithm searches
+ * (cuDNN) the backend made. */
+#define SHAPES_MAX 4096
+typedef struct shape_set {
+    int n, overflow;
+    int BL[SHAPES_MAX][2];
+} shape_set;
+
+static void shapes_add(shape_set *ss, int B, int L)
+{
+    if (!ss)
+        return;
+    for (int i = 0; i < ss->n; i++)
+        if (ss->BL[i][0] == B && ss->BL[i][1] == L)
+            return;
+    if (ss->n == SHAPES_MAX) {
+        ss->overflow = 1;
+        return;
+    }
+    ss->BL[ss->n][0] = B;
+    ss->BL[ss->n][1] = L;
+    ss->n++;
+}
+
+/* Evaluates the records idx in by-length batches (train.h: evaluate_run);
+ * out->pred and out->probs stay in idx's order. */
+static int eval_records(model *m, const dataset *ds, const int *idx, int n, float mean, float sd,
+                        const loss_params *lp, batch *bt, eval_out *out, shape_set *shapes, rerr *e)
+{
+    backend *be = m->be;
+    int K = m->cfg.num_classes, cap = bt->cap_B;
+    size_t pbytes = (size_t)cap * (bt->cap_L / m->frame) * K * sizeof(float);
+    float *pd = be->alloc(be, pbytes), *ph = malloc(pbytes);
+    int *pos = malloc(sizeof *pos * (size_t)(n > 0 ? n : 1));
+    int *bidx = malloc(sizeof *bidx * (size_t)cap);
+    if (!pd || !ph || !pos || !bidx) {
+        if (pd)
+            be->free(be, pd);
+        free(ph);
+        free(pos);
+        free(bidx);
+        return rerr_set(e, "out of memory for evaluation");
+    }
+    if (eval_order(ds, idx, n, pos, e) != 0) {
+        be->free(be, pd);
+        free(ph);
+        free(pos);
+        free(bidx);
+        return -1;
+    }
+    metrics_init(&out->mt, K);
+    double loss_sum = 0;
+    long frames = 0;
+    for (int s = 0; s < n; s += cap) {
+        int B = n - s < cap ? n - s : cap;
+        for (int i = 0; i < B; i++)
+            bidx[i] = idx[pos[s + i]];
+        batch_fill(bt, ds, bidx, B, m->frame, mean, sd);
+        shapes_add(shapes, B, bt->L);
+        model_forward(m, bt->x, B, bt->L, 0, 0);
+        long valid = 0;
+        for (int i = 0; i < B; i++)
+            valid += bt->frames[i];
+        float l = be->loss_forward_backward(be, pd, NULL, m->logits, bt->labels, B * bt->T, lp);
+        loss_sum += (double)l * valid;
+        frames += valid;
+        be->download(be, ph, pd, (size_t)B * bt->T * K * sizeof(float));
+        for (int i = 0; i < B; i++) {
+            const float *p = ph + (size_t)i * bt->T * K;
+            int pred = metrics_record_vote(p, bt->frames[i], K, NULL);
+            metrics_add(&out->mt, ds->recs[bt->rec[i]].label, pred);
+            int at = pos[s + i];
+            if (out->pred)
+                out->pred[at] = pred;
+            if (out->probs) {
+                for (int k = 0; k < K; k++) {
+                    double acc = 0;
+                    for (int t = 0; t < bt->frames[i]; t++)
+                        acc += p[t * K + k];
+                    out->probs[(size_t)at * K + k] = (float)(acc / bt->frames[i]);
+                }
+            }
+        }
+    }
+    metrics_finish(&out->mt);
+    out->loss = frames ? loss_sum / frames : 0;
+    be->free(be, pd);
+    free(ph);
+    free(pos);
+    free(bidx);
+    return 0;
+}
+
+int predictions_write(const char *path, const dataset *ds, const int *idx, int n, const int *pred,
+                      const float *probs, int K, rerr *e)
+{
+    afile af;
+    if (afile_open(&af, path, e) != 0)
+        return -1;
+    fprintf(af.fp, "record,label,pred");
+    for (int k = 0; k < K; k++)
+        fprintf(af.fp, ",p_%s", metrics_class_name(k));
+    fprintf(af.fp, "\n");
+    for (int i = 0; i < n; i++) {
+        const record *r = &ds->recs[idx[i]];
+        fprintf(af.fp, "%s,%s,%s", r->name, metrics_class_name(r->label),
+                metrics_class_name(pred[i]));
+        for (int k = 0; k < K; k++)
+            fprintf(af.fp, ",%.6f", probs[(size_t)i * K + k]);
+        fprintf(af.fp, "\n");
+    }
+    return afile_commit(&af, e);
+}
+
+/* Writes f1.csv, confusion.csv and predictions.csv of one evaluation. */
+static int write_eval_outputs(const char *dir, const dataset *ds, const int *idx, int n,
+                              const eval_out *ev, int K, rerr *e)
+{
+    char path[4096];
+    util_path_join(path, sizeof path, dir, "predictions.csv");
+    if (predictions_write(path, ds, idx, n, ev->pred, ev->probs, K, e) != 0)
+        return -1;
+    util_path_join(path, sizeof path, dir, "confusion.csv");
+    if (metrics_write_confusion_csv(&ev->mt, path, e) != 0)
+        return -1;
+    util_path_join(path, sizeof path, dir, "f1.csv");
+    return metrics_write_f1_csv(&ev->mt, path, e);
+}
+
+/* ---- the run ---- */
+
+int train_schedule_step(run_state *st, double dev_loss, int epoch, const train_config *tc,
+                        const optim_config *oc, int *stop)
+{
+    int improved = dev_loss < st->best_loss;
+    if (improved) {
+        st->best_loss = dev_loss;
+        st->best_epoch = epoch;
+        st->es_wait = 0;
+    } else if (++st->es_wait >= tc->early_stop_patience) {
+        *stop = 1;
+    }
+    /* Keras ReduceLROnPlateau: an improvement is a drop of more than
+     * min_delta = 1e-4; after `patience` epochs without one, lr *= factor. */
+    if (dev_loss < st->plateau_best - 1e-4) {
+        st->plateau_best = dev_loss;
+        st->plateau_wait = 0;
+    } else if (++st->plateau_wait >= oc->plateau_patience) {
+        float nlr = st->lr * oc->plateau_factor;
+        st->lr = nlr > oc->min_lr ? nlr : oc->min_lr;
+        st->plateau_wait = 0;
+    }
+    return improved;
+}
+
+static void logf_(FILE *log, int quiet, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(FILE *log, int quiet, const char *fmt, ...)
+{
+    va_list ap;
+    if (!quiet) {
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    }
+    if (log) {
+        va_start(ap, fmt);
+        vfprintf(log, fmt, ap);
+        va_end(ap);
+        fflush(log);
+    }
+}
+
+static void progress_bar(int epoch, int done, int total, double loss)
+{
+    int width = 30, fill = total ? done * width / total : width;
+    fprintf(stderr, "\r  epoch %d [", epoch);
+    for (int i = 0; i < width; i++)
+        fputc(i < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %d/%d  loss %.4f ", done, total, loss);
+    fflush(stderr);
+}
+
+static int save_last(model *m, const adam *a, const run_state *st, const char *path, double mean,
+                     double sd, rerr *e)
+{
+    char v[8][64];
+    snprintf(v[0], 64, "%d", st->epoch);
+    snprintf(v[1], 64, "%d", a->t);
+    snprintf(v[2], 64, "%.9g", st->lr);
+    snprintf(v[3], 64, "%.17g", st->best_loss);
+    snprintf(v[4], 64, "%d", st->best_epoch);
+    snprintf(v[5], 64, "%.17g", st->plateau_best);
+    snprintf(v[6], 64, "%d %d", st->plateau_wait, st->es_wait);
+    char ms[2][64];
+    snprintf(ms[0], 64, "%.17g", mean);
+    snprintf(ms[1], 64, "%.17g", sd);
+    const char *kv[] = {"format", CKPT_FORMAT, "epoch", v[0], "adam_step", v[1], "lr", v[2],
+                        "best_dev_loss", v[3], "best_epoch", v[4], "plateau_best", v[5],
+                        "waits", v[6], "norm_mean", ms[0], "norm_std", ms[1]};
+    return checkpoint_save(m, a, path, kv, (int)(sizeof kv / sizeof kv[0] / 2), e);
+}
+
+static int save_best(model *m, const char *path, double mean, double sd, int epoch, rerr *e)
+{
+    char ms[3][64];
+    snprintf(ms[0], 64, "%.17g", mean);
+    snprintf(ms[1], 64, "%.17g", sd);
+    snprintf(ms[2], 64, "%d", epoch);
+    const char *kv[] = {"format", CKPT_FORMAT, "epoch", ms[2], "norm_mean", ms[0],
+                        "norm_std", ms[1]};
+    return checkpoint_save(m, NULL, path, kv, (int)(sizeof kv / sizeof kv[0] / 2), e);
+}
+
+static const char *meta_or(const st_file *f, const char *key, const char *dflt)
+{
+    const char *v = st_meta_get(f, key);
+    return v ? v : dflt;
+}
+
+/* Restores the loop state and the epochs.csv rows of an interrupted run. */
+static int resume_state(model *m, adam *a, run_state *st, const char *dir, sbuf *rows, rerr *e)
+{
+    char path[4096];
+    util_path_join(path, sizeof path, dir, "last.safetensors");
+    st_file f;
+    if (st_read(&f, path, e) != 0)
+        return -1;
+    /* the metadata is checked here, the tensors by checkpoint_load */
+    if (checkpoint_validate(&f, NULL, 0, path, e) != 0) {
+        st_free(&f);
+        return -1;
+    }
+    if (strcmp(meta_or(&f, "format", ""), CKPT_FORMAT) != 0) {
+        st_free(&f);
+        return rerr_set(e, "%s: not a resecg training checkpoint", path);
+    }
+    /* absent keys keep their old defaults; present ones passed the table */
+    st->epoch = atoi(meta_or(&f, "epoch", "0"));
+    a->t = atoi(meta_or(&f, "adam_step", "0"));
+    st->lr = strtof(meta_or(&f, "lr", "0"), NULL);
+    st->best_loss = strtod(meta_or(&f, "best_dev_loss", "inf"), NULL);
+    st->best_epoch = atoi(meta_or(&f, "best_epoch", "0"));
+    st->plateau_best = strtod(meta_or(&f, "plateau_best", "inf"), NULL);
+    sscanf(meta_or(&f, "waits", "0 0"), "%d %d", &st->plateau_wait, &st->es_wait);
+    st_free(&f);
+    if (!(st->lr > 0)) /* lr absent: a file no resecg version wrote */
+        return rerr_set(e, "%s: metadata lr: missing", path);
+    if (checkpoint_load(m, a, path, e) != 0)
+        return -1;
+    /* keep the header and the first `epoch` rows of epochs.csv */
+    util_path_join(path, sizeof path, dir, "epochs.csv");
+    FILE *fp = util_fopen_read(path, UTIL_NOFOLLOW, e);
+    if (!fp)
+        return -1;
+    char line[4096];
+    int kept = 0;
+    if (!fgets(line, sizeof line, fp)) {
+        fclose(fp);
+        return rerr_set(e, "%s: empty", path);
+    }
+    sbuf_puts(rows, line);
+    while (kept < st->epoch && fgets(line, sizeof line, fp)) {
+        sbuf_puts(rows, line);
+        kept++;
+    }
+    fclose(fp);
+    if (kept != st->epoch)
+        return rerr_set(e, "%s: has %d epoch rows, the checkpoint says %d", path, kept, st->epoch);
+    return 0;
+}
+
+int train_run_open(const resecg_config *cfg, const char *out_dir, const char *note, dataset *ds,
+                   int **tr, int *ntr, int **dv, int *ndv, data_info *info, FILE **log, rerr *e)
+{
+    char path[4096];
+    if (data_load_split(cfg, ds, tr, ntr, dv, ndv, info, e) != 0)
+        return -1;
+    if (*ntr == 0 || *ndv == 0)
+        return rerr_set(e, "the split has %d training and %d dev records: both must be non-empty",
+                        *ntr, *ndv);
+    if (util_mkdir_p(out_dir, e) != 0)
+        return -1;
+    util_path_join(path, sizeof path, out_dir, "train.log");
+    /* a FIFO or a planted link as train.log is refused, as every output */
+    int fd = util_open(path, O_WRONLY | O_CREAT | O_APPEND, UTIL_NOFOLLOW, e);
+    if (fd < 0)
+        return -1;
+    *log = fdopen(fd, "a");
+    if (!*log) {
+        close(fd);
+        return rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
+    }
+    util_path_join(path, sizeof path, out_dir, "config.yaml");
+    return config_write_note(cfg, path, note, e);
+}
+
+int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
+{
+    /* the trees keep no partial state: resuming them is starting over */
+    int trees = cfg->model.type == MODEL_FEATURES;
+    if (rundir_prepare(o->out_dir, o->resume && !trees, o->fresh || (o->resume && trees), e) != 0)
+        return -1;
+    if (trees)
+        return trees_train_run(cfg, o, res, e);
+    double t0 = util_now();
+    memset(res, 0, sizeof *res);
+    dataset ds = {0};
+    int *tr = NULL, *dv = NULL, ntr = 0, ndv = 0, rc = -1;
+    backend *be = NULL;
+    model m = {0};
+    adam opt = {0};
+    batch bt = {0};
+    FILE *log = NULL;
+    sbuf rows = {0}; /* epochs.csv, rewritten whole after every epoch */
+    float *rec_probs = NULL;
+    int *rec_pred = NULL;
+    epoch_batches eb = {0};
+    char path[4096];
+    data_info info;
+    shape_set *train_shapes = calloc(1, sizeof *train_shapes);
+    shape_set *dev_shapes = calloc(1, sizeof *dev_shapes);
+    if (!train_shapes || !dev_shapes) {
+        rerr_set(e, "out of memory");
+        goto done;
+    }
+
+    /* the data as it is now, before it is read: what complete.txt vouches for */
+    char data_fp[RUNDIR_FP_SIZE];
+    if (rundir_data_fingerprint(cfg, data_fp, e) != 0)
+        goto done;
+    /* what decides the numbers besides the config: in train.log and, as a
+     * comment, in config.yaml */
+    char numerics[1024], line[1200];
+    backend_numerics(o->device, numerics, sizeof numerics);
+    snprintf(line, sizeof line, "numerics: precision %s, %s",
+             config_precision_name(cfg->train.precision), numerics);
+    if (train_run_open(cfg, o->out_dir, line, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
+        goto done;
+
+    be = backend_create(o->device, cfg->train.threads, cfg->train.precision, e);
+    if (!be)
+        goto done;
+    if (model_init(&m, &cfg->model, be, e) != 0)
+        goto done;
+    int cap_L = max_trimmed_len(&ds, tr, ntr, m.frame);
+    int dev_L = max_trimmed_len(&ds, dv, ndv, m.frame);
+    if (dev_L > cap_L)
+        cap_L = dev_L;
+    int Bcap = cfg->train.batch_size;
+    if (model_reserve(&m, Bcap, cap_L, e) != 0 || adam_init(&opt, be, m.nparams, e) != 0 ||
+        batch_init(&bt, Bcap, cap_L, e) != 0)
+        goto done;
+    bt.buckets = cfg->data.length_buckets;
+    model_init_weights(&m, cfg->train.seed);
+
+    /* normalisation from the training split only (awni/ecg's Preproc fits
+     * on the training records; increase24's code normalised its dev set with
+     * the dev set's own statistics, which we do not copy) */
+    double mean, sd;
+    dataset_stats(&ds, tr, ntr, &mean, &sd);
+    if (!(sd > 0))
+        sd = 1;
+    util_path_join(path, sizeof path, o->out_dir, "normalization.csv");
+    if (normalization_write(path, mean, sd, e) != 0)
+        goto done;
+    long counts[RESECG_MAX_CLASSES] = {0};
+    dataset_class_counts(&ds, tr, ntr, counts);
+    loss_params lp;
+    loss_params_from_config(&lp, &cfg->loss, cfg->model.num_classes, counts);
+
+    run_state st = {.lr = cfg->optim.lr, .best_loss = INFINITY, .plateau_best = INFINITY};
+    if (o->resume) {
+        if (resume_state(&m, &opt, &st, o->out_dir, &rows, e) != 0)
+            goto done;
+        logf_(log, o->quiet, "resumed %s after epoch %d (lr %.3g)\n", o->out_dir, st.epoch, st.lr);
+    } else {
+        sbuf_puts(&rows, "epoch,train_loss,dev_loss,lr,f1_N,f1_A,f1_O,f1_~,cinc_f1,macro_f1,"
+                         "weighted_f1,seconds\n");
+    }
+    if (info.skipped)
+        logf_(log, o->quiet, "%s\n", info.report);
+    const data_config *dc = &cfg->data;
+    char split_desc[1200], resampled[64] = "";
+    if (dc->resample_length > 0)
+        snprintf(resampled, sizeof resampled, ", resampled to %d", dc->resample_length);
+    if (dc->manifest[0])
+        snprintf(split_desc, sizeof split_desc, "split from %s", dc->manifest);
+    else
+        snprintf(split_desc, sizeof split_desc, "%s split, dev fraction %g, seed %llu",
+                 config_split_name(dc->split), (double)dc->dev_fraction,
+                 (unsigned long long)dc->seed);
+    logf_(log, o->quiet,
+          "data: %s%s%s, protocol %s: %d records trimmed to multiples of %d samples%s, %s, "
+          "%s batches%s; normalisation mean %.6g std %.6g (%.1fs)\n",
+          dc->source, strcmp(dc->source, "cinc17") == 0 ? " " : "",
+          strcmp(dc->source, "cinc17") == 0 ? dc->dir : "", config_protocol_name(dc->protocol),
+          info.loaded, info.frame, resampled, split_desc,
+          config_batching_name(dc->batching), cfg->train.drop_last ? " (last partial dropped)" : "",
+          mean, sd, info.seconds);
+    logf_(log, o->quiet,
+          "resecg train: %d train / %d dev records, %ld parameters, device %s, loss %s, "
+          "batch %d, up to %d epochs\n",
+          ntr, ndv, m.nparams, be->name, config_loss_name(cfg->loss.kind), Bcap,
+          cfg->train.max_epochs);
+    logf_(log, o->quiet, "%s\n", line);
+
+    int K = cfg->model.num_classes;
+    rec_probs = malloc((size_t)ndv * K * sizeof(float));
+    rec_pred = malloc((size_t)ndv * sizeof(int));
+    if (!rec_probs || !rec_pred) {
+        rerr_set(e, "out of memory");
+        goto done;
+    }
+    if (epoch_batches_init(&eb, ntr, e) != 0)
+        goto done;
+    int stop = 0;
+    while (!stop && st.epoch < cfg->train.max_epochs) {
+        int ep = st.epoch + 1;
+        double te = util_now();
+        /* the epoch's batches depend only on (seed, epoch): a resumed run
+         * continues exactly as an uninterrupted one */
+        if (epoch_batches_fill(&eb, &ds, tr, ntr, Bcap, dc->batching == BATCH_BY_LENGTH,
+                               cfg->train.drop_last, cfg->train.seed, ep, e) != 0)
+            goto done;
+        int nb = eb.nb;
+        double loss_sum = 0;
+        for (int b = 0; b < nb; b++) {
+            int B = eb.start[b + 1] - eb.start[b];
+            batch_fill(&bt, &ds, eb.idx + eb.start[b], B, m.frame, (float)mean, (float)sd);
+            shapes_add(train_shapes, B, bt.L);
+            model_forward(&m, bt.x, B, bt.L, 1, rng_hash3(cfg->train.seed, (uint64_t)ep, (uint64_t)b));
+            float l = be->loss_forward_backward(be, NULL, m.dlogits, m.logits, bt.labels,
+                                                B * bt.T, &lp);
+            if (!isfinite(l)) {
+                rerr_set(e, "epoch %d batch %d: the loss is %g (diverged); lower optim.lr", ep, b + 1,
+                         (double)l);
+                goto done;
+            }
+            model_backward(&m);
+            adam_step_clipped(&opt, be, m.params, m.grads, &cfg->optim, st.lr);
+            loss_sum += l;
+            if (o->progress)
+                progress_bar(ep, b + 1, nb, loss_sum / (b + 1));
+        }
+        if (o->progress)
+            fprintf(stderr, "\r%*s\r", 70, "");
+        double train_loss = loss_sum / nb;
+        if (ep == 1 || res->first_train_loss == 0)
+            res->first_train_loss = train_loss;
+        res->last_train_loss = train_loss;
+
+        eval_out ev = {0};
+        if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, dev_shapes, e) != 0) {
+            goto done;
+        }
+        double secs = util_now() - te;
+        st.epoch = ep;
+        float lr_used = st.lr;
+        /* a training loss can stay finite while the model's outputs are
+         * not: a dev loss that is not a number is divergence too (it used to
+         * end, epochs later, in "best.safetensors: cannot open") */
+        if (!isfinite(ev.loss)) {
+            rerr_set(e, "epoch %d: the dev loss is %g (training diverged); lower optim.lr", ep,
+                     ev.loss);
+            goto done;
+        }
+        int improved = train_schedule_step(&st, ev.loss, ep, &cfg->train, &cfg->optim, &stop);
+        if (improved) {
+            util_path_join(path, sizeof path, o->out_dir, "best.safetensors");
+            if (save_best(&m, path, mean, sd, ep, e) != 0) {
+                goto done;
+            }
+        }
+        const metrics *mt = &ev.mt;
+        sbuf_printf(&rows, "%d,%.6f,%.6f,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n", ep, train_loss,
+                    ev.loss, (double)lr_used, mt->f1[0], K > 1 ? mt->f1[1] : 0,
+                    K > 2 ? mt->f1[2] : 0, K > 3 ? mt->f1[3] : 0, mt->cinc_f1, mt->macro_f1,
+                    mt->weighted_f1, secs);
+        util_path_join(path, sizeof path, o->out_dir, "epochs.csv");
+        if (rows.oom || !rows.p) {
+            rerr_set(e, "%s: out of memory", path);
+            goto done;
+        }
+        if (util_write_file_atomic(path, rows.p, rows.len, e) != 0)
+            goto done;
+        util_path_join(path, sizeof path, o->out_dir, "last.safetensors");
+        if (save_last(&m, &opt, &st, path, mean, sd, e) != 0) {
+            goto done;
+        }
+        logf_(log, o->quiet,
+              "epoch %3d/%d  train_loss %.4f  dev_loss %.4f  cinc_f1 %.3f  F1 N %.3f A %.3f "
+              "O %.3f ~ %.3f  lr %.2g  %.1fs%s\n",
+              ep, cfg->train.max_epochs, train_loss, ev.loss, mt->cinc_f1, mt->f1[0],
+              K > 1 ? mt->f1[1] : 0, K > 2 ? mt->f1[2] : 0, K > 3 ? mt->f1[3] : 0,
+              (double)lr_used, secs, improved ? "  *best" : "");
+        if (stop)
+            logf_(log, o->quiet, "early stop: no dev-loss improvement for %d epochs\n",
+                  cfg->train.early_stop_patience);
+    }
+
+    /* final outputs from the best checkpoint */
+    util_path_join(path, sizeof path, o->out_dir, "best.safetensors");
+    if (checkpoint_load(&m, NULL, path, e) != 0)
+        goto done;
+    eval_out ev = {.probs = rec_probs, .pred = rec_pred};
+    if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, dev_shapes, e) != 0)
+        goto done;
+    if (write_eval_outputs(o->out_dir, &ds, dv, ndv, &ev, K, e) != 0)
+        goto done;
+    int nres;
+    const char *const *results = rundir_results(cfg->model.type, &nres);
+    if (rundir_complete_write(o->out_dir, data_fp, results, nres, e) != 0)
+        goto done;
+    res->epochs_run = st.epoch;
+    res->best_epoch = st.best_epoch;
+    res->best_dev_loss = st.best_loss;
+    res->dev = ev.mt;
+    res->seconds = util_now() - t0;
+    logf_(log, o->quiet, "best epoch %d: dev_loss %.4f  cinc_f1 %.3f  macro_f1 %.3f  (%.1fs)\n",
+          st.best_epoch, st.best_loss, ev.mt.cinc_f1, ev.mt.macro_f1, res->seconds);
+    res->train_shapes = train_shapes->n;
+    res->dev_shapes = dev_shapes->n;
+    logf_(log, o->quiet,
+          "shapes: %d%s distinct batch shapes (B x L) in training, %d%s in evaluation "
+          "(data.length_buckets %d): each one a set of convolution primitives or algorithm "
+          "searches\n",
+          train_shapes->n, train_shapes->overflow ? "+" : "", dev_shapes->n,
+          dev_shapes->overflow ? "+" : "", cfg->data.length_buckets);
+    rc = 0;
+done:
+    if (rc != 0 && log)
+        fprintf(log, "error: %s\n", e ? e->msg : "");
+    free(train_shapes);
+    free(dev_shapes);
+    free(rec_probs);
+    free(rec_pred);
+    free(rows.p);
+    batch_free(&bt);
+    if (be) {
+        adam_free(&opt, be);
+        model_free(&m);
+        backend_destroy(be);
+    }
+    epoch_batches_free(&eb);
+    free(tr);
+    free(dv);
+    dataset_free(&ds);
+    if (log)
+        fclose(log);
+    return rc;
+}
+
+int evaluate_records_open(const resecg_config *cfg, int all_records, dataset *ds, int **tr,
+                          int *ntr, int **dv, int *ndv, data_info *info, rerr *e)
+{
+    if (data_load(cfg, 1, ds, info, e) != 0)
+        return -1;
+    if (all_records) {
+        /* every record is scored, none is "training" (the class counts of a
+         * balanced weighted loss then come from the scored records) */
+        *dv = malloc(sizeof **dv * (size_t)(ds->n > 0 ? ds->n : 1));
+        if (!*dv)
+            return rerr_set(e, "out of memory");
+        for (int i = 0; i < ds->n; i++)
+            (*dv)[i] = i;
+        *ndv = ds->n;
+    } else if (data_split(cfg, ds, tr, ntr, dv, ndv, e) != 0) {
+        return -1;
+    }
+    if (*ndv == 0)
+        return rerr_set(e, "no records to evaluate (the dev split is empty)");
+    return 0;
+}
+
+int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, rerr *e)
+{
+    if (cfg->model.type == MODEL_FEATURES)
+        return trees_evaluate_run(cfg, o, r, e);
+    dataset ds = {0};
+    int *tr = NULL, *dv = NULL, ntr = 0, ndv = 0, rc = -1;
+    backend *be = NULL;
+    model m = {0};
+    batch bt = {0};
+    float *probs = NULL;
+    int *pred = NULL;
+    st_file f = {0};
+    int have_f = 0;
+    memset(r, 0, sizeof *r);
+
+    if (st_read(&f, o->ckpt, e) != 0)
+        goto done;
+    have_f = 1;
+    /* the metadata now; the tensors once the model exists (checkpoint_load) */
+    if (checkpoint_validate(&f, NULL, 0, o->ckpt, e) != 0)
+        goto done;
+    const char *ms = st_meta_get(&f, "norm_mean"), *ss = st_meta_get(&f, "norm_std");
+    if (!ms || !ss) {
+        rerr_set(e, "%s: metadata %s: missing (not a resecg checkpoint?)", o->ckpt,
+                 ms ? "norm_std" : "norm_mean");
+        goto done;
+    }
+    r->mean = strtod(ms, NULL);
+    r->std = strtod(ss, NULL);
+    if (evaluate_records_open(cfg, o->all_records, &ds, &tr, &ntr, &dv, &ndv, &r->info, e) != 0)
+        goto done;
+    be = backend_create(o->device, cfg->train.threads, cfg->train.precision, e);
+    if (!be || model_init(&m, &cfg->model, be, e) != 0)
+        goto done;
+    // the capacity train_run had (training and dev records): with
+    // data.length_buckets it caps the padded lengths, which must be the same
+    // here for evaluate to reproduce the run's dev scores
+    int cap_L = max_trimmed_len(&ds, dv, ndv, m.frame);
+    int tr_L = max_trimmed_len(&ds, tr, ntr, m.frame);
+    if (ntr > 0 && tr_L > cap_L)
+        cap_L = tr_L;
+    int Bcap = cfg->train.batch_size;
+    if (model_reserve(&m, Bcap, cap_L, e) != 0 || batch_init(&bt, Bcap, cap_L, e) != 0)
+        goto done;
+    bt.buckets = cfg->data.length_buckets;
+    if (checkpoint_load(&m, NULL, o->ckpt, e) != 0)
+        goto done;
+    long counts[RESECG_MAX_CLASSES] = {0};
+    if (ntr > 0)
+        dataset_class_counts(&ds, tr, ntr, counts);
+    else
+        dataset_class_counts(&ds, dv, ndv, counts);
+    loss_params lp;
+    loss_params_from_config(&lp, &cfg->loss, cfg->model.num_classes, counts);
+    int K = cfg->model.num_classes;
+    probs = malloc((size_t)ndv * K * sizeof(float));
+    pred = malloc((size_t)ndv * sizeof(int));
+    if (!probs || !pred) {
+        rerr_set(e, "out of memory");
+        goto done;
+    }
+    eval_out ev = {.probs = probs, .pred = pred};
+    if (eval_records(&m, &ds, dv, ndv, (float)r->mean, (float)r->std, &lp, &bt, &ev, NULL, e) != 0)
+        goto done;
+    if (o->out_dir) {
+        char path[4096];
+        util_path_join(path, sizeof path, o->out_dir, "normalization.csv");
+        if (util_mkdir_p(o->out_dir, e) != 0 || normalization_write(path, r->mean, r->std, e) != 0 ||
+            write_eval_outputs(o->out_dir, &ds, dv, ndv, &ev, K, e) != 0)
+            goto done;
+    }
+    r->mt = ev.mt;
+    r->loss = ev.loss;
+    r->records = ndv;
+    rc = 0;
+done:
+    if (have_f)
+        st_free(&f);
+    free(probs);
+    free(pred);
+    batch_free(&bt);
+    if (be) {
+        model_free(&m);
+        backend_destroy(be);
+    }
+    free(tr);
+    free(dv);
+    dataset_free(&ds);
+    return rc;
+}
+
+int evaluate_checkpoint(const resecg_config *cfg, const char *ckpt, const char *device,
+                        const char *out_dir, metrics *mt, rerr *e)
+{
+    eval_opts o = {.ckpt = ckpt, .device = device, .out_dir = out_dir};
+    eval_result r;
+    if (evaluate_run(cfg, &o, &r, e) != 0)
+        return -1;
+    *mt = r.mt;
+    return 0;
+}

@@ -1,4 +1,4 @@
-/* Tests of the safetensors reader and writer (core/run/checkpoint.c): bit-exact
+/* Tests of the safetensors reader and writer (core/run/safetensors.c): bit-exact
  * round trips, agreement byte for byte with files laid out by hand from the
  * public format description, every corruption the reader must refuse, a
  * random-mutation loop under the sanitizers, and (when /usr/bin/python3 has
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "run/checkpoint.h"
+#include "run/safetensors.h"
 #include "nn/rng.h"
 #include "testutil.h"
 #include "base/util.h"

@@ -10,7 +10,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 
-#include "run/checkpoint.h"
+#include "run/safetensors.h"
 #include "base/config.h"
 #include "data/data.h"
 #include "journal.h"

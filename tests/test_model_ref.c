@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "nn/backend.h"
-#include "run/checkpoint.h"
+#include "run/safetensors.h"
 #include "base/config.h"
 #include "nn/loss.h"
 #include "nn/model.h"

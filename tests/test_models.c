@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "nn/backend.h"
-#include "run/checkpoint.h"
+#include "run/safetensors.h"
 #include "base/config.h"
 #include "baseline/feat.h"
 #include "nn/model.h"

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "run/checkpoint.h"
+#include "run/safetensors.h"
 #include "base/config.h"
 #include "data/data.h"
 #include "run/metrics.h"

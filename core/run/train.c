@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "run/checkpoint.h"
+#include "run/safetensors.h"
 #include "data/cinc17.h"
 #include "nn/optim.h"
 #include "data/resample.h"

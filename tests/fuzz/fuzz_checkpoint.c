@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "nn/backend.h"
-#include "run/checkpoint.h"
+#include "run/safetensors.h"
 #include "base/config.h"
 #include "nn/model.h"
 #include "run/train.h"

@@ -3,8 +3,8 @@
  * {"dtype", "shape", "data_offsets"} plus optional "__metadata__" of string
  * pairs, then the raw little-endian data. PyTorch users load our checkpoints
  * with safetensors.torch.load_file(). Writes are atomic. */
-#ifndef RESECG_CHECKPOINT_H
-#define RESECG_CHECKPOINT_H
+#ifndef RESECG_SAFETENSORS_H
+#define RESECG_SAFETENSORS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* safetensors reader and writer (see checkpoint.h). The writer emits what the
+/* safetensors reader and writer (see safetensors.h). The writer emits what the
  * reference implementation (huggingface/safetensors) emits: compact JSON with
  * "__metadata__" first, the header padded with spaces to a multiple of 8 so
  * the data section starts 8-aligned, tensors contiguous in the order given.
@@ -7,7 +7,7 @@
  * tensor entry, \u0000 in strings, blanks before the opening brace and over
  * 4096 metadata pairs. Header errors read "FILE: bad safetensors header at
  * byte K: ..." with K an offset into the file. */
-#include "run/checkpoint.h"
+#include "run/safetensors.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -19,7 +19,7 @@
 /* The data is copied to and from disk byte for byte, which is only the
  * format's little-endian layout on a little-endian host. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-               "checkpoint.c assumes a little-endian host (safetensors data is little-endian)");
+               "safetensors.c assumes a little-endian host (safetensors data is little-endian)");
 
 /* The reference implementation refuses headers over 100 MB (MAX_HEADER_SIZE). */
 #define ST_MAX_HEADER 100000000ull

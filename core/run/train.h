@@ -14,8 +14,7 @@
  *                      and hash; the run is finished when it is there and they match
  *                      (rundir.h)
  *   train.log          the progress lines
- * The data pipeline (data_load, data_split) follows data.protocol: see
- * experiments/cinc17/README.md.
+ * The data pipeline (data_load, data_split) is data/load.h.
  * model.type features trains and evaluates gradient-boosted trees instead
  * (core/baseline/trees.h), into the same run directory files where they apply. */
 #ifndef RESECG_TRAIN_H
@@ -25,6 +24,8 @@
 
 #include "base/config.h"
 #include "data/data.h"
+#include "data/load.h"
+#include "run/checkpoint.h"
 #include "run/metrics.h"
 #include "nn/model.h"
 #include "base/util.h"
@@ -71,38 +72,6 @@ typedef struct train_result {
 
 int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e);
 
-
-/* What loading the data did, for the log. */
-typedef struct data_info {
-    int loaded;          /* records in the dataset */
-    int skipped;         /* records the CinC 2017 reader skipped (data.skip_bad) */
-    char report[2048];   /* the reader's summary and first problems when it skipped any */
-    int frame;           /* records were trimmed to multiples of this */
-    int resampled;       /* records whose length resampling changed */
-    double seconds;      /* load + trim + resample */
-} data_info;
-
-/* Loads the records a config names (data.source synthetic: the built-in
- * generator; cinc17: data.dir with data.labels, data.skip_bad), in order
- * (the labels file's for CinC 2017), trims each to whole frames of the
- * network (config_frame; awni/ecg's STEP = 256) and, when resample is set
- * and data.resample_length > 0, resamples each to that length
- * (scipy.signal.resample). With model.type features records stay whole and
- * at data.sample_rate: no trimming, no resampling (info->frame is 1). The
- * records and their order, hence the split, are the same either way.
- * info may be NULL. On failure ds is left empty. */
-int data_load(const resecg_config *cfg, int resample, dataset *ds, data_info *info, rerr *e);
-
-/* The train/dev split of ds a config names: data.manifest when set (k-fold
- * manifests: fold data.dev_fold is dev), else data.split with
- * data.dev_fraction and data.seed (shuffle: Python-compatible, as the
- * reference implementations; stratified: dataset_split). Sorted, malloc'd. */
-int data_split(const resecg_config *cfg, const dataset *ds, int **train, int *ntrain, int **dev,
-               int *ndev, rerr *e);
-
-/* data_load (resampling included) then data_split. */
-int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntrain, int **dev,
-                    int *ndev, data_info *info, rerr *e);
 
 /* How every training run starts, whatever the model: data_load_split (both
  * parts must be non-empty), the run directory out_dir with config.yaml
@@ -155,36 +124,5 @@ int predictions_write(const char *path, const dataset *ds, const int *idx, int n
 
 /* Writes "mean,std" and the values (%.17g) to path, atomically. */
 int normalization_write(const char *path, double mean, double std, rerr *e);
-
-/* Saves a model (and optimiser state when a is not NULL) as safetensors with
- * the given metadata pairs and the data checksum (ST_CHECKSUM_KEY). Host
- * copies are made for device backends. A non-finite parameter, statistic or
- * moment is an error naming the tensor, and nothing is written. */
-struct adam;
-int checkpoint_save(model *m, const struct adam *a, const char *path, const char *const *meta_kv,
-                    int nmeta, rerr *e);
-/* Loads weights and BN statistics (and Adam moments into a when not NULL)
- * from a checkpoint after checkpoint_validate has passed it; on failure
- * nothing of the model or a has changed. */
-int checkpoint_load(model *m, struct adam *a, const char *path, rerr *e);
-
-/* Checks a checkpoint read with st_read before anything of it is used:
- * - every resecg metadata key present parses whole and lies in its range
- *   (norm_std and lr finite and > 0, norm_mean finite, epoch, adam_step,
- *   best_epoch and waits non-negative integers, best_epoch <= epoch, the
- *   losses >= 0 or inf); with m NULL, that is all (evaluate and --resume
- *   read the metadata before the model exists, then checkpoint_load checks
- *   the rest: the data is hashed once);
- * - when m is not NULL: the data checksum (ST_CHECKSUM_KEY) when the
- *   metadata has one (older files and reference tensors have none and
- *   pass), and every tensor is one of m's (a tensor, its Adam
- *   moments, a BatchNorm's num_batches_tracked) with the dtype and shape m
- *   implies, every model tensor is present (and, with_adam, both moments of
- *   every parameter), every value is finite, running variances and second
- *   moments >= 0, counters >= 0.
- * Errors name the file and the tensor or metadata key. */
-struct st_file;
-int checkpoint_validate(const struct st_file *f, const model *m, int with_adam, const char *path,
-                        rerr *e);
 
 #endif

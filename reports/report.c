@@ -576,7 +576,7 @@ static int run_dir_whole(const char *dir, const rp_job *j, char *first_fp, char 
         snprintf(p, sizeof p, "%s/%s/" RUNDIR_COMPLETE, dir, j->id);
         if (util_file_exists(p))
             return rerr_set(e, "%s", why.msg);
-        snprintf(p, sizeof p, "%s/%s/f1.csv", dir, j->id);
+        snprintf(p, sizeof p, "%s/%s/" RUNDIR_F1, dir, j->id);
         if (util_file_exists(p))
             return rerr_set(e, "%s/%s: finished by an older resecg without %s: `resecg sweep "
                                "adopt SWEEP_FILE --out ...` records it, if it ran on the sweep's "
@@ -604,7 +604,7 @@ static int read_run_dirs(rp_report *r, rerr *e)
     for (int i = 0; i < r->njobs; i++) {
         rp_job *j = &r->jobs[i];
         const char *dir = j->side ? r->dir_b : r->dir;
-        snprintf(p, sizeof p, "%s/%s/epochs.csv", dir, j->id);
+        snprintf(p, sizeof p, "%s/%s/" RUNDIR_EPOCHS, dir, j->id);
         if (util_file_exists(p) && read_epochs(j, p, e))
             return -1;
         int whole = run_dir_whole(dir, j, first_fp, first_id, e);
@@ -612,11 +612,11 @@ static int read_run_dirs(rp_report *r, rerr *e)
             return -1;
         if (!whole)
             continue;
-        snprintf(p, sizeof p, "%s/%s/f1.csv", dir, j->id);
+        snprintf(p, sizeof p, "%s/%s/" RUNDIR_F1, dir, j->id);
         j->status = RP_DONE;
         if (read_f1(r, j, p, e))
             return -1;
-        snprintf(p, sizeof p, "%s/%s/predictions.csv", dir, j->id);
+        snprintf(p, sizeof p, "%s/%s/" RUNDIR_PREDICTIONS, dir, j->id);
         if (read_predictions(r, j, p, e))
             return -1;
         /* Table 1 comes from f1.csv, the statistics from predictions.csv:

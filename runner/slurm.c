@@ -31,6 +31,7 @@
 #include "journal.h"
 #include "sweep.h"
 #include "sweep_dir.h"
+#include "run/rundir.h"
 
 #define SL_MAX_ARRAY 1000     /* tasks per submission: Slurm's default MaxArraySize is 1001 */
 #define SL_POLL_MAX_S 30.0
@@ -664,7 +665,7 @@ static void stop(sl_ctx *c, int sig, int failfast);
 static int last_epoch(const sl_ctx *c, const sl_job *j, sweep_epoch *ep)
 {
     char p[4300], line[512];
-    job_path(c, j, "job.log", p, sizeof p);
+    job_path(c, j, RUNDIR_JOB_LOG, p, sizeof p);
     FILE *fp = util_fopen_read(p, UTIL_NOFOLLOW, NULL);
     if (!fp)
         return 0;

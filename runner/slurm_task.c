@@ -17,6 +17,7 @@
 
 #include "slurm.h"
 #include "sweep_dir.h"
+#include "run/rundir.h"
 
 static volatile sig_atomic_t task_child;
 
@@ -98,7 +99,7 @@ int slurm_task_main(int argc, char **argv)
     char node[256] = "?";
     gethostname(node, sizeof node - 1);
     int threads = cpt && atoi(cpt) > 0 ? atoi(cpt) : 1;
-    snprintf(p, sizeof p, "%s/job.log", dir);
+    snprintf(p, sizeof p, "%s/" RUNDIR_JOB_LOG, dir);
     rerr oe;
     int logfd = util_open(p, O_WRONLY | O_CREAT | O_APPEND, UTIL_NOFOLLOW, &oe);
     if (logfd < 0) {
@@ -108,8 +109,8 @@ int slurm_task_main(int argc, char **argv)
     /* an unfinished run resumes; one with a completion record (finished,
      * or stale: other data) starts over, as in the local backend */
     char done[4300], last[4300];
-    snprintf(done, sizeof done, "%s/complete.txt", dir);
-    snprintf(last, sizeof last, "%s/last.safetensors", dir);
+    snprintf(done, sizeof done, "%s/" RUNDIR_COMPLETE, dir);
+    snprintf(last, sizeof last, "%s/" RUNDIR_LAST, dir);
     int resume = util_file_exists(last) && !util_file_exists(done);
     char when[16];
     sweep_clock_text(when, sizeof when);
@@ -125,7 +126,7 @@ int slurm_task_main(int argc, char **argv)
         dprintf(logfd, "%s\n", e.msg);
         return 2;
     }
-    snprintf(yaml, sizeof yaml, "%s/job.yaml", dir);
+    snprintf(yaml, sizeof yaml, "%s/" RUNDIR_JOB_YAML, dir);
     snprintf(thr, sizeof thr, "train.threads=%d", threads);
     snprintf(envjob, sizeof envjob, "RESECG_SWEEP_JOB=%s", dir);
     snprintf(envomp, sizeof envomp, "OMP_NUM_THREADS=%d", threads);

@@ -69,7 +69,7 @@ int sweep_dir_job_config(const sweep_plan *plan, const sweep_job *sj, const char
     if (!S_ISDIR(st.st_mode))
         return rerr_set(e, "%s: is %s, not a directory: a job's run directory is never used "
                            "through a link", dir, util_mode_name(st.st_mode));
-    if (util_path_join(yaml, sizeof yaml, dir, "job.yaml"))
+    if (util_path_join(yaml, sizeof yaml, dir, RUNDIR_JOB_YAML))
         return rerr_set(e, "%s: path too long", dir);
     resecg_config cfg;
     if (sweep_job_config(plan, sj, &cfg, e))
@@ -157,7 +157,7 @@ int sweep_job_done(const sweep_plan *plan, const sweep_job *sj, const char *dir,
                    sweep_done_cache *cache, rerr *why, rerr *e)
 {
     if (!dir_has(dir, RUNDIR_COMPLETE))
-        return dir_has(dir, "f1.csv") ? SWEEP_LEGACY : SWEEP_NOT_DONE;
+        return dir_has(dir, RUNDIR_F1) ? SWEEP_LEGACY : SWEEP_NOT_DONE;
     char fp[RUNDIR_FP_SIZE];
     if (job_fp(plan, sj, cache, fp, e))
         return -1;
@@ -179,7 +179,7 @@ int sweep_job_adopt(const sweep_plan *plan, const sweep_job *sj, const char *dir
 {
     char p[4400], hex[13];
     sweep_id_hex(sj->id, hex);
-    snprintf(p, sizeof p, "%s/config.yaml", dir);
+    snprintf(p, sizeof p, "%s/" RUNDIR_CONFIG, dir);
     resecg_config cfg;
     config_defaults(&cfg);
     if (config_load_file(&cfg, p, e))

@@ -382,15 +382,15 @@ static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
     run_job *r = rjob(j);
     char dir[4200], yaml[4300], logp[4300];
     job_dir(c, r, dir, sizeof dir);
-    if (path_join3(yaml, sizeof yaml, dir, "job.yaml", NULL) ||
-        path_join3(logp, sizeof logp, dir, "job.log", NULL))
+    if (path_join3(yaml, sizeof yaml, dir, RUNDIR_JOB_YAML, NULL) ||
+        path_join3(logp, sizeof logp, dir, RUNDIR_JOB_LOG, NULL))
         return rerr_set(e, "%s: path too long", dir);
     if (sweep_dir_job_config(c->plan, r->sj, dir, e))
         return -1;
     /* a checkpoint of an unfinished run only: with a completion record
      * (other data or changed results: SWEEP_STALE) the job starts over, as
      * slurm_task.c decides it */
-    int resume = job_file_exists(c, r, "last.safetensors") && !job_file_exists(c, r, RUNDIR_COMPLETE);
+    int resume = job_file_exists(c, r, RUNDIR_LAST) && !job_file_exists(c, r, RUNDIR_COMPLETE);
 
     /* a header per attempt, so job.log reads as a history */
     rerr le;
@@ -1107,7 +1107,7 @@ static void st_describe(const char *fields, char *buf, size_t n)
 static void st_last_epoch(const char *dir, const st_job *j, char *detail, size_t n)
 {
     char p[4200], line[512];
-    snprintf(p, sizeof p, "%s/%s/job.log", dir, j->id);
+    snprintf(p, sizeof p, "%s/%s/" RUNDIR_JOB_LOG, dir, j->id);
     FILE *fp = util_fopen_read(p, UTIL_NOFOLLOW, NULL);
     if (!fp)
         return;
@@ -1321,7 +1321,7 @@ static int status_write(const char *dir, FILE *out, rerr *e)
             fprintf(out, "  %s (%s seed %s%s%s): %s after %d attempt%s\n", j->id, j->variant, j->seed,
                     j->overrides[0] ? " " : "", j->overrides, d, j->attempts,
                     j->attempts == 1 ? "" : "s");
-            snprintf(p, sizeof p, "%s/%s/job.log", dir, j->id);
+            snprintf(p, sizeof p, "%s/%s/" RUNDIR_JOB_LOG, dir, j->id);
             fprintf(out, "    last lines of %s:\n", p);
             print_tail(out, p, 10);
         }

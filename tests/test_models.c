@@ -25,6 +25,7 @@
 #include "baseline/feat.h"
 #include "nn/model.h"
 #include "testutil.h"
+#include "run/checkpoint.h"
 #include "run/train.h"
 #include "base/util.h"
 

@@ -19,16 +19,16 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <xgboost/c_api.h>
 
 #include "baseline/feat.h"
+#include "baseline/xgbjson.h"
+#include "data/load.h"
 #include "nn/loss.h"
 #include "run/rundir.h"
-#include "baseline/xgbjson.h"
 
 #define TREES_FORMAT "resecg-features-1"
 #define TREES_LOG_EVERY 50 /* rounds between train/dev log-loss lines */
@@ -63,23 +63,6 @@ static const char *xgb_error(char *buf, size_t n)
             goto done;                                                                        \
         }                                                                                     \
     } while (0)
-
-static void tlog(FILE *log, int quiet, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void tlog(FILE *log, int quiet, const char *fmt, ...)
-{
-    va_list ap;
-    if (!quiet) {
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-    }
-    if (log) {
-        va_start(ap, fmt);
-        vfprintf(log, fmt, ap);
-        va_end(ap);
-        fflush(log);
-    }
-}
 
 /* The shortest %g text that reads back as v (0.05, not 0.0500000007): for
  * XGBoost's parameters, which it parses as floats, and for the log. */
@@ -312,7 +295,7 @@ static void log_importance(BoosterHandle b, FILE *log, int quiet)
             o += (size_t)snprintf(line + o, sizeof line - o, " %s %.1f%%", names[best],
                                   total > 0 ? 100.0 * sc[best] / total : 0.0);
     }
-    tlog(log, quiet, "%s\n", line);
+    rundir_log(log, quiet, "%s\n", line);
 }
 
 int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
@@ -338,19 +321,15 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     char data_fp[RUNDIR_FP_SIZE]; /* the data as it is now, before it is read */
     if (rundir_data_fingerprint(cfg, data_fp, e) != 0)
         goto done;
-    if (train_run_open(cfg, o->out_dir, NULL, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
+    if (data_load_train(cfg, &ds, &tr, &ntr, &dv, &ndv, &info, e) != 0 ||
+        rundir_open(o->out_dir, cfg, NULL, &log, e) != 0)
         goto done;
     if (info.skipped)
-        tlog(log, o->quiet, "%s\n", info.report);
+        rundir_log(log, o->quiet, "%s\n", info.report);
     const data_config *dc = &cfg->data;
     char split_desc[1200];
-    if (dc->manifest[0])
-        snprintf(split_desc, sizeof split_desc, "split from %s", dc->manifest);
-    else
-        snprintf(split_desc, sizeof split_desc, "%s split, dev fraction %g, seed %llu",
-                 config_split_name(dc->split), (double)dc->dev_fraction,
-                 (unsigned long long)dc->seed);
-    tlog(log, o->quiet,
+    data_split_text(cfg, split_desc, sizeof split_desc);
+    rundir_log(log, o->quiet,
          "data: %s%s%s, protocol %s: %d records at %d Hz, whole (the features need no frames%s), "
          "%s (%.1fs)\n",
          dc->source, strcmp(dc->source, "cinc17") == 0 ? " " : "",
@@ -359,9 +338,9 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
          dc->resample_length > 0 ? "; data.resample_length is for the network" : "", split_desc,
          info.seconds);
     if (o->device && strcmp(o->device, "cpu") != 0 && strcmp(o->device, "cpu-ref") != 0)
-        tlog(log, o->quiet, "device %s: the trees train on the CPU\n", o->device);
+        rundir_log(log, o->quiet, "device %s: the trees train on the CPU\n", o->device);
     if (o->resume)
-        tlog(log, o->quiet, "--resume: the trees keep no partial state; training from the start\n");
+        rundir_log(log, o->quiet, "--resume: the trees keep no partial state; training from the start\n");
 
     /* features of every record, once */
     size_t nall = (size_t)(ds.n > 0 ? ds.n : 1);
@@ -402,9 +381,9 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
             mo += (size_t)snprintf(missing + mo, sizeof missing - mo, "%s%s %d", mo ? ", " : "",
                                    feat_name(k), m);
     }
-    tlog(log, o->quiet, "features: %d per record, %d records in %.2fs on %d threads%s%s\n", FEAT_N,
+    rundir_log(log, o->quiet, "features: %d per record, %d records in %.2fs on %d threads%s%s\n", FEAT_N,
          ds.n, fsec, nt, mo ? "; undefined (missing) values: " : "", missing);
-    util_path_join(path, sizeof path, o->out_dir, "features.csv");
+    util_path_join(path, sizeof path, o->out_dir, RUNDIR_FEATURES);
     if (features_csv_write(path, &ds, fall, is_dev, e) != 0)
         goto done;
     gather(fall, tr, ntr, ftr);
@@ -450,7 +429,7 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     for (int i = 0; i < FEAT_N; i++)
         names[i] = feat_name(i);
     XGB_CHECK(XGBoosterSetStrFeatureInfo(bst, "feature_name", names, FEAT_N));
-    tlog(log, o->quiet,
+    rundir_log(log, o->quiet,
          "resecg train: %d train / %d dev records, gradient-boosted trees (XGBoost, hist): %d "
          "rounds x %d classes, depth %d, eta %s, subsample %s, colsample %s, "
          "min_child_weight %s, lambda %s, seed %s, %d threads, loss %s\n",
@@ -462,7 +441,7 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
         for (int k = 0; k < K && wo < sizeof wl; k++)
             wo += (size_t)snprintf(wl + wo, sizeof wl - wo, " %s %.4g", metrics_class_name(k),
                                    (double)lp.weight[k]);
-        tlog(log, o->quiet, "class weights (instance weights):%s\n", wl);
+        rundir_log(log, o->quiet, "class weights (instance weights):%s\n", wl);
     }
     double tb = util_now();
     DMatrixHandle evm[2] = {dtr, ddv};
@@ -474,7 +453,7 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
             XGB_CHECK(XGBoosterEvalOneIter(bst, it, evm, evn, 2, &ev));
             /* ev: "[it]\ttrain-mlogloss:x\tdev-mlogloss:y" (unweighted) */
             const char *a = strstr(ev, "train-mlogloss:"), *b = strstr(ev, "dev-mlogloss:");
-            tlog(log, o->quiet, "round %4d/%d  train mlogloss %.4f  dev mlogloss %.4f  %.1fs\n",
+            rundir_log(log, o->quiet, "round %4d/%d  train mlogloss %.4f  dev mlogloss %.4f  %.1fs\n",
                  it + 1, fc->trees, a ? strtod(a + 15, NULL) : NAN, b ? strtod(b + 13, NULL) : NAN,
                  util_now() - tb);
         }
@@ -492,7 +471,7 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
         goto done;
     }
     memcpy(model_bytes, buf, (size_t)buflen);
-    util_path_join(path, sizeof path, o->out_dir, "model.json");
+    util_path_join(path, sizeof path, o->out_dir, RUNDIR_MODEL_JSON);
     if (util_write_file_atomic(path, model_bytes, (size_t)buflen, e) != 0)
         goto done;
     if (booster_load(path, model_bytes, (size_t)buflen, K, nt, &saved, e) != 0 ||
@@ -505,27 +484,16 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     double dev_loss = score(pdv, ldv, ndv, K, &lp, pred_dv, &mdv);
     log_importance(saved, log, o->quiet);
 
-    util_path_join(path, sizeof path, o->out_dir, "predictions.csv");
-    if (predictions_write(path, &ds, dv, ndv, pred_dv, pdv, K, e) != 0)
-        goto done;
-    util_path_join(path, sizeof path, o->out_dir, "confusion.csv");
-    if (metrics_write_confusion_csv(&mdv, path, e) != 0)
-        goto done;
-    double secs = util_now() - t0;
     /* one epochs.csv row, so the report's epochs, best epoch and wall time
      * columns (and the scheduler's live table) read as for the network */
-    char row[1024];
-    int n = snprintf(row, sizeof row,
-                     "epoch,train_loss,dev_loss,lr,f1_N,f1_A,f1_O,f1_~,cinc_f1,macro_f1,"
-                     "weighted_f1,seconds\n1,%.6f,%.6f,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n",
-                     train_loss, dev_loss, (double)fc->eta, mdv.f1[0], K > 1 ? mdv.f1[1] : 0,
-                     K > 2 ? mdv.f1[2] : 0, K > 3 ? mdv.f1[3] : 0, mdv.cinc_f1, mdv.macro_f1,
-                     mdv.weighted_f1, secs);
-    util_path_join(path, sizeof path, o->out_dir, "epochs.csv");
-    if (util_write_file_atomic(path, row, (size_t)n, e) != 0)
-        goto done;
-    util_path_join(path, sizeof path, o->out_dir, "f1.csv");
-    if (metrics_write_f1_csv(&mdv, path, e) != 0)
+    sbuf row = {0};
+    sbuf_puts(&row, RUNDIR_EPOCHS_HEADER);
+    rundir_epoch_row(&row, 1, train_loss, dev_loss, (double)fc->eta, &mdv, K, util_now() - t0);
+    util_path_join(path, sizeof path, o->out_dir, RUNDIR_EPOCHS);
+    int wrc = row.oom || !row.p ? rerr_set(e, "%s: out of memory", path)
+                                : util_write_file_atomic(path, row.p, row.len, e);
+    free(row.p);
+    if (wrc != 0 || rundir_results_write(o->out_dir, &ds, dv, ndv, pred_dv, pdv, K, &mdv, e) != 0)
         goto done;
     int nres;
     const char *const *results = rundir_results(cfg->model.type, &nres);
@@ -538,7 +506,7 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     res->first_train_loss = res->last_train_loss = train_loss;
     res->dev = mdv;
     res->seconds = util_now() - t0;
-    tlog(log, o->quiet,
+    rundir_log(log, o->quiet,
          "trees: train loss %.4f (cinc_f1 %.3f), dev loss %.4f  cinc_f1 %.3f  F1 N %.3f A %.3f O %.3f "
          "~ %.3f  macro_f1 %.3f  (%.1fs)\n",
          train_loss, mtr.cinc_f1, dev_loss, mdv.cinc_f1, mdv.f1[0], K > 1 ? mdv.f1[1] : 0,
@@ -595,7 +563,7 @@ int trees_evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result
         goto done;
     if (booster_load(o->ckpt, bytes, len, K, nt, &b, e) != 0 || booster_check(b, o->ckpt, e) != 0)
         goto done;
-    if (evaluate_records_open(cfg, o->all_records, &ds, &tr, &ntr, &dv, &ndv, &r->info, e) != 0)
+    if (data_load_eval(cfg, o->all_records, &ds, &tr, &ntr, &dv, &ndv, &r->info, e) != 0)
         goto done;
     f = malloc(sizeof *f * (size_t)ndv * FEAT_N);
     probs = malloc(sizeof *probs * (size_t)ndv * K);
@@ -629,20 +597,9 @@ int trees_evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result
     loss_params_from_config(&lp, &cfg->loss, K, counts);
     r->loss = score(probs, lab, ndv, K, &lp, pred, &r->mt);
     r->records = ndv;
-    if (o->out_dir) {
-        char path[4096];
-        if (util_mkdir_p(o->out_dir, e) != 0)
-            goto done;
-        util_path_join(path, sizeof path, o->out_dir, "predictions.csv");
-        if (predictions_write(path, &ds, dv, ndv, pred, probs, K, e) != 0)
-            goto done;
-        util_path_join(path, sizeof path, o->out_dir, "confusion.csv");
-        if (metrics_write_confusion_csv(&r->mt, path, e) != 0)
-            goto done;
-        util_path_join(path, sizeof path, o->out_dir, "f1.csv");
-        if (metrics_write_f1_csv(&r->mt, path, e) != 0)
-            goto done;
-    }
+    if (o->out_dir && (util_mkdir_p(o->out_dir, e) != 0 ||
+                       rundir_results_write(o->out_dir, &ds, dv, ndv, pred, probs, K, &r->mt, e) != 0))
+        goto done;
     rc = 0;
 done:
     if (b)

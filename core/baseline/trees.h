@@ -9,16 +9,20 @@
  *   predictions.csv  per dev record: label, prediction, class probabilities
  *   confusion.csv    dev confusion matrix
  *   epochs.csv       one row (the boosting run as one "epoch"): losses, eta, F1s, wall time
- *   f1.csv           per-class F1 on dev: written LAST, so its presence means the run finished
+ *   f1.csv           per-class F1 on dev
+ *   complete.txt     written last: the run finished (run/rundir.h)
  *   train.log        the progress lines, the feature time and the most useful features
  * The reported numbers are computed with the model read back from model.json's
  * bytes, so `resecg evaluate` on that file reproduces them exactly. */
 #ifndef RESECG_TREES_H
 #define RESECG_TREES_H
 
-#include "run/train.h"
+#include "base/config.h"
+#include "base/util.h"
+#include "run/run.h"
 
-/* train_run for model.type features (train_run calls it). */
+/* train_run for model.type features (train_run calls it, after
+ * rundir_prepare). */
 int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e);
 
 /* evaluate_run for model.type features: o->ckpt names a model.json. r->mean

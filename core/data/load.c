@@ -183,3 +183,46 @@ int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntr
         return -1;
     return data_split(cfg, ds, train, ntrain, dev, ndev, e);
 }
+
+int data_load_train(const resecg_config *cfg, dataset *ds, int **train, int *ntrain, int **dev,
+                    int *ndev, data_info *info, rerr *e)
+{
+    if (data_load_split(cfg, ds, train, ntrain, dev, ndev, info, e) != 0)
+        return -1;
+    if (*ntrain == 0 || *ndev == 0)
+        return rerr_set(e, "the split has %d training and %d dev records: both must be non-empty",
+                        *ntrain, *ndev);
+    return 0;
+}
+
+int data_load_eval(const resecg_config *cfg, int all_records, dataset *ds, int **train,
+                   int *ntrain, int **dev, int *ndev, data_info *info, rerr *e)
+{
+    if (data_load(cfg, 1, ds, info, e) != 0)
+        return -1;
+    if (all_records) {
+        /* every record is scored, none is "training" (the class counts of a
+         * balanced weighted loss then come from the scored records) */
+        *dev = malloc(sizeof **dev * (size_t)(ds->n > 0 ? ds->n : 1));
+        if (!*dev)
+            return rerr_set(e, "out of memory");
+        for (int i = 0; i < ds->n; i++)
+            (*dev)[i] = i;
+        *ndev = ds->n;
+    } else if (data_split(cfg, ds, train, ntrain, dev, ndev, e) != 0) {
+        return -1;
+    }
+    if (*ndev == 0)
+        return rerr_set(e, "no records to evaluate (the dev split is empty)");
+    return 0;
+}
+
+void data_split_text(const resecg_config *cfg, char *out, size_t n)
+{
+    const data_config *d = &cfg->data;
+    if (d->manifest[0])
+        snprintf(out, n, "split from %s", d->manifest);
+    else
+        snprintf(out, n, "%s split, dev fraction %g, seed %llu", config_split_name(d->split),
+                 (double)d->dev_fraction, (unsigned long long)d->seed);
+}

@@ -5,6 +5,8 @@
 #ifndef RESECG_LOAD_H
 #define RESECG_LOAD_H
 
+#include <stddef.h>
+
 #include "base/config.h"
 #include "base/util.h"
 #include "data/data.h"
@@ -40,5 +42,21 @@ int data_split(const resecg_config *cfg, const dataset *ds, int **train, int *nt
 /* data_load (resampling included) then data_split. */
 int data_load_split(const resecg_config *cfg, dataset *ds, int **train, int *ntrain, int **dev,
                     int *ndev, data_info *info, rerr *e);
+
+/* How every training run loads its data, whatever the model:
+ * data_load_split, and both parts must be non-empty. The caller frees ds
+ * and the index lists as usual, also on failure. */
+int data_load_train(const resecg_config *cfg, dataset *ds, int **train, int *ntrain, int **dev,
+                    int *ndev, data_info *info, rerr *e);
+
+/* How every evaluation loads its data, whatever the model: data_load, then
+ * the dev split (or, with all_records, every record as dev and none as
+ * training), which must not be empty. The caller frees as above. */
+int data_load_eval(const resecg_config *cfg, int all_records, dataset *ds, int **train,
+                   int *ntrain, int **dev, int *ndev, data_info *info, rerr *e);
+
+/* The split a config names, for the log: "split from <manifest>" or
+ * "<kind> split, dev fraction <f>, seed <s>". */
+void data_split_text(const resecg_config *cfg, char *out, size_t n);
 
 #endif

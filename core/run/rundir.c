@@ -1,9 +1,11 @@
-/* The completion record of a run directory and the data fingerprint (see
- * rundir.h). */
+/* The run directory (rundir.h): opening it, its writers, the completion
+ * record and the data fingerprint, and what an earlier run's files mean. */
 #include "run/rundir.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,92 @@
 #include "data/cinc17.h"
 
 #define RUNDIR_MAX_FILES 16
+
+int rundir_open(const char *dir, const resecg_config *cfg, const char *note, FILE **log, rerr *e)
+{
+    char path[4096];
+    if (util_mkdir_p(dir, e) != 0)
+        return -1;
+    util_path_join(path, sizeof path, dir, RUNDIR_LOG);
+    int fd = util_open(path, O_WRONLY | O_CREAT | O_APPEND, UTIL_NOFOLLOW, e);
+    if (fd < 0)
+        return -1;
+    *log = fdopen(fd, "a");
+    if (!*log) {
+        close(fd);
+        return rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
+    }
+    util_path_join(path, sizeof path, dir, RUNDIR_CONFIG);
+    return config_write_note(cfg, path, note, e);
+}
+
+void rundir_log(FILE *log, int quiet, const char *fmt, ...)
+{
+    va_list ap;
+    if (!quiet) {
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    }
+    if (log) {
+        va_start(ap, fmt);
+        vfprintf(log, fmt, ap);
+        va_end(ap);
+        fflush(log);
+    }
+}
+
+void rundir_epoch_row(sbuf *rows, int epoch, double train_loss, double dev_loss, double lr,
+                      const metrics *mt, int K, double seconds)
+{
+    sbuf_printf(rows, "%d,%.6f,%.6f,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n", epoch,
+                train_loss, dev_loss, lr, mt->f1[0], K > 1 ? mt->f1[1] : 0, K > 2 ? mt->f1[2] : 0,
+                K > 3 ? mt->f1[3] : 0, mt->cinc_f1, mt->macro_f1, mt->weighted_f1, seconds);
+}
+
+int rundir_normalization_write(const char *dir, double mean, double std, rerr *e)
+{
+    char path[4096], text[128];
+    util_path_join(path, sizeof path, dir, RUNDIR_NORMALIZATION);
+    int n = snprintf(text, sizeof text, "mean,std\n%.17g,%.17g\n", mean, std);
+    return util_write_file_atomic(path, text, (size_t)n, e);
+}
+
+/* predictions.csv: record,label,pred,p_N,... (rundir_results_write) */
+static int predictions_write(const char *path, const dataset *ds, const int *idx, int n,
+                             const int *pred, const float *probs, int K, rerr *e)
+{
+    afile af;
+    if (afile_open(&af, path, e) != 0)
+        return -1;
+    fprintf(af.fp, "record,label,pred");
+    for (int k = 0; k < K; k++)
+        fprintf(af.fp, ",p_%s", metrics_class_name(k));
+    fprintf(af.fp, "\n");
+    for (int i = 0; i < n; i++) {
+        const record *r = &ds->recs[idx[i]];
+        fprintf(af.fp, "%s,%s,%s", r->name, metrics_class_name(r->label),
+                metrics_class_name(pred[i]));
+        for (int k = 0; k < K; k++)
+            fprintf(af.fp, ",%.6f", probs[(size_t)i * K + k]);
+        fprintf(af.fp, "\n");
+    }
+    return afile_commit(&af, e);
+}
+
+int rundir_results_write(const char *dir, const dataset *ds, const int *idx, int n,
+                         const int *pred, const float *probs, int K, const metrics *mt, rerr *e)
+{
+    char path[4096];
+    util_path_join(path, sizeof path, dir, RUNDIR_PREDICTIONS);
+    if (predictions_write(path, ds, idx, n, pred, probs, K, e) != 0)
+        return -1;
+    util_path_join(path, sizeof path, dir, RUNDIR_CONFUSION);
+    if (metrics_write_confusion_csv(mt, path, e) != 0)
+        return -1;
+    util_path_join(path, sizeof path, dir, RUNDIR_F1);
+    return metrics_write_f1_csv(mt, path, e);
+}
 
 static uint64_t fnv_str(uint64_t h, const char *s) { return util_fnv1a64(h, s, strlen(s) + 1); }
 
@@ -110,10 +198,10 @@ int rundir_complete_write(const char *dir, const char *data_fp, const char *cons
 
 const char *const *rundir_results(model_type t, int *n)
 {
-    static const char *const net[] = {"config.yaml",     "epochs.csv",    "normalization.csv",
-                                      "predictions.csv", "confusion.csv", "f1.csv"};
-    static const char *const trees[] = {"config.yaml", "epochs.csv", "predictions.csv",
-                                        "confusion.csv", "f1.csv"};
+    static const char *const net[] = {RUNDIR_CONFIG,      RUNDIR_EPOCHS,   RUNDIR_NORMALIZATION,
+                                      RUNDIR_PREDICTIONS, RUNDIR_CONFUSION, RUNDIR_F1};
+    static const char *const trees[] = {RUNDIR_CONFIG, RUNDIR_EPOCHS, RUNDIR_PREDICTIONS,
+                                        RUNDIR_CONFUSION, RUNDIR_F1};
     if (t == MODEL_FEATURES) {
         *n = (int)(sizeof trees / sizeof trees[0]);
         return trees;
@@ -197,9 +285,9 @@ int rundir_recorded_fingerprint(const char *dir, char *fp, rerr *e)
 /* Every file a run writes into its directory; complete.txt and the end
  * results first. */
 static const char *const run_files[] = {
-    RUNDIR_COMPLETE, "f1.csv", "confusion.csv", "predictions.csv", "config.yaml", "train.log",
-    "epochs.csv", "normalization.csv", "last.safetensors", "best.safetensors", "model.json",
-    "features.csv",
+    RUNDIR_COMPLETE, RUNDIR_F1,   RUNDIR_CONFUSION,     RUNDIR_PREDICTIONS, RUNDIR_CONFIG,
+    RUNDIR_LOG,      RUNDIR_EPOCHS, RUNDIR_NORMALIZATION, RUNDIR_LAST,      RUNDIR_BEST,
+    RUNDIR_MODEL_JSON, RUNDIR_FEATURES,
 };
 #define RUN_RESULTS 4 /* complete.txt, f1.csv, confusion.csv, predictions.csv */
 

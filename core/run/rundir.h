@@ -1,4 +1,19 @@
-/* Trusting a run directory only as a whole (issue 18).
+/* The run directory: the names of its files, their writers, and trusting
+ * it only as a whole (issue 18). A run of the network (run/train.h) writes,
+ * each file atomically:
+ *   config.yaml        the resolved configuration
+ *   train.log          the progress lines (appended)
+ *   epochs.csv         per epoch: losses, lr, per-class F1, CinC F1 (rewritten each epoch)
+ *   last.safetensors   weights, BN statistics, Adam moments and loop state (for --resume)
+ *   best.safetensors   weights and BN statistics of the epoch with the lowest dev loss
+ *   normalization.csv  mean,std of the training split's samples (also in the checkpoints)
+ *   predictions.csv    per dev record: label, prediction, mean frame probabilities (best)
+ *   confusion.csv      dev confusion matrix (best)
+ *   f1.csv             per-class F1 of the best checkpoint on dev
+ *   complete.txt       written last (below)
+ * The trees (baseline/trees.h) write features.csv and model.json instead of
+ * the checkpoints and normalization.csv, and one epochs.csv row. The sweep
+ * adds job.yaml and job.log (runner/).
  *
  * A finished run ends by writing complete.txt, after every other file: the
  * hash of its config.yaml, a fingerprint of the data it was trained on, and
@@ -12,11 +27,55 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/config.h"
 #include "base/util.h"
+#include "data/data.h"
+#include "run/metrics.h"
 
+#define RUNDIR_CONFIG "config.yaml"
+#define RUNDIR_LOG "train.log"
+#define RUNDIR_EPOCHS "epochs.csv"
+#define RUNDIR_LAST "last.safetensors"
+#define RUNDIR_BEST "best.safetensors"
+#define RUNDIR_NORMALIZATION "normalization.csv"
+#define RUNDIR_PREDICTIONS "predictions.csv"
+#define RUNDIR_CONFUSION "confusion.csv"
+#define RUNDIR_F1 "f1.csv"
+#define RUNDIR_FEATURES "features.csv"
+#define RUNDIR_MODEL_JSON "model.json"
 #define RUNDIR_COMPLETE "complete.txt"
+#define RUNDIR_JOB_YAML "job.yaml"
+#define RUNDIR_JOB_LOG "job.log"
+
+/* epochs.csv's header line; rundir_epoch_row writes its rows. */
+#define RUNDIR_EPOCHS_HEADER                                                                 \
+    "epoch,train_loss,dev_loss,lr,f1_N,f1_A,f1_O,f1_~,cinc_f1,macro_f1,weighted_f1,seconds\n"
+
+/* How every training run opens its directory, whatever the model: dir
+ * (created), dir/config.yaml (cfg, ending with the comment note when it is
+ * not NULL: config_write_note) and *log = dir/train.log opened for
+ * appending (a FIFO or a link there is refused, as for every output). On
+ * failure *log may be open: the caller closes it as usual. */
+int rundir_open(const char *dir, const resecg_config *cfg, const char *note, FILE **log, rerr *e);
+
+/* A progress line: to stderr unless quiet, and to log (flushed) when it is
+ * not NULL. */
+void rundir_log(FILE *log, int quiet, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Appends epochs.csv's row of one epoch to rows (F1 of classes past K are
+ * 0). */
+void rundir_epoch_row(sbuf *rows, int epoch, double train_loss, double dev_loss, double lr,
+                      const metrics *mt, int K, double seconds);
+
+/* Writes dir/normalization.csv: "mean,std" and the values (%.17g). */
+int rundir_normalization_write(const char *dir, double mean, double std, rerr *e);
+
+/* The end results of one evaluation of the dev records idx[0..n) into dir:
+ * predictions.csv, confusion.csv, then f1.csv. */
+int rundir_results_write(const char *dir, const dataset *ds, const int *idx, int n,
+                         const int *pred, const float *probs, int K, const metrics *mt, rerr *e);
 #define RUNDIR_FP_SIZE 40
 
 /* The fingerprint of the data cfg trains on, into fp (RUNDIR_FP_SIZE):

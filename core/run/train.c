@@ -3,26 +3,19 @@
 #include "run/train.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "run/checkpoint.h"
-#include "nn/optim.h"
-#include "run/rundir.h"
-#include "nn/rng.h"
 #include "baseline/trees.h"
-
-int normalization_write(const char *path, double mean, double std, rerr *e)
-{
-    char text[128];
-    int n = snprintf(text, sizeof text, "mean,std\n%.17g,%.17g\n", mean, std);
-    return util_write_file_atomic(path, text, (size_t)n, e);
-}
+#include "data/load.h"
+#include "nn/model.h"
+#include "nn/optim.h"
+#include "nn/rng.h"
+#include "run/checkpoint.h"
+#include "run/rundir.h"
 
 /* Longest record among idx, trimmed to whole frames (at least one frame). */
 static int max_trimmed_len(const dataset *ds, const int *idx, int n, int frame)
@@ -163,42 +156,6 @@ static int eval_records(model *m, const dataset *ds, const int *idx, int n, floa
     return 0;
 }
 
-int predictions_write(const char *path, const dataset *ds, const int *idx, int n, const int *pred,
-                      const float *probs, int K, rerr *e)
-{
-    afile af;
-    if (afile_open(&af, path, e) != 0)
-        return -1;
-    fprintf(af.fp, "record,label,pred");
-    for (int k = 0; k < K; k++)
-        fprintf(af.fp, ",p_%s", metrics_class_name(k));
-    fprintf(af.fp, "\n");
-    for (int i = 0; i < n; i++) {
-        const record *r = &ds->recs[idx[i]];
-        fprintf(af.fp, "%s,%s,%s", r->name, metrics_class_name(r->label),
-                metrics_class_name(pred[i]));
-        for (int k = 0; k < K; k++)
-            fprintf(af.fp, ",%.6f", probs[(size_t)i * K + k]);
-        fprintf(af.fp, "\n");
-    }
-    return afile_commit(&af, e);
-}
-
-/* Writes f1.csv, confusion.csv and predictions.csv of one evaluation. */
-static int write_eval_outputs(const char *dir, const dataset *ds, const int *idx, int n,
-                              const eval_out *ev, int K, rerr *e)
-{
-    char path[4096];
-    util_path_join(path, sizeof path, dir, "predictions.csv");
-    if (predictions_write(path, ds, idx, n, ev->pred, ev->probs, K, e) != 0)
-        return -1;
-    util_path_join(path, sizeof path, dir, "confusion.csv");
-    if (metrics_write_confusion_csv(&ev->mt, path, e) != 0)
-        return -1;
-    util_path_join(path, sizeof path, dir, "f1.csv");
-    return metrics_write_f1_csv(&ev->mt, path, e);
-}
-
 /* ---- the run ---- */
 
 int train_schedule_step(run_state *st, double dev_loss, int epoch, const train_config *tc,
@@ -223,23 +180,6 @@ int train_schedule_step(run_state *st, double dev_loss, int epoch, const train_c
         st->plateau_wait = 0;
     }
     return improved;
-}
-
-static void logf_(FILE *log, int quiet, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void logf_(FILE *log, int quiet, const char *fmt, ...)
-{
-    va_list ap;
-    if (!quiet) {
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-    }
-    if (log) {
-        va_start(ap, fmt);
-        vfprintf(log, fmt, ap);
-        va_end(ap);
-        fflush(log);
-    }
 }
 
 static void progress_bar(int epoch, int done, int total, double loss)
@@ -293,7 +233,7 @@ static const char *meta_or(const st_file *f, const char *key, const char *dflt)
 static int resume_state(model *m, adam *a, run_state *st, const char *dir, sbuf *rows, rerr *e)
 {
     char path[4096];
-    util_path_join(path, sizeof path, dir, "last.safetensors");
+    util_path_join(path, sizeof path, dir, RUNDIR_LAST);
     st_file f;
     if (st_read(&f, path, e) != 0)
         return -1;
@@ -320,7 +260,7 @@ static int resume_state(model *m, adam *a, run_state *st, const char *dir, sbuf 
     if (checkpoint_load(m, a, path, e) != 0)
         return -1;
     /* keep the header and the first `epoch` rows of epochs.csv */
-    util_path_join(path, sizeof path, dir, "epochs.csv");
+    util_path_join(path, sizeof path, dir, RUNDIR_EPOCHS);
     FILE *fp = util_fopen_read(path, UTIL_NOFOLLOW, e);
     if (!fp)
         return -1;
@@ -339,31 +279,6 @@ static int resume_state(model *m, adam *a, run_state *st, const char *dir, sbuf 
     if (kept != st->epoch)
         return rerr_set(e, "%s: has %d epoch rows, the checkpoint says %d", path, kept, st->epoch);
     return 0;
-}
-
-int train_run_open(const resecg_config *cfg, const char *out_dir, const char *note, dataset *ds,
-                   int **tr, int *ntr, int **dv, int *ndv, data_info *info, FILE **log, rerr *e)
-{
-    char path[4096];
-    if (data_load_split(cfg, ds, tr, ntr, dv, ndv, info, e) != 0)
-        return -1;
-    if (*ntr == 0 || *ndv == 0)
-        return rerr_set(e, "the split has %d training and %d dev records: both must be non-empty",
-                        *ntr, *ndv);
-    if (util_mkdir_p(out_dir, e) != 0)
-        return -1;
-    util_path_join(path, sizeof path, out_dir, "train.log");
-    /* a FIFO or a planted link as train.log is refused, as every output */
-    int fd = util_open(path, O_WRONLY | O_CREAT | O_APPEND, UTIL_NOFOLLOW, e);
-    if (fd < 0)
-        return -1;
-    *log = fdopen(fd, "a");
-    if (!*log) {
-        close(fd);
-        return rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
-    }
-    util_path_join(path, sizeof path, out_dir, "config.yaml");
-    return config_write_note(cfg, path, note, e);
 }
 
 int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
@@ -406,7 +321,8 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     backend_numerics(o->device, numerics, sizeof numerics);
     snprintf(line, sizeof line, "numerics: precision %s, %s",
              config_precision_name(cfg->train.precision), numerics);
-    if (train_run_open(cfg, o->out_dir, line, &ds, &tr, &ntr, &dv, &ndv, &info, &log, e) != 0)
+    if (data_load_train(cfg, &ds, &tr, &ntr, &dv, &ndv, &info, e) != 0 ||
+        rundir_open(o->out_dir, cfg, line, &log, e) != 0)
         goto done;
 
     be = backend_create(o->device, cfg->train.threads, cfg->train.precision, e);
@@ -432,8 +348,7 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     dataset_stats(&ds, tr, ntr, &mean, &sd);
     if (!(sd > 0))
         sd = 1;
-    util_path_join(path, sizeof path, o->out_dir, "normalization.csv");
-    if (normalization_write(path, mean, sd, e) != 0)
+    if (rundir_normalization_write(o->out_dir, mean, sd, e) != 0)
         goto done;
     long counts[RESECG_MAX_CLASSES] = {0};
     dataset_class_counts(&ds, tr, ntr, counts);
@@ -444,24 +359,18 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     if (o->resume) {
         if (resume_state(&m, &opt, &st, o->out_dir, &rows, e) != 0)
             goto done;
-        logf_(log, o->quiet, "resumed %s after epoch %d (lr %.3g)\n", o->out_dir, st.epoch, st.lr);
+        rundir_log(log, o->quiet, "resumed %s after epoch %d (lr %.3g)\n", o->out_dir, st.epoch, st.lr);
     } else {
-        sbuf_puts(&rows, "epoch,train_loss,dev_loss,lr,f1_N,f1_A,f1_O,f1_~,cinc_f1,macro_f1,"
-                         "weighted_f1,seconds\n");
+        sbuf_puts(&rows, RUNDIR_EPOCHS_HEADER);
     }
     if (info.skipped)
-        logf_(log, o->quiet, "%s\n", info.report);
+        rundir_log(log, o->quiet, "%s\n", info.report);
     const data_config *dc = &cfg->data;
     char split_desc[1200], resampled[64] = "";
     if (dc->resample_length > 0)
         snprintf(resampled, sizeof resampled, ", resampled to %d", dc->resample_length);
-    if (dc->manifest[0])
-        snprintf(split_desc, sizeof split_desc, "split from %s", dc->manifest);
-    else
-        snprintf(split_desc, sizeof split_desc, "%s split, dev fraction %g, seed %llu",
-                 config_split_name(dc->split), (double)dc->dev_fraction,
-                 (unsigned long long)dc->seed);
-    logf_(log, o->quiet,
+    data_split_text(cfg, split_desc, sizeof split_desc);
+    rundir_log(log, o->quiet,
           "data: %s%s%s, protocol %s: %d records trimmed to multiples of %d samples%s, %s, "
           "%s batches%s; normalisation mean %.6g std %.6g (%.1fs)\n",
           dc->source, strcmp(dc->source, "cinc17") == 0 ? " " : "",
@@ -469,12 +378,12 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
           info.loaded, info.frame, resampled, split_desc,
           config_batching_name(dc->batching), cfg->train.drop_last ? " (last partial dropped)" : "",
           mean, sd, info.seconds);
-    logf_(log, o->quiet,
+    rundir_log(log, o->quiet,
           "resecg train: %d train / %d dev records, %ld parameters, device %s, loss %s, "
           "batch %d, up to %d epochs\n",
           ntr, ndv, m.nparams, be->name, config_loss_name(cfg->loss.kind), Bcap,
           cfg->train.max_epochs);
-    logf_(log, o->quiet, "%s\n", line);
+    rundir_log(log, o->quiet, "%s\n", line);
 
     int K = cfg->model.num_classes;
     rec_probs = malloc((size_t)ndv * K * sizeof(float));
@@ -538,46 +447,43 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
         }
         int improved = train_schedule_step(&st, ev.loss, ep, &cfg->train, &cfg->optim, &stop);
         if (improved) {
-            util_path_join(path, sizeof path, o->out_dir, "best.safetensors");
+            util_path_join(path, sizeof path, o->out_dir, RUNDIR_BEST);
             if (save_best(&m, path, mean, sd, ep, e) != 0) {
                 goto done;
             }
         }
         const metrics *mt = &ev.mt;
-        sbuf_printf(&rows, "%d,%.6f,%.6f,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f\n", ep, train_loss,
-                    ev.loss, (double)lr_used, mt->f1[0], K > 1 ? mt->f1[1] : 0,
-                    K > 2 ? mt->f1[2] : 0, K > 3 ? mt->f1[3] : 0, mt->cinc_f1, mt->macro_f1,
-                    mt->weighted_f1, secs);
-        util_path_join(path, sizeof path, o->out_dir, "epochs.csv");
+        rundir_epoch_row(&rows, ep, train_loss, ev.loss, (double)lr_used, mt, K, secs);
+        util_path_join(path, sizeof path, o->out_dir, RUNDIR_EPOCHS);
         if (rows.oom || !rows.p) {
             rerr_set(e, "%s: out of memory", path);
             goto done;
         }
         if (util_write_file_atomic(path, rows.p, rows.len, e) != 0)
             goto done;
-        util_path_join(path, sizeof path, o->out_dir, "last.safetensors");
+        util_path_join(path, sizeof path, o->out_dir, RUNDIR_LAST);
         if (save_last(&m, &opt, &st, path, mean, sd, e) != 0) {
             goto done;
         }
-        logf_(log, o->quiet,
+        rundir_log(log, o->quiet,
               "epoch %3d/%d  train_loss %.4f  dev_loss %.4f  cinc_f1 %.3f  F1 N %.3f A %.3f "
               "O %.3f ~ %.3f  lr %.2g  %.1fs%s\n",
               ep, cfg->train.max_epochs, train_loss, ev.loss, mt->cinc_f1, mt->f1[0],
               K > 1 ? mt->f1[1] : 0, K > 2 ? mt->f1[2] : 0, K > 3 ? mt->f1[3] : 0,
               (double)lr_used, secs, improved ? "  *best" : "");
         if (stop)
-            logf_(log, o->quiet, "early stop: no dev-loss improvement for %d epochs\n",
+            rundir_log(log, o->quiet, "early stop: no dev-loss improvement for %d epochs\n",
                   cfg->train.early_stop_patience);
     }
 
     /* final outputs from the best checkpoint */
-    util_path_join(path, sizeof path, o->out_dir, "best.safetensors");
+    util_path_join(path, sizeof path, o->out_dir, RUNDIR_BEST);
     if (checkpoint_load(&m, NULL, path, e) != 0)
         goto done;
     eval_out ev = {.probs = rec_probs, .pred = rec_pred};
     if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, dev_shapes, e) != 0)
         goto done;
-    if (write_eval_outputs(o->out_dir, &ds, dv, ndv, &ev, K, e) != 0)
+    if (rundir_results_write(o->out_dir, &ds, dv, ndv, ev.pred, ev.probs, K, &ev.mt, e) != 0)
         goto done;
     int nres;
     const char *const *results = rundir_results(cfg->model.type, &nres);
@@ -588,11 +494,11 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
     res->best_dev_loss = st.best_loss;
     res->dev = ev.mt;
     res->seconds = util_now() - t0;
-    logf_(log, o->quiet, "best epoch %d: dev_loss %.4f  cinc_f1 %.3f  macro_f1 %.3f  (%.1fs)\n",
+    rundir_log(log, o->quiet, "best epoch %d: dev_loss %.4f  cinc_f1 %.3f  macro_f1 %.3f  (%.1fs)\n",
           st.best_epoch, st.best_loss, ev.mt.cinc_f1, ev.mt.macro_f1, res->seconds);
     res->train_shapes = train_shapes->n;
     res->dev_shapes = dev_shapes->n;
-    logf_(log, o->quiet,
+    rundir_log(log, o->quiet,
           "shapes: %d%s distinct batch shapes (B x L) in training, %d%s in evaluation "
           "(data.length_buckets %d): each one a set of convolution primitives or algorithm "
           "searches\n",
@@ -620,28 +526,6 @@ done:
     if (log)
         fclose(log);
     return rc;
-}
-
-int evaluate_records_open(const resecg_config *cfg, int all_records, dataset *ds, int **tr,
-                          int *ntr, int **dv, int *ndv, data_info *info, rerr *e)
-{
-    if (data_load(cfg, 1, ds, info, e) != 0)
-        return -1;
-    if (all_records) {
-        /* every record is scored, none is "training" (the class counts of a
-         * balanced weighted loss then come from the scored records) */
-        *dv = malloc(sizeof **dv * (size_t)(ds->n > 0 ? ds->n : 1));
-        if (!*dv)
-            return rerr_set(e, "out of memory");
-        for (int i = 0; i < ds->n; i++)
-            (*dv)[i] = i;
-        *ndv = ds->n;
-    } else if (data_split(cfg, ds, tr, ntr, dv, ndv, e) != 0) {
-        return -1;
-    }
-    if (*ndv == 0)
-        return rerr_set(e, "no records to evaluate (the dev split is empty)");
-    return 0;
 }
 
 int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, rerr *e)
@@ -673,7 +557,7 @@ int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, r
     }
     r->mean = strtod(ms, NULL);
     r->std = strtod(ss, NULL);
-    if (evaluate_records_open(cfg, o->all_records, &ds, &tr, &ntr, &dv, &ndv, &r->info, e) != 0)
+    if (data_load_eval(cfg, o->all_records, &ds, &tr, &ntr, &dv, &ndv, &r->info, e) != 0)
         goto done;
     be = backend_create(o->device, cfg->train.threads, cfg->train.precision, e);
     if (!be || model_init(&m, &cfg->model, be, e) != 0)
@@ -708,13 +592,11 @@ int evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result *r, r
     eval_out ev = {.probs = probs, .pred = pred};
     if (eval_records(&m, &ds, dv, ndv, (float)r->mean, (float)r->std, &lp, &bt, &ev, NULL, e) != 0)
         goto done;
-    if (o->out_dir) {
-        char path[4096];
-        util_path_join(path, sizeof path, o->out_dir, "normalization.csv");
-        if (util_mkdir_p(o->out_dir, e) != 0 || normalization_write(path, r->mean, r->std, e) != 0 ||
-            write_eval_outputs(o->out_dir, &ds, dv, ndv, &ev, K, e) != 0)
-            goto done;
-    }
+    if (o->out_dir &&
+        (util_mkdir_p(o->out_dir, e) != 0 ||
+         rundir_normalization_write(o->out_dir, r->mean, r->std, e) != 0 ||
+         rundir_results_write(o->out_dir, &ds, dv, ndv, pred, probs, K, &ev.mt, e) != 0))
+        goto done;
     r->mt = ev.mt;
     r->loss = ev.loss;
     r->records = ndv;

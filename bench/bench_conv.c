@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "nn/backend.h"
+#include "nn/cpu/cpu.h"
 #include "nn/layers.h"
 #include "nn/rng.h"
 #include "base/util.h"

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "nn/backend.h"
+#include "nn/cpu/cpu.h"
+#include "nn/device.h"
 #include "commands.h"
 #include "base/config.h"
 #include "data/data.h"

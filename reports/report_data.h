@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "report.h"
+#include "report_opts.h"
 #include "stats.h"
 
 #define RP_K 4 /* N, A, O, ~: the CinC 2017 classes every table is laid out for */

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -30,305 +29,13 @@
 
 #include "journal.h"
 #include "sweep.h"
+#include "slurm_cmd.h"
 #include "sweep_dir.h"
 #include "run/rundir.h"
 
 #define SL_MAX_ARRAY 1000     /* tasks per submission: Slurm's default MaxArraySize is 1001 */
 #define SL_POLL_MAX_S 30.0
-#define SL_CMD_TIMEOUT_S 120.0
 #define SL_GONE_POLLS 3       /* polls a finished task may take to show its slurm.exit (NFS) */
-
-/* ---- running Slurm's commands through the event loop ---- */
-
-typedef struct sl_cmd sl_cmd;
-struct sl_cmd {
-    uv_process_t proc;
-    uv_pipe_t out, err;
-    uv_timer_t timer;
-    sbuf o, e;
-    int64_t exit_status;
-    int term_signal;
-    int spawn_error; /* libuv's code when it could not start */
-    int timed_out;
-    int open;        /* handles not closed yet */
-    int done;        /* every handle closed: the fields above are final */
-    void (*on_done)(sl_cmd *c);
-    void *data;
-    char buf[65536];
-};
-
-static void cmd_closed(uv_handle_t *h)
-{
-    sl_cmd *c = h->data;
-    if (--c->open == 0) {
-        c->done = 1;
-        if (c->on_done)
-            c->on_done(c);
-    }
-}
-
-static void cmd_alloc(uv_handle_t *h, size_t size, uv_buf_t *b)
-{
-    sl_cmd *c = h->data;
-    (void)size;
-    b->base = c->buf;
-    b->len = sizeof c->buf;
-}
-
-static void cmd_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
-{
-    sl_cmd *c = s->data;
-    if (n > 0)
-        sbuf_putn(s == (uv_stream_t *)&c->out ? &c->o : &c->e, b->base, (size_t)n);
-    else if (n < 0)
-        uv_close((uv_handle_t *)s, cmd_closed);
-}
-
-static void cmd_exit(uv_process_t *p, int64_t status, int sig)
-{
-    sl_cmd *c = p->data;
-    c->exit_status = status;
-    c->term_signal = sig;
-    uv_close((uv_handle_t *)&c->timer, cmd_closed);
-    uv_close((uv_handle_t *)p, cmd_closed);
-}
-
-static void cmd_timeout(uv_timer_t *t)
-{
-    sl_cmd *c = t->data;
-    c->timed_out = 1;
-    uv_process_kill(&c->proc, SIGKILL);
-}
-
-/* Starts argv with its stdout and stderr collected; on_done runs once the
- * command has ended (or failed to start) and its handles are closed. */
-static void cmd_start(uv_loop_t *loop, sl_cmd *c, char *const *argv, void (*on_done)(sl_cmd *),
-                      void *data)
-{
-    free(c->o.p);
-    free(c->e.p);
-    memset(c, 0, offsetof(sl_cmd, buf));
-    c->on_done = on_done;
-    c->data = data;
-    uv_pipe_init(loop, &c->out, 0);
-    uv_pipe_init(loop, &c->err, 0);
-    uv_timer_init(loop, &c->timer);
-    c->out.data = c->err.data = c->timer.data = c->proc.data = c;
-    c->open = 4;
-    uv_stdio_container_t io[3];
-    io[0].flags = UV_IGNORE;
-    io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    io[1].data.stream = (uv_stream_t *)&c->out;
-    io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    io[2].data.stream = (uv_stream_t *)&c->err;
-    uv_process_options_t po;
-    memset(&po, 0, sizeof po);
-    po.file = argv[0];
-    po.args = (char **)argv;
-    po.exit_cb = cmd_exit;
-    po.stdio = io;
-    po.stdio_count = 3;
-    int r = uv_spawn(loop, &c->proc, &po);
-    if (r < 0) {
-        c->spawn_error = r;
-        c->exit_status = 127;
-        uv_close((uv_handle_t *)&c->proc, cmd_closed);
-        uv_close((uv_handle_t *)&c->timer, cmd_closed);
-        uv_close((uv_handle_t *)&c->out, cmd_closed);
-        uv_close((uv_handle_t *)&c->err, cmd_closed);
-        return;
-    }
-    uv_timer_start(&c->timer, cmd_timeout, (uint64_t)(SL_CMD_TIMEOUT_S * 1000), 0);
-    uv_read_start((uv_stream_t *)&c->out, cmd_alloc, cmd_read);
-    uv_read_start((uv_stream_t *)&c->err, cmd_alloc, cmd_read);
-}
-
-/* Runs argv to its end, turning the loop meanwhile (signals and timers
- * keep working); loop NULL: on a loop of its own. */
-static void cmd_run(uv_loop_t *loop, sl_cmd *c, char *const *argv)
-{
-    uv_loop_t own;
-    if (!loop) {
-        uv_loop_init(&own);
-        loop = &own;
-    }
-    cmd_start(loop, c, argv, NULL, NULL);
-    while (!c->done)
-        uv_run(loop, UV_RUN_ONCE);
-    if (loop == &own)
-        uv_loop_close(&own);
-}
-
-static void cmd_free(sl_cmd *c)
-{
-    free(c->o.p);
-    free(c->e.p);
-    c->o.p = c->e.p = NULL;
-    c->o.len = c->e.len = 0;
-}
-
-static int cmd_ok(const sl_cmd *c)
-{
-    return !c->spawn_error && !c->timed_out && !c->term_signal && c->exit_status == 0 && !c->o.oom;
-}
-
-/* Why a command failed, in one line: its stderr (lines joined), its exit
- * status, or that it could not run. */
-static void cmd_why(const sl_cmd *c, const char *name, char *buf, size_t n)
-{
-    if (c->spawn_error) {
-        snprintf(buf, n, "cannot run %s: %s", name, uv_strerror(c->spawn_error));
-        return;
-    }
-    if (c->timed_out) {
-        snprintf(buf, n, "%s did not answer in %.0f s", name, SL_CMD_TIMEOUT_S);
-        return;
-    }
-    char text[800] = "";
-    size_t k = 0;
-    for (size_t i = 0; c->e.p && i < c->e.len && k + 3 < sizeof text; i++) {
-        char ch = c->e.p[i];
-        if (ch == '\n' || ch == '\r') {
-            if (k > 0 && text[k - 1] != ' ' && i + 1 < c->e.len)
-                text[k++] = ';', text[k++] = ' ';
-        } else {
-            text[k++] = ch;
-        }
-    }
-    while (k > 0 && (text[k - 1] == ' ' || text[k - 1] == ';'))
-        k--;
-    text[k] = '\0';
-    if (c->term_signal)
-        snprintf(buf, n, "%s was killed by signal %d%s%s", name, c->term_signal, k ? ": " : "", text);
-    else if (k)
-        snprintf(buf, n, "%s (exit status %" PRId64 ")", text, c->exit_status);
-    else
-        snprintf(buf, n, "%s failed (exit status %" PRId64 ")", name, c->exit_status);
-}
-
-/* Whether a program is on PATH. */
-static int on_path(const char *prog)
-{
-    const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/usr/bin:/bin";
-    char p[4200];
-    for (const char *s = path; *s;) {
-        const char *colon = strchr(s, ':');
-        size_t len = colon ? (size_t)(colon - s) : strlen(s);
-        snprintf(p, sizeof p, "%.*s/%s", (int)len, len ? s : ".", prog);
-        if (access(p, X_OK) == 0)
-            return 1;
-        if (!colon)
-            break;
-        s = colon + 1;
-    }
-    return 0;
-}
-
-static const char *user_name(void)
-{
-    struct passwd *pw = getpwuid(getuid());
-    if (pw && pw->pw_name)
-        return pw->pw_name;
-    const char *u = getenv("USER");
-    return u && *u ? u : "root";
-}
-
-/* ---- the queue ---- */
-
-static int task_cmp(const void *a, const void *b)
-{
-    const slurm_task *x = a, *y = b;
-    if (x->array != y->array)
-        return x->array < y->array ? -1 : 1;
-    return (x->task > y->task) - (x->task < y->task);
-}
-
-const slurm_task *slurm_queue_find(const slurm_task *t, int n, long array, int task)
-{
-    slurm_task key;
-    key.array = array;
-    key.task = task;
-    return bsearch(&key, t, (size_t)n, sizeof *t, task_cmp);
-}
-
-/* squeue's "ARRAY|TASK|STATE|NODE|REASON" lines; jobs that are not array
- * tasks ("N/A") are someone else's business. */
-static int queue_parse(const sl_cmd *c, slurm_task **out, int *n, rerr *e)
-{
-    if (!cmd_ok(c)) {
-        char why[900];
-        cmd_why(c, "squeue", why, sizeof why);
-        return rerr_set(e, "%s", why);
-    }
-    int lines = 0;
-    for (size_t i = 0; i < c->o.len; i++)
-        lines += c->o.p[i] == '\n';
-    slurm_task *t = calloc((size_t)lines + 1, sizeof *t);
-    if (!t)
-        return rerr_set(e, "out of memory");
-    int k = 0;
-    char *text = c->o.p;
-    for (char *l = text; l && *l;) {
-        char *nl = strchr(l, '\n');
-        if (nl)
-            *nl = '\0';
-        char *f[5] = {l, NULL, NULL, NULL, NULL};
-        for (int i = 1; i < 5 && f[i - 1]; i++) {
-            char *bar = strchr(f[i - 1], '|');
-            if (bar) {
-                *bar = '\0';
-                f[i] = bar + 1;
-            }
-        }
-        char *end1, *end2;
-        long a = f[1] ? strtol(f[0], &end1, 10) : 0;
-        long tk = f[1] ? strtol(f[1], &end2, 10) : -1;
-        if (f[4] && a > 0 && *end1 == '\0' && tk >= 0 && *end2 == '\0' && k < lines) {
-            t[k].array = a;
-            t[k].task = (int)tk;
-            snprintf(t[k].state, sizeof t[k].state, "%s", f[2]);
-            snprintf(t[k].node, sizeof t[k].node, "%s", strcmp(f[3], "(null)") ? f[3] : "");
-            snprintf(t[k].reason, sizeof t[k].reason, "%s", f[4]);
-            k++;
-        }
-        if (nl)
-            *nl = '\n';
-        l = nl ? nl + 1 : NULL;
-    }
-    qsort(t, (size_t)k, sizeof *t, task_cmp);
-    *out = t;
-    *n = k;
-    return 0;
-}
-
-static void queue_argv(char *argv[], char *user)
-{
-    int a = 0;
-    argv[a++] = "squeue";
-    argv[a++] = "--noheader";
-    argv[a++] = "--array";
-    argv[a++] = "--user";
-    argv[a++] = user;
-    argv[a++] = "--format=%F|%K|%T|%N|%r";
-    argv[a] = NULL;
-}
-
-int slurm_queue(slurm_task **out, int *n, rerr *e)
-{
-    char user[256], *argv[8];
-    snprintf(user, sizeof user, "%s", user_name());
-    queue_argv(argv, user);
-    sl_cmd *c = calloc(1, sizeof *c);
-    if (!c)
-        return rerr_set(e, "out of memory");
-    cmd_run(NULL, c, argv);
-    int rc = queue_parse(c, out, n, e);
-    cmd_free(c);
-    free(c);
-    return rc;
-}
 
 static int state_running(const char *st)
 {
@@ -562,9 +269,9 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
     sl_cmd *cmd = calloc(1, sizeof *cmd);
     if (!cmd)
         return rerr_set(e, "out of memory");
-    cmd_run(c->loop, cmd, argv);
+    slcmd_run(c->loop, cmd, argv);
     long array = 0;
-    if (cmd_ok(cmd) && cmd->o.p) {
+    if (slcmd_ok(cmd) && cmd->o.p) {
         char *end;
         array = strtol(cmd->o.p, &end, 10);
         if (end == cmd->o.p || (*end && *end != ';' && *end != '\n'))
@@ -572,17 +279,17 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
     }
     if (array <= 0) {
         char why[900];
-        if (cmd_ok(cmd))
+        if (slcmd_ok(cmd))
             snprintf(why, sizeof why, "sbatch printed no job id ('%.100s')", cmd->o.p ? cmd->o.p : "");
         else
-            cmd_why(cmd, "sbatch", why, sizeof why);
-        cmd_free(cmd);
+            slcmd_why(cmd, "sbatch", why, sizeof why);
+        slcmd_free(cmd);
         free(cmd);
         jlog(c, "-", "submit-refused", "sub=%d tasks=%d note=%s", c->nsub, n, why);
         return rerr_set(e, "Slurm rejected the submission of %d job%s (%s): %s", n, n == 1 ? "" : "s",
                         script, why);
     }
-    cmd_free(cmd);
+    slcmd_free(cmd);
     free(cmd);
     if (array_add(c, array))
         return rerr_set(e, "out of memory");
@@ -712,8 +419,8 @@ static void slurm_verdict(sl_ctx *c, const sl_job *j, char *buf, size_t n)
         snprintf(buf, n, "unknown");
         return;
     }
-    cmd_run(c->loop, cmd, sacct);
-    if (cmd_ok(cmd) && cmd->o.p && cmd->o.len > 0) {
+    slcmd_run(c->loop, cmd, sacct);
+    if (slcmd_ok(cmd) && cmd->o.p && cmd->o.len > 0) {
         cmd->o.p[strcspn(cmd->o.p, "\n")] = '\0';
         char *bar = strchr(cmd->o.p, '|');
         if (bar)
@@ -721,9 +428,9 @@ static void slurm_verdict(sl_ctx *c, const sl_job *j, char *buf, size_t n)
         snprintf(buf, n, "%s", cmd->o.p);
     } else {
         char *sc[] = {"scontrol", "--oneliner", "show", "job", id, NULL};
-        cmd_run(c->loop, cmd, sc);
+        slcmd_run(c->loop, cmd, sc);
         char st[64] = "", ex[64] = "";
-        if (cmd_ok(cmd) && cmd->o.p) {
+        if (slcmd_ok(cmd) && cmd->o.p) {
             const char *s = strstr(cmd->o.p, "JobState="), *x = strstr(cmd->o.p, " ExitCode=");
             if (s)
                 sscanf(s, "JobState=%63s", st);
@@ -735,7 +442,7 @@ static void slurm_verdict(sl_ctx *c, const sl_job *j, char *buf, size_t n)
         else
             snprintf(buf, n, "unknown (neither sacct nor scontrol knows task %s)", id);
     }
-    cmd_free(cmd);
+    slcmd_free(cmd);
     free(cmd);
 }
 
@@ -891,7 +598,7 @@ static void poll_done(sl_cmd *q)
     slurm_task *t = NULL;
     int nt = 0, changed = 0;
     rerr e = {{0}};
-    if (queue_parse(q, &t, &nt, &e) != 0) {
+    if (slcmd_queue_parse(q, &t, &nt, &e) != 0) {
         c->q_failures++;
         if (c->q_failures == 1 || c->q_failures % 10 == 0)
             say("warning: squeue failed (%d time%s in a row): %s; the jobs are left alone, polling on",
@@ -962,9 +669,9 @@ static void poll_start(uv_timer_t *t)
     if (c->q_busy || c->finished)
         return;
     char *argv[8];
-    queue_argv(argv, c->user);
+    slcmd_queue_argv(argv, c->user);
     c->q_busy = 1;
-    cmd_start(c->loop, c->q, argv, poll_done, c);
+    slcmd_start(c->loop, c->q, argv, poll_done, c);
 }
 
 /* scancel every array of this run that still has tasks queued or running. */
@@ -990,13 +697,13 @@ static void cancel_all(sl_ctx *c)
     sl_cmd *cmd = calloc(1, sizeof *cmd);
     if (!cmd)
         return;
-    cmd_run(c->loop, cmd, argv);
-    if (!cmd_ok(cmd)) {
+    slcmd_run(c->loop, cmd, argv);
+    if (!slcmd_ok(cmd)) {
         char why[900];
-        cmd_why(cmd, "scancel", why, sizeof why);
+        slcmd_why(cmd, "scancel", why, sizeof why);
         say("warning: %s", why);
     }
-    cmd_free(cmd);
+    slcmd_free(cmd);
     free(cmd);
 }
 
@@ -1162,7 +869,7 @@ static int check_tools(const sweep_run_opts *o, uv_loop_t *loop, rerr *e)
 {
     static const char *const need[] = {"sbatch", "squeue", "scancel", NULL};
     for (int i = 0; need[i]; i++)
-        if (!on_path(need[i]))
+        if (!slcmd_on_path(need[i]))
             return rerr_set(e, "--backend slurm: %s is not on PATH (the Slurm client commands sbatch, "
                                "squeue and scancel are needed: run this on a Slurm login node)",
                             need[i]);
@@ -1175,8 +882,8 @@ static int check_tools(const sweep_run_opts *o, uv_loop_t *loop, rerr *e)
     if (!cmd)
         return rerr_set(e, "out of memory");
     int rc = 0;
-    cmd_run(loop, cmd, argv);
-    if (cmd_ok(cmd) && cmd->o.p) {
+    slcmd_run(loop, cmd, argv);
+    if (slcmd_ok(cmd) && cmd->o.p) {
         int found = 0;
         char list[600] = "";
         for (char *l = cmd->o.p; l && *l;) {
@@ -1193,7 +900,7 @@ static int check_tools(const sweep_run_opts *o, uv_loop_t *loop, rerr *e)
             rc = rerr_set(e, "--partition %s: no such Slurm partition (sinfo lists: %s)", o->partition,
                           list[0] ? list : "none");
     }
-    cmd_free(cmd);
+    slcmd_free(cmd);
     free(cmd);
     return rc;
 }
@@ -1231,7 +938,7 @@ int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     c->o = o;
     c->loop = &loop;
     c->t0 = util_now();
-    snprintf(c->user, sizeof c->user, "%s", user_name());
+    snprintf(c->user, sizeof c->user, "%s", slcmd_user());
     if (snprintf(c->root, sizeof c->root, "%s/%s", o->out, sw.name) >= (int)sizeof c->root) {
         rerr_set(e, "%s: path too long", o->out);
         goto fail;
@@ -1352,7 +1059,7 @@ fail:
     if (c) {
         journal_close(&c->jr);
         if (c->q) {
-            cmd_free(c->q);
+            slcmd_free(c->q);
             free(c->q);
         }
         free(c->jobs);

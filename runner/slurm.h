@@ -31,20 +31,4 @@ int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e);
  * folder, and writes its slurm.exit. Returns the job's exit status. */
 int slurm_task_main(int argc, char **argv);
 
-/* One array task in the queue. */
-typedef struct slurm_task {
-    long array;        /* the array's job id (squeue %F) */
-    int task;          /* its index (squeue %K) */
-    char state[24];    /* PENDING, RUNNING, COMPLETING, ... */
-    char node[64];     /* where it runs, "" while pending */
-    char reason[64];   /* why it waits (squeue %r) */
-} slurm_task;
-
-/* This user's array tasks in the queue, sorted by (array, task), through
- * one `squeue` call; *out is malloc'd. -1 with e filled when squeue fails. */
-int slurm_queue(slurm_task **out, int *n, rerr *e);
-
-/* The task with that array id and index in a sorted list, or NULL. */
-const slurm_task *slurm_queue_find(const slurm_task *t, int n, long array, int task);
-
 #endif

@@ -34,7 +34,7 @@
 #include "journal.h"
 #include "scheduler.h"
 #include "sweep.h"
-#include "slurm.h"
+#include "slurm_cmd.h"
 #include "sweep_dir.h"
 #include "run/rundir.h"
 

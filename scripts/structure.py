@@ -2,7 +2,8 @@
 """The structure figures issue 19 asks to measure before and after, as one
 command anyone can re-run from the repository root:
 
-    scripts/structure.py [--top N]
+    scripts/structure.py [--top N] [--root DIR]
+    scripts/structure.py --cycles [--root DIR]   (exit 1 on an include cycle)
 
 - the largest C files (lines);
 - the longest functions (lines from the opening to the closing brace, for
@@ -17,7 +18,7 @@ import os
 import re
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # --root changes it
 DIRS = ["core", "runner", "reports", "cli", "bench", "tests"]
 
 
@@ -96,9 +97,25 @@ def cycles(graph):
 
 
 def main():
-    top = 12
-    if len(sys.argv) > 2 and sys.argv[1] == "--top":
-        top = int(sys.argv[2])
+    global ROOT
+    top, only_cycles = 12, False
+    args = sys.argv[1:]
+    while args:
+        a = args.pop(0)
+        if a == "--top" and args:
+            top = int(args.pop(0))
+        elif a == "--root" and args:
+            ROOT = os.path.abspath(args.pop(0))
+        elif a == "--cycles":
+            only_cycles = True
+        else:
+            sys.exit(f"usage: {sys.argv[0]} [--top N] [--root DIR] [--cycles]")
+    if only_cycles:
+        cyc = cycles(include_graph(list(c_files())))
+        for c in cyc:
+            print("include cycle: " + " -> ".join(c + [c[0]]))
+        print(f"include cycles between modules: {len(cyc)}")
+        return 1 if cyc else 0
     files = list(c_files())
     sizes = []
     funcs = []
@@ -122,7 +139,8 @@ def main():
     print(f"include cycles between modules: {len(cyc)}")
     for c in cyc:
         print("  " + " -> ".join(c + [c[0]]))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nn/backend.h"
+#include "nn/cpu/cpu.h"
 #include "nn/layers.h"
 #include "nn/rng.h"
 #include "testutil.h"

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "nn/backend.h"
+#include "nn/device.h"
 #include "base/config.h"
 #include "nn/layers.h"
 #include "nn/loss.h"

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "nn/backend.h"
+#include "nn/device.h"
 #include "nn/cuda_module.h"
 
 static char g_fake[4096];

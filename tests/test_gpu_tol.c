@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nn/backend.h"
+#include "nn/device.h"
 #include "gpu_checks.h"
 #include "run/train.h"
 #include "base/util.h"

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "nn/backend.h"
+#include "nn/cpu/cpu.h"
 #include "nn/cpu/isa.h"
 #include "nn/cpu/nwc.h"
 #include "nn/layers.h"

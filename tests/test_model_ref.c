@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "nn/backend.h"
+#include "nn/cpu/cpu.h"
+#include "nn/device.h"
 #include "run/safetensors.h"
 #include "base/config.h"
 #include "nn/loss.h"

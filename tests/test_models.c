@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "nn/backend.h"
+#include "nn/device.h"
 #include "run/safetensors.h"
 #include "base/config.h"
 #include "baseline/feat.h"

@@ -13,6 +13,7 @@
 
 #include "base/config.h"
 #include "nn/backend.h"
+#include "nn/device.h"
 #include "testutil.h"
 #include "run/train.h"
 #include "base/util.h"

@@ -11,6 +11,7 @@
 
 #include "baseline/trees.h"
 #include "data/load.h"
+#include "nn/device.h"
 #include "nn/model.h"
 #include "nn/optim.h"
 #include "nn/rng.h"

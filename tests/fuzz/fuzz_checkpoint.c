@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include "nn/backend.h"
+#include "nn/device.h"
 #include "run/safetensors.h"
 #include "base/config.h"
 #include "nn/model.h"
+#include "run/checkpoint.h"
 #include "run/train.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

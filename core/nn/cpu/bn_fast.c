@@ -12,6 +12,7 @@
  * channels; each channel is summed whole by one thread in a fixed order. */
 #include "nn/cpu/isa.h" /* first: the names of the _v3 / _v4 copies (isa.h) */
 #include "nn/backend.h"
+#include "nn/cpu/cpu.h"
 
 #define PAR_MIN_WORK 32768L
 

@@ -39,6 +39,7 @@
  * A ctx is not thread-safe: one training loop drives it; oneDNN threads
  * inside each primitive with OpenMP (omp_set_num_threads by the caller). */
 #include "nn/backend.h"
+#include "nn/cpu/cpu.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>

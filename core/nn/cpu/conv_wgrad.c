@@ -36,6 +36,7 @@
  * (b, chunk, then a fixed lane reduction), whatever the thread count;
  * threads split (co tile, ci group) pairs, which own disjoint outputs. */
 #include "nn/backend.h"
+#include "nn/cpu/cpu.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,6 +3,7 @@
  * x86-64-v4 copy where the CPU runs AVX-512 (F, BW, DQ, VL), else to the
  * x86-64-v3 one. */
 #include "nn/backend.h"
+#include "nn/cpu/cpu.h"
 #include "nn/layers.h"
 #include "nn/cpu/nwc.h"
 

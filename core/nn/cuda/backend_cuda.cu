@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/cuda/backend_cuda.h"
 #include "nn/cuda/cuda_common.h"
 
 #define STAGING_BYTES (8u << 20)    /* per pinned upload buffer */

@@ -1,5 +1,5 @@
 /* The CUDA backend's C interface: creating the "cuda" backend table (through
- * backend_create, core/nn/backend.c), probing for a device, and the counters
+ * backend_create, core/nn/device.c), probing for a device, and the counters
  * tests use to prove that no device memory is allocated once training runs.
  * Built into the module libresecg_cuda.so where CMake found nvcc, cuBLAS and
  * cuDNN; programs reach it through cuda_module_load (core/nn/cuda_module.h),

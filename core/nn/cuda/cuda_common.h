@@ -5,11 +5,20 @@
 #ifndef RESECG_CUDA_COMMON_H
 #define RESECG_CUDA_COMMON_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
-#include "nn/cuda/backend_cuda.h"
+extern "C" { /* the core's headers are C */
+#include "base/util.h"
+#include "nn/backend.h"
+#include "nn/cuda_module.h"
+}
 
 /* ---- checks ----
  * The kernel entry points of the backend table return void: a failed call

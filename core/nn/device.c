@@ -1,11 +1,12 @@
 /* Backend selection by name (--device). The CUDA backend lives in a module
  * loaded on first use (cuda_module.h). */
-#include "nn/backend.h"
+#include "nn/device.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/cpu/cpu.h"
 #include "nn/cpu/isa.h"
 #include "nn/cuda_module.h"
 

@@ -298,113 +298,168 @@ static void log_importance(BoosterHandle b, FILE *log, int quiet)
     rundir_log(log, quiet, "%s\n", line);
 }
 
-int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
-{
-    double t0 = util_now();
-    memset(res, 0, sizeof *res);
-    dataset ds = {0};
-    int *tr = NULL, *dv = NULL, ntr = 0, ndv = 0, rc = -1;
-    int *ltr = NULL, *ldv = NULL, *pred_tr = NULL, *pred_dv = NULL;
-    float *fall = NULL, *ftr = NULL, *fdv = NULL, *wtr = NULL, *ptr = NULL, *pdv = NULL;
-    unsigned char *is_dev = NULL;
-    DMatrixHandle dtr = NULL, ddv = NULL;
-    BoosterHandle bst = NULL, saved = NULL;
-    FILE *log = NULL;
-    char path[4096], *model_bytes = NULL;
-    const char *buf = NULL;
-    bst_ulong buflen = 0;
+/* One training run of the trees: what its steps share. */
+typedef struct trees_run {
+    const resecg_config *cfg;
+    const train_opts *o;
+    int K, nt; /* classes, XGBoost threads */
+    dataset ds;
+    int *tr, *dv, ntr, ndv;
     data_info info;
-    const int K = cfg->model.num_classes;
-    const features_config *fc = &cfg->features;
-    int nt = threads_of(cfg);
+    FILE *log;
+    char data_fp[RUNDIR_FP_SIZE];
+    /* features (all: ds.n rows; tr, dv: the splits'), labels, instance
+     * weights, predictions and class probabilities of each split */
+    float *fall, *ftr, *fdv, *wtr, *ptr, *pdv;
+    int *ltr, *ldv, *pred_tr, *pred_dv;
+    unsigned char *is_dev;
+    loss_params lp;
+    DMatrixHandle dtr, ddv;
+    BoosterHandle bst, saved; /* trained; read back from model.json's bytes */
+    char *model_bytes;
+} trees_run;
 
-    char data_fp[RUNDIR_FP_SIZE]; /* the data as it is now, before it is read */
-    if (rundir_data_fingerprint(cfg, data_fp, e) != 0)
-        goto done;
-    if (data_load_train(cfg, &ds, &tr, &ntr, &dv, &ndv, &info, e) != 0 ||
-        rundir_open(o->out_dir, cfg, NULL, &log, e) != 0)
-        goto done;
-    if (info.skipped)
-        rundir_log(log, o->quiet, "%s\n", info.report);
+static void trees_run_free(trees_run *r)
+{
+    if (r->bst)
+        XGBoosterFree(r->bst);
+    if (r->saved)
+        XGBoosterFree(r->saved);
+    if (r->dtr)
+        XGDMatrixFree(r->dtr);
+    if (r->ddv)
+        XGDMatrixFree(r->ddv);
+    free(r->model_bytes);
+    free(r->fall);
+    free(r->ftr);
+    free(r->fdv);
+    free(r->wtr);
+    free(r->ltr);
+    free(r->ldv);
+    free(r->pred_tr);
+    free(r->pred_dv);
+    free(r->ptr);
+    free(r->pdv);
+    free(r->is_dev);
+    free(r->tr);
+    free(r->dv);
+    dataset_free(&r->ds);
+    if (r->log)
+        fclose(r->log);
+}
+
+/* The data, the run directory and the run's first lines in train.log. */
+static int trees_run_open(trees_run *r, rerr *e)
+{
+    const resecg_config *cfg = r->cfg;
+    const train_opts *o = r->o;
+    /* the data as it is now, before it is read */
+    if (rundir_data_fingerprint(cfg, r->data_fp, e) != 0)
+        return -1;
+    if (data_load_train(cfg, &r->ds, &r->tr, &r->ntr, &r->dv, &r->ndv, &r->info, e) != 0 ||
+        rundir_open(o->out_dir, cfg, NULL, &r->log, e) != 0)
+        return -1;
+    if (r->info.skipped)
+        rundir_log(r->log, o->quiet, "%s\n", r->info.report);
     const data_config *dc = &cfg->data;
     char split_desc[1200];
     data_split_text(cfg, split_desc, sizeof split_desc);
-    rundir_log(log, o->quiet,
-         "data: %s%s%s, protocol %s: %d records at %d Hz, whole (the features need no frames%s), "
-         "%s (%.1fs)\n",
-         dc->source, strcmp(dc->source, "cinc17") == 0 ? " " : "",
-         strcmp(dc->source, "cinc17") == 0 ? dc->dir : "", config_protocol_name(dc->protocol),
-         info.loaded, dc->sample_rate,
-         dc->resample_length > 0 ? "; data.resample_length is for the network" : "", split_desc,
-         info.seconds);
+    int cinc = strcmp(dc->source, "cinc17") == 0;
+    rundir_log(r->log, o->quiet,
+               "data: %s%s%s, protocol %s: %d records at %d Hz, whole (the features need no "
+               "frames%s), %s (%.1fs)\n",
+               dc->source, cinc ? " " : "", cinc ? dc->dir : "", config_protocol_name(dc->protocol),
+               r->info.loaded, dc->sample_rate,
+               dc->resample_length > 0 ? "; data.resample_length is for the network" : "",
+               split_desc, r->info.seconds);
     if (o->device && strcmp(o->device, "cpu") != 0 && strcmp(o->device, "cpu-ref") != 0)
-        rundir_log(log, o->quiet, "device %s: the trees train on the CPU\n", o->device);
+        rundir_log(r->log, o->quiet, "device %s: the trees train on the CPU\n", o->device);
     if (o->resume)
-        rundir_log(log, o->quiet, "--resume: the trees keep no partial state; training from the start\n");
+        rundir_log(r->log, o->quiet,
+                   "--resume: the trees keep no partial state; training from the start\n");
+    return 0;
+}
 
-    /* features of every record, once */
-    size_t nall = (size_t)(ds.n > 0 ? ds.n : 1);
-    fall = malloc(sizeof *fall * nall * FEAT_N);
-    ftr = malloc(sizeof *ftr * (size_t)ntr * FEAT_N);
-    fdv = malloc(sizeof *fdv * (size_t)ndv * FEAT_N);
-    wtr = malloc(sizeof *wtr * (size_t)ntr);
-    ltr = malloc(sizeof *ltr * (size_t)ntr);
-    ldv = malloc(sizeof *ldv * (size_t)ndv);
-    pred_tr = malloc(sizeof *pred_tr * (size_t)ntr);
-    pred_dv = malloc(sizeof *pred_dv * (size_t)ndv);
-    ptr = malloc(sizeof *ptr * (size_t)ntr * K);
-    pdv = malloc(sizeof *pdv * (size_t)ndv * K);
-    is_dev = calloc(nall, 1);
+/* The features of every record, once (logged, features.csv), split into
+ * the training and dev matrices with their labels and, for loss.kind
+ * weighted, the training records' class weights. */
+static int trees_run_features(trees_run *r, rerr *e)
+{
+    const resecg_config *cfg = r->cfg;
+    const dataset *ds = &r->ds;
+    int ntr = r->ntr, ndv = r->ndv, K = r->K;
+    size_t nall = (size_t)(ds->n > 0 ? ds->n : 1);
+    r->fall = malloc(sizeof *r->fall * nall * FEAT_N);
+    r->ftr = malloc(sizeof *r->ftr * (size_t)ntr * FEAT_N);
+    r->fdv = malloc(sizeof *r->fdv * (size_t)ndv * FEAT_N);
+    r->wtr = malloc(sizeof *r->wtr * (size_t)ntr);
+    r->ltr = malloc(sizeof *r->ltr * (size_t)ntr);
+    r->ldv = malloc(sizeof *r->ldv * (size_t)ndv);
+    r->pred_tr = malloc(sizeof *r->pred_tr * (size_t)ntr);
+    r->pred_dv = malloc(sizeof *r->pred_dv * (size_t)ndv);
+    r->ptr = malloc(sizeof *r->ptr * (size_t)ntr * K);
+    r->pdv = malloc(sizeof *r->pdv * (size_t)ndv * K);
+    r->is_dev = calloc(nall, 1);
     int *all = malloc(sizeof *all * nall);
-    if (!fall || !ftr || !fdv || !wtr || !ltr || !ldv || !pred_tr || !pred_dv || !ptr || !pdv ||
-        !is_dev || !all) {
+    if (!r->fall || !r->ftr || !r->fdv || !r->wtr || !r->ltr || !r->ldv || !r->pred_tr ||
+        !r->pred_dv || !r->ptr || !r->pdv || !r->is_dev || !all) {
         free(all);
-        rerr_set(e, "out of memory for the features of %d records", ds.n);
-        goto done;
+        return rerr_set(e, "out of memory for the features of %d records", ds->n);
     }
-    for (int i = 0; i < ds.n; i++)
+    for (int i = 0; i < ds->n; i++)
         all[i] = i;
     double fsec = 0.0;
-    int frc = feat_dataset(&ds, all, ds.n, dc->sample_rate, cfg->train.threads, fall, &fsec, e);
+    int frc = feat_dataset(ds, all, ds->n, cfg->data.sample_rate, cfg->train.threads, r->fall,
+                           &fsec, e);
     free(all);
     if (frc != 0)
-        goto done;
+        return -1;
     for (int i = 0; i < ndv; i++)
-        is_dev[dv[i]] = 1;
+        r->is_dev[r->dv[i]] = 1;
     char missing[1024] = "";
     size_t mo = 0;
     for (int k = 0; k < FEAT_N; k++) {
         int m = 0;
-        for (int i = 0; i < ds.n; i++)
-            m += isnan(fall[(size_t)i * FEAT_N + k]);
+        for (int i = 0; i < ds->n; i++)
+            m += isnan(r->fall[(size_t)i * FEAT_N + k]);
         if (m > 0 && mo < sizeof missing)
             mo += (size_t)snprintf(missing + mo, sizeof missing - mo, "%s%s %d", mo ? ", " : "",
                                    feat_name(k), m);
     }
-    rundir_log(log, o->quiet, "features: %d per record, %d records in %.2fs on %d threads%s%s\n", FEAT_N,
-         ds.n, fsec, nt, mo ? "; undefined (missing) values: " : "", missing);
-    util_path_join(path, sizeof path, o->out_dir, RUNDIR_FEATURES);
-    if (features_csv_write(path, &ds, fall, is_dev, e) != 0)
-        goto done;
-    gather(fall, tr, ntr, ftr);
-    gather(fall, dv, ndv, fdv);
+    rundir_log(r->log, r->o->quiet, "features: %d per record, %d records in %.2fs on %d threads%s%s\n",
+               FEAT_N, ds->n, fsec, r->nt, mo ? "; undefined (missing) values: " : "", missing);
+    char path[4096];
+    util_path_join(path, sizeof path, r->o->out_dir, RUNDIR_FEATURES);
+    if (features_csv_write(path, ds, r->fall, r->is_dev, e) != 0)
+        return -1;
+    gather(r->fall, r->tr, ntr, r->ftr);
+    gather(r->fall, r->dv, ndv, r->fdv);
     for (int i = 0; i < ntr; i++)
-        ltr[i] = ds.recs[tr[i]].label;
+        r->ltr[i] = ds->recs[r->tr[i]].label;
     for (int i = 0; i < ndv; i++)
-        ldv[i] = ds.recs[dv[i]].label;
+        r->ldv[i] = ds->recs[r->dv[i]].label;
 
     /* class weights from the training records, as the network's loss */
     long counts[RESECG_MAX_CLASSES] = {0};
-    dataset_class_counts(&ds, tr, ntr, counts);
-    loss_params lp;
-    loss_params_from_config(&lp, &cfg->loss, K, counts);
+    dataset_class_counts(ds, r->tr, ntr, counts);
+    loss_params_from_config(&r->lp, &cfg->loss, K, counts);
     for (int i = 0; i < ntr; i++)
-        wtr[i] = lp.weight[ltr[i]];
+        r->wtr[i] = r->lp.weight[r->ltr[i]];
     int weighted = cfg->loss.kind == LOSS_WEIGHTED;
-    if (make_dmatrix(ftr, ntr, ltr, weighted ? wtr : NULL, nt, &dtr, e) != 0 ||
-        make_dmatrix(fdv, ndv, ldv, NULL, nt, &ddv, e) != 0)
-        goto done;
+    if (make_dmatrix(r->ftr, ntr, r->ltr, weighted ? r->wtr : NULL, r->nt, &r->dtr, e) != 0 ||
+        make_dmatrix(r->fdv, ndv, r->ldv, NULL, r->nt, &r->ddv, e) != 0)
+        return -1;
+    return 0;
+}
 
+/* The booster with features.* as XGBoost's parameters (logged), boosted
+ * features.trees rounds, the train and dev log loss every
+ * TREES_LOG_EVERY. */
+static int trees_run_boost(trees_run *r, rerr *e)
+{
+    const resecg_config *cfg = r->cfg;
+    const features_config *fc = &cfg->features;
+    int rc = -1, K = r->K;
     char v[9][32];
     snprintf(v[0], 32, "%d", K);
     snprintf(v[1], 32, "%d", fc->depth);
@@ -414,7 +469,7 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     float_text(v[5], 32, fc->min_child_weight);
     float_text(v[6], 32, fc->lambda);
     snprintf(v[7], 32, "%llu", (unsigned long long)(cfg->train.seed % 2147483648ULL));
-    snprintf(v[8], 32, "%d", nt);
+    snprintf(v[8], 32, "%d", r->nt);
     const char *params[][2] = {
         {"objective", "multi:softprob"}, {"num_class", v[0]},      {"eval_metric", "mlogloss"},
         {"tree_method", "hist"},         {"max_depth", v[1]},      {"eta", v[2]},
@@ -422,82 +477,118 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
         {"lambda", v[6]},                {"seed", v[7]},           {"nthread", v[8]},
         {"verbosity", "1"},
     };
-    XGB_CHECK(XGBoosterCreate(&dtr, 1, &bst));
+    XGB_CHECK(XGBoosterCreate(&r->dtr, 1, &r->bst));
     for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
-        XGB_CHECK(XGBoosterSetParam(bst, params[i][0], params[i][1]));
+        XGB_CHECK(XGBoosterSetParam(r->bst, params[i][0], params[i][1]));
     const char *names[FEAT_N];
     for (int i = 0; i < FEAT_N; i++)
         names[i] = feat_name(i);
-    XGB_CHECK(XGBoosterSetStrFeatureInfo(bst, "feature_name", names, FEAT_N));
-    rundir_log(log, o->quiet,
-         "resecg train: %d train / %d dev records, gradient-boosted trees (XGBoost, hist): %d "
-         "rounds x %d classes, depth %d, eta %s, subsample %s, colsample %s, "
-         "min_child_weight %s, lambda %s, seed %s, %d threads, loss %s\n",
-         ntr, ndv, fc->trees, K, fc->depth, v[2], v[3], v[4], v[5], v[6], v[7], nt,
-         config_loss_name(cfg->loss.kind));
-    if (weighted) {
+    XGB_CHECK(XGBoosterSetStrFeatureInfo(r->bst, "feature_name", names, FEAT_N));
+    rundir_log(r->log, r->o->quiet,
+               "resecg train: %d train / %d dev records, gradient-boosted trees (XGBoost, hist): "
+               "%d rounds x %d classes, depth %d, eta %s, subsample %s, colsample %s, "
+               "min_child_weight %s, lambda %s, seed %s, %d threads, loss %s\n",
+               r->ntr, r->ndv, fc->trees, K, fc->depth, v[2], v[3], v[4], v[5], v[6], v[7], r->nt,
+               config_loss_name(cfg->loss.kind));
+    if (cfg->loss.kind == LOSS_WEIGHTED) {
         char wl[256];
         size_t wo = 0;
         for (int k = 0; k < K && wo < sizeof wl; k++)
             wo += (size_t)snprintf(wl + wo, sizeof wl - wo, " %s %.4g", metrics_class_name(k),
-                                   (double)lp.weight[k]);
-        rundir_log(log, o->quiet, "class weights (instance weights):%s\n", wl);
+                                   (double)r->lp.weight[k]);
+        rundir_log(r->log, r->o->quiet, "class weights (instance weights):%s\n", wl);
     }
     double tb = util_now();
-    DMatrixHandle evm[2] = {dtr, ddv};
+    DMatrixHandle evm[2] = {r->dtr, r->ddv};
     const char *evn[2] = {"train", "dev"};
     for (int it = 0; it < fc->trees; it++) {
-        XGB_CHECK(XGBoosterUpdateOneIter(bst, it, dtr));
+        XGB_CHECK(XGBoosterUpdateOneIter(r->bst, it, r->dtr));
         if ((it + 1) % TREES_LOG_EVERY == 0 || it + 1 == fc->trees) {
             const char *ev = NULL;
-            XGB_CHECK(XGBoosterEvalOneIter(bst, it, evm, evn, 2, &ev));
+            XGB_CHECK(XGBoosterEvalOneIter(r->bst, it, evm, evn, 2, &ev));
             /* ev: "[it]\ttrain-mlogloss:x\tdev-mlogloss:y" (unweighted) */
             const char *a = strstr(ev, "train-mlogloss:"), *b = strstr(ev, "dev-mlogloss:");
-            rundir_log(log, o->quiet, "round %4d/%d  train mlogloss %.4f  dev mlogloss %.4f  %.1fs\n",
-                 it + 1, fc->trees, a ? strtod(a + 15, NULL) : NAN, b ? strtod(b + 13, NULL) : NAN,
-                 util_now() - tb);
+            rundir_log(r->log, r->o->quiet,
+                       "round %4d/%d  train mlogloss %.4f  dev mlogloss %.4f  %.1fs\n", it + 1,
+                       fc->trees, a ? strtod(a + 15, NULL) : NAN, b ? strtod(b + 13, NULL) : NAN,
+                       util_now() - tb);
         }
     }
+    rc = 0;
+done:
+    return rc;
+}
 
-    /* the model file, then the numbers from the model read back from it */
-    char flist[4096];
+/* model.json, and the booster read back from its bytes (r->saved), whose
+ * predictions the run reports. */
+static int trees_run_save(trees_run *r, rerr *e)
+{
+    int rc = -1;
+    const char *buf = NULL;
+    bst_ulong buflen = 0;
+    char flist[4096], path[4096];
     feature_list(flist, sizeof flist);
-    XGB_CHECK(XGBoosterSetAttr(bst, "resecg_format", TREES_FORMAT));
-    XGB_CHECK(XGBoosterSetAttr(bst, "resecg_features", flist));
-    XGB_CHECK(XGBoosterSaveModelToBuffer(bst, "{\"format\": \"json\"}", &buflen, &buf));
-    model_bytes = malloc((size_t)buflen + 1);
-    if (!model_bytes) {
+    XGB_CHECK(XGBoosterSetAttr(r->bst, "resecg_format", TREES_FORMAT));
+    XGB_CHECK(XGBoosterSetAttr(r->bst, "resecg_features", flist));
+    XGB_CHECK(XGBoosterSaveModelToBuffer(r->bst, "{\"format\": \"json\"}", &buflen, &buf));
+    r->model_bytes = malloc((size_t)buflen + 1);
+    if (!r->model_bytes) {
         rerr_set(e, "out of memory");
         goto done;
     }
-    memcpy(model_bytes, buf, (size_t)buflen);
-    util_path_join(path, sizeof path, o->out_dir, RUNDIR_MODEL_JSON);
-    if (util_write_file_atomic(path, model_bytes, (size_t)buflen, e) != 0)
+    memcpy(r->model_bytes, buf, (size_t)buflen);
+    util_path_join(path, sizeof path, r->o->out_dir, RUNDIR_MODEL_JSON);
+    if (util_write_file_atomic(path, r->model_bytes, (size_t)buflen, e) != 0)
         goto done;
-    if (booster_load(path, model_bytes, (size_t)buflen, K, nt, &saved, e) != 0 ||
-        booster_check(saved, path, e) != 0)
+    if (booster_load(path, r->model_bytes, (size_t)buflen, r->K, r->nt, &r->saved, e) != 0 ||
+        booster_check(r->saved, path, e) != 0)
         goto done;
-    if (predict(saved, dtr, ntr, K, ptr, e) != 0 || predict(saved, ddv, ndv, K, pdv, e) != 0)
+    rc = 0;
+done:
+    return rc;
+}
+
+int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
+{
+    double t0 = util_now();
+    memset(res, 0, sizeof *res);
+    int rc = -1;
+    trees_run *r = calloc(1, sizeof *r);
+    if (!r)
+        return rerr_set(e, "out of memory");
+    r->cfg = cfg;
+    r->o = o;
+    r->K = cfg->model.num_classes;
+    r->nt = threads_of(cfg);
+    const int K = r->K;
+    if (trees_run_open(r, e) != 0 || trees_run_features(r, e) != 0 || trees_run_boost(r, e) != 0 ||
+        trees_run_save(r, e) != 0)
+        goto done;
+    if (predict(r->saved, r->dtr, r->ntr, K, r->ptr, e) != 0 ||
+        predict(r->saved, r->ddv, r->ndv, K, r->pdv, e) != 0)
         goto done;
     metrics mtr, mdv;
-    double train_loss = score(ptr, ltr, ntr, K, &lp, pred_tr, &mtr);
-    double dev_loss = score(pdv, ldv, ndv, K, &lp, pred_dv, &mdv);
-    log_importance(saved, log, o->quiet);
+    double train_loss = score(r->ptr, r->ltr, r->ntr, K, &r->lp, r->pred_tr, &mtr);
+    double dev_loss = score(r->pdv, r->ldv, r->ndv, K, &r->lp, r->pred_dv, &mdv);
+    log_importance(r->saved, r->log, o->quiet);
 
     /* one epochs.csv row, so the report's epochs, best epoch and wall time
      * columns (and the scheduler's live table) read as for the network */
+    char path[4096];
     sbuf row = {0};
     sbuf_puts(&row, RUNDIR_EPOCHS_HEADER);
-    rundir_epoch_row(&row, 1, train_loss, dev_loss, (double)fc->eta, &mdv, K, util_now() - t0);
+    rundir_epoch_row(&row, 1, train_loss, dev_loss, (double)cfg->features.eta, &mdv, K,
+                     util_now() - t0);
     util_path_join(path, sizeof path, o->out_dir, RUNDIR_EPOCHS);
     int wrc = row.oom || !row.p ? rerr_set(e, "%s: out of memory", path)
                                 : util_write_file_atomic(path, row.p, row.len, e);
     free(row.p);
-    if (wrc != 0 || rundir_results_write(o->out_dir, &ds, dv, ndv, pred_dv, pdv, K, &mdv, e) != 0)
+    if (wrc != 0 ||
+        rundir_results_write(o->out_dir, &r->ds, r->dv, r->ndv, r->pred_dv, r->pdv, K, &mdv, e) != 0)
         goto done;
     int nres;
     const char *const *results = rundir_results(cfg->model.type, &nres);
-    if (rundir_complete_write(o->out_dir, data_fp, results, nres, e) != 0)
+    if (rundir_complete_write(o->out_dir, r->data_fp, results, nres, e) != 0)
         goto done;
 
     res->epochs_run = 1;
@@ -506,40 +597,17 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
     res->first_train_loss = res->last_train_loss = train_loss;
     res->dev = mdv;
     res->seconds = util_now() - t0;
-    rundir_log(log, o->quiet,
-         "trees: train loss %.4f (cinc_f1 %.3f), dev loss %.4f  cinc_f1 %.3f  F1 N %.3f A %.3f O %.3f "
-         "~ %.3f  macro_f1 %.3f  (%.1fs)\n",
-         train_loss, mtr.cinc_f1, dev_loss, mdv.cinc_f1, mdv.f1[0], K > 1 ? mdv.f1[1] : 0,
-         K > 2 ? mdv.f1[2] : 0, K > 3 ? mdv.f1[3] : 0, mdv.macro_f1, res->seconds);
+    rundir_log(r->log, o->quiet,
+               "trees: train loss %.4f (cinc_f1 %.3f), dev loss %.4f  cinc_f1 %.3f  F1 N %.3f "
+               "A %.3f O %.3f ~ %.3f  macro_f1 %.3f  (%.1fs)\n",
+               train_loss, mtr.cinc_f1, dev_loss, mdv.cinc_f1, mdv.f1[0], K > 1 ? mdv.f1[1] : 0,
+               K > 2 ? mdv.f1[2] : 0, K > 3 ? mdv.f1[3] : 0, mdv.macro_f1, res->seconds);
     rc = 0;
 done:
-    if (rc != 0 && log)
-        fprintf(log, "error: %s\n", e ? e->msg : "");
-    if (bst)
-        XGBoosterFree(bst);
-    if (saved)
-        XGBoosterFree(saved);
-    if (dtr)
-        XGDMatrixFree(dtr);
-    if (ddv)
-        XGDMatrixFree(ddv);
-    free(model_bytes);
-    free(fall);
-    free(ftr);
-    free(fdv);
-    free(wtr);
-    free(ltr);
-    free(ldv);
-    free(pred_tr);
-    free(pred_dv);
-    free(ptr);
-    free(pdv);
-    free(is_dev);
-    free(tr);
-    free(dv);
-    dataset_free(&ds);
-    if (log)
-        fclose(log);
+    if (rc != 0 && r->log)
+        fprintf(r->log, "error: %s\n", e ? e->msg : "");
+    trees_run_free(r);
+    free(r);
     return rc;
 }
 

@@ -282,6 +282,267 @@ static int resume_state(model *m, adam *a, run_state *st, const char *dir, sbuf 
     return 0;
 }
 
+/* One training run of the network: what its steps share. */
+typedef struct net_run {
+    const resecg_config *cfg;
+    const train_opts *o;
+    dataset ds;
+    int *tr, *dv, ntr, ndv;
+    data_info info;
+    backend *be;
+    model m;
+    adam opt;
+    batch bt;
+    FILE *log;
+    sbuf rows; /* epochs.csv, rewritten whole after every epoch */
+    epoch_batches eb;
+    double mean, sd; /* normalisation, from the training split */
+    loss_params lp;
+    run_state st;
+    shape_set *train_shapes, *dev_shapes;
+    float *rec_probs; /* (ndv, K) and (ndv): the final evaluation's per record */
+    int *rec_pred;
+    char data_fp[RUNDIR_FP_SIZE];
+    char numerics[1200]; /* "numerics: ...": train.log and config.yaml */
+} net_run;
+
+static void net_run_free(net_run *r)
+{
+    free(r->train_shapes);
+    free(r->dev_shapes);
+    free(r->rec_probs);
+    free(r->rec_pred);
+    free(r->rows.p);
+    batch_free(&r->bt);
+    if (r->be) {
+        adam_free(&r->opt, r->be);
+        model_free(&r->m);
+        backend_destroy(r->be);
+    }
+    epoch_batches_free(&r->eb);
+    free(r->tr);
+    free(r->dv);
+    dataset_free(&r->ds);
+    if (r->log)
+        fclose(r->log);
+}
+
+/* The data, the run directory, the backend and model (every shape reserved),
+ * the normalisation and the loss: everything before the first epoch. */
+static int net_run_open(net_run *r, rerr *e)
+{
+    const resecg_config *cfg = r->cfg;
+    const train_opts *o = r->o;
+    r->train_shapes = calloc(1, sizeof *r->train_shapes);
+    r->dev_shapes = calloc(1, sizeof *r->dev_shapes);
+    if (!r->train_shapes || !r->dev_shapes)
+        return rerr_set(e, "out of memory");
+    /* the data as it is now, before it is read: what complete.txt vouches for */
+    if (rundir_data_fingerprint(cfg, r->data_fp, e) != 0)
+        return -1;
+    /* what decides the numbers besides the config: in train.log and, as a
+     * comment, in config.yaml */
+    char numerics[1024];
+    backend_numerics(o->device, numerics, sizeof numerics);
+    snprintf(r->numerics, sizeof r->numerics, "numerics: precision %s, %s",
+             config_precision_name(cfg->train.precision), numerics);
+    if (data_load_train(cfg, &r->ds, &r->tr, &r->ntr, &r->dv, &r->ndv, &r->info, e) != 0 ||
+        rundir_open(o->out_dir, cfg, r->numerics, &r->log, e) != 0)
+        return -1;
+
+    r->be = backend_create(o->device, cfg->train.threads, cfg->train.precision, e);
+    if (!r->be || model_init(&r->m, &cfg->model, r->be, e) != 0)
+        return -1;
+    int cap_L = max_trimmed_len(&r->ds, r->tr, r->ntr, r->m.frame);
+    int dev_L = max_trimmed_len(&r->ds, r->dv, r->ndv, r->m.frame);
+    if (dev_L > cap_L)
+        cap_L = dev_L;
+    int Bcap = cfg->train.batch_size;
+    if (model_reserve(&r->m, Bcap, cap_L, e) != 0 || adam_init(&r->opt, r->be, r->m.nparams, e) != 0 ||
+        batch_init(&r->bt, Bcap, cap_L, e) != 0)
+        return -1;
+    r->bt.buckets = cfg->data.length_buckets;
+    model_init_weights(&r->m, cfg->train.seed);
+
+    /* normalisation from the training split only (awni/ecg's Preproc fits
+     * on the training records; increase24's code normalised its dev set with
+     * the dev set's own statistics, which we do not copy) */
+    dataset_stats(&r->ds, r->tr, r->ntr, &r->mean, &r->sd);
+    if (!(r->sd > 0))
+        r->sd = 1;
+    if (rundir_normalization_write(o->out_dir, r->mean, r->sd, e) != 0)
+        return -1;
+    long counts[RESECG_MAX_CLASSES] = {0};
+    dataset_class_counts(&r->ds, r->tr, r->ntr, counts);
+    loss_params_from_config(&r->lp, &cfg->loss, cfg->model.num_classes, counts);
+
+    int K = cfg->model.num_classes;
+    r->rec_probs = malloc((size_t)r->ndv * K * sizeof(float));
+    r->rec_pred = malloc((size_t)r->ndv * sizeof(int));
+    if (!r->rec_probs || !r->rec_pred)
+        return rerr_set(e, "out of memory");
+    return epoch_batches_init(&r->eb, r->ntr, e);
+}
+
+/* The loop state: fresh, or an interrupted run's (--resume); then the
+ * run's first lines in train.log. */
+static int net_run_start(net_run *r, rerr *e)
+{
+    const resecg_config *cfg = r->cfg;
+    const train_opts *o = r->o;
+    r->st = (run_state){.lr = cfg->optim.lr, .best_loss = INFINITY, .plateau_best = INFINITY};
+    if (o->resume) {
+        if (resume_state(&r->m, &r->opt, &r->st, o->out_dir, &r->rows, e) != 0)
+            return -1;
+        rundir_log(r->log, o->quiet, "resumed %s after epoch %d (lr %.3g)\n", o->out_dir,
+                   r->st.epoch, r->st.lr);
+    } else {
+        sbuf_puts(&r->rows, RUNDIR_EPOCHS_HEADER);
+    }
+    if (r->info.skipped)
+        rundir_log(r->log, o->quiet, "%s\n", r->info.report);
+    const data_config *dc = &cfg->data;
+    char split_desc[1200], resampled[64] = "";
+    if (dc->resample_length > 0)
+        snprintf(resampled, sizeof resampled, ", resampled to %d", dc->resample_length);
+    data_split_text(cfg, split_desc, sizeof split_desc);
+    int cinc = strcmp(dc->source, "cinc17") == 0;
+    rundir_log(r->log, o->quiet,
+               "data: %s%s%s, protocol %s: %d records trimmed to multiples of %d samples%s, %s, "
+               "%s batches%s; normalisation mean %.6g std %.6g (%.1fs)\n",
+               dc->source, cinc ? " " : "", cinc ? dc->dir : "", config_protocol_name(dc->protocol),
+               r->info.loaded, r->info.frame, resampled, split_desc,
+               config_batching_name(dc->batching),
+               cfg->train.drop_last ? " (last partial dropped)" : "", r->mean, r->sd,
+               r->info.seconds);
+    rundir_log(r->log, o->quiet,
+               "resecg train: %d train / %d dev records, %ld parameters, device %s, loss %s, "
+               "batch %d, up to %d epochs\n",
+               r->ntr, r->ndv, r->m.nparams, r->be->name, config_loss_name(cfg->loss.kind),
+               cfg->train.batch_size, cfg->train.max_epochs);
+    rundir_log(r->log, o->quiet, "%s\n", r->numerics);
+    return 0;
+}
+
+/* Epoch ep's training batches; *train_loss = their mean loss. */
+static int net_run_train_epoch(net_run *r, int ep, double *train_loss, rerr *e)
+{
+    const resecg_config *cfg = r->cfg;
+    backend *be = r->be;
+    int Bcap = cfg->train.batch_size;
+    /* the epoch's batches depend only on (seed, epoch): a resumed run
+     * continues exactly as an uninterrupted one */
+    if (epoch_batches_fill(&r->eb, &r->ds, r->tr, r->ntr, Bcap,
+                           cfg->data.batching == BATCH_BY_LENGTH, cfg->train.drop_last,
+                           cfg->train.seed, ep, e) != 0)
+        return -1;
+    int nb = r->eb.nb;
+    double loss_sum = 0;
+    for (int b = 0; b < nb; b++) {
+        int B = r->eb.start[b + 1] - r->eb.start[b];
+        batch_fill(&r->bt, &r->ds, r->eb.idx + r->eb.start[b], B, r->m.frame, (float)r->mean,
+                   (float)r->sd);
+        shapes_add(r->train_shapes, B, r->bt.L);
+        model_forward(&r->m, r->bt.x, B, r->bt.L, 1,
+                      rng_hash3(cfg->train.seed, (uint64_t)ep, (uint64_t)b));
+        float l = be->loss_forward_backward(be, NULL, r->m.dlogits, r->m.logits, r->bt.labels,
+                                            B * r->bt.T, &r->lp);
+        if (!isfinite(l))
+            return rerr_set(e, "epoch %d batch %d: the loss is %g (diverged); lower optim.lr", ep,
+                            b + 1, (double)l);
+        model_backward(&r->m);
+        adam_step_clipped(&r->opt, be, r->m.params, r->m.grads, &cfg->optim, r->st.lr);
+        loss_sum += l;
+        if (r->o->progress)
+            progress_bar(ep, b + 1, nb, loss_sum / (b + 1));
+    }
+    if (r->o->progress)
+        fprintf(stderr, "\r%*s\r", 70, "");
+    *train_loss = loss_sum / nb;
+    return 0;
+}
+
+/* Epoch ep's end: the schedule on its dev loss, best.safetensors when it is
+ * the best so far, its epochs.csv row, last.safetensors, its log line. */
+static int net_run_end_epoch(net_run *r, int ep, double train_loss, const eval_out *ev,
+                             double secs, int *stop, rerr *e)
+{
+    const resecg_config *cfg = r->cfg;
+    const char *dir = r->o->out_dir;
+    int K = cfg->model.num_classes;
+    char path[4096];
+    r->st.epoch = ep;
+    float lr_used = r->st.lr;
+    /* a training loss can stay finite while the model's outputs are
+     * not: a dev loss that is not a number is divergence too (it used to
+     * end, epochs later, in "best.safetensors: cannot open") */
+    if (!isfinite(ev->loss))
+        return rerr_set(e, "epoch %d: the dev loss is %g (training diverged); lower optim.lr", ep,
+                        ev->loss);
+    int improved = train_schedule_step(&r->st, ev->loss, ep, &cfg->train, &cfg->optim, stop);
+    util_path_join(path, sizeof path, dir, RUNDIR_BEST);
+    if (improved && save_best(&r->m, path, r->mean, r->sd, ep, e) != 0)
+        return -1;
+    const metrics *mt = &ev->mt;
+    rundir_epoch_row(&r->rows, ep, train_loss, ev->loss, (double)lr_used, mt, K, secs);
+    util_path_join(path, sizeof path, dir, RUNDIR_EPOCHS);
+    if (r->rows.oom || !r->rows.p)
+        return rerr_set(e, "%s: out of memory", path);
+    if (util_write_file_atomic(path, r->rows.p, r->rows.len, e) != 0)
+        return -1;
+    util_path_join(path, sizeof path, dir, RUNDIR_LAST);
+    if (save_last(&r->m, &r->opt, &r->st, path, r->mean, r->sd, e) != 0)
+        return -1;
+    rundir_log(r->log, r->o->quiet,
+               "epoch %3d/%d  train_loss %.4f  dev_loss %.4f  cinc_f1 %.3f  F1 N %.3f A %.3f "
+               "O %.3f ~ %.3f  lr %.2g  %.1fs%s\n",
+               ep, cfg->train.max_epochs, train_loss, ev->loss, mt->cinc_f1, mt->f1[0],
+               K > 1 ? mt->f1[1] : 0, K > 2 ? mt->f1[2] : 0, K > 3 ? mt->f1[3] : 0,
+               (double)lr_used, secs, improved ? "  *best" : "");
+    if (*stop)
+        rundir_log(r->log, r->o->quiet, "early stop: no dev-loss improvement for %d epochs\n",
+                   cfg->train.early_stop_patience);
+    return 0;
+}
+
+/* The run's end results from the best checkpoint, then complete.txt. */
+static int net_run_finish(net_run *r, train_result *res, double t0, rerr *e)
+{
+    const resecg_config *cfg = r->cfg;
+    const char *dir = r->o->out_dir;
+    char path[4096];
+    util_path_join(path, sizeof path, dir, RUNDIR_BEST);
+    if (checkpoint_load(&r->m, NULL, path, e) != 0)
+        return -1;
+    eval_out ev = {.probs = r->rec_probs, .pred = r->rec_pred};
+    if (eval_records(&r->m, &r->ds, r->dv, r->ndv, (float)r->mean, (float)r->sd, &r->lp, &r->bt,
+                     &ev, r->dev_shapes, e) != 0 ||
+        rundir_results_write(dir, &r->ds, r->dv, r->ndv, ev.pred, ev.probs, cfg->model.num_classes,
+                             &ev.mt, e) != 0)
+        return -1;
+    int nres;
+    const char *const *results = rundir_results(cfg->model.type, &nres);
+    if (rundir_complete_write(dir, r->data_fp, results, nres, e) != 0)
+        return -1;
+    res->epochs_run = r->st.epoch;
+    res->best_epoch = r->st.best_epoch;
+    res->best_dev_loss = r->st.best_loss;
+    res->dev = ev.mt;
+    res->seconds = util_now() - t0;
+    rundir_log(r->log, r->o->quiet,
+               "best epoch %d: dev_loss %.4f  cinc_f1 %.3f  macro_f1 %.3f  (%.1fs)\n",
+               r->st.best_epoch, r->st.best_loss, ev.mt.cinc_f1, ev.mt.macro_f1, res->seconds);
+    res->train_shapes = r->train_shapes->n;
+    res->dev_shapes = r->dev_shapes->n;
+    rundir_log(r->log, r->o->quiet,
+               "shapes: %d%s distinct batch shapes (B x L) in training, %d%s in evaluation "
+               "(data.length_buckets %d): each one a set of convolution primitives or algorithm "
+               "searches\n",
+               r->train_shapes->n, r->train_shapes->overflow ? "+" : "", r->dev_shapes->n,
+               r->dev_shapes->overflow ? "+" : "", cfg->data.length_buckets);
+    return 0;
+}
+
 int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, rerr *e)
 {
     /* the trees keep no partial state: resuming them is starting over */
@@ -292,240 +553,36 @@ int train_run(const resecg_config *cfg, const train_opts *o, train_result *res, 
         return trees_train_run(cfg, o, res, e);
     double t0 = util_now();
     memset(res, 0, sizeof *res);
-    dataset ds = {0};
-    int *tr = NULL, *dv = NULL, ntr = 0, ndv = 0, rc = -1;
-    backend *be = NULL;
-    model m = {0};
-    adam opt = {0};
-    batch bt = {0};
-    FILE *log = NULL;
-    sbuf rows = {0}; /* epochs.csv, rewritten whole after every epoch */
-    float *rec_probs = NULL;
-    int *rec_pred = NULL;
-    epoch_batches eb = {0};
-    char path[4096];
-    data_info info;
-    shape_set *train_shapes = calloc(1, sizeof *train_shapes);
-    shape_set *dev_shapes = calloc(1, sizeof *dev_shapes);
-    if (!train_shapes || !dev_shapes) {
-        rerr_set(e, "out of memory");
+    net_run *r = calloc(1, sizeof *r);
+    if (!r)
+        return rerr_set(e, "out of memory");
+    r->cfg = cfg;
+    r->o = o;
+    int rc = -1, stop = 0;
+    if (net_run_open(r, e) != 0 || net_run_start(r, e) != 0)
         goto done;
-    }
-
-    /* the data as it is now, before it is read: what complete.txt vouches for */
-    char data_fp[RUNDIR_FP_SIZE];
-    if (rundir_data_fingerprint(cfg, data_fp, e) != 0)
-        goto done;
-    /* what decides the numbers besides the config: in train.log and, as a
-     * comment, in config.yaml */
-    char numerics[1024], line[1200];
-    backend_numerics(o->device, numerics, sizeof numerics);
-    snprintf(line, sizeof line, "numerics: precision %s, %s",
-             config_precision_name(cfg->train.precision), numerics);
-    if (data_load_train(cfg, &ds, &tr, &ntr, &dv, &ndv, &info, e) != 0 ||
-        rundir_open(o->out_dir, cfg, line, &log, e) != 0)
-        goto done;
-
-    be = backend_create(o->device, cfg->train.threads, cfg->train.precision, e);
-    if (!be)
-        goto done;
-    if (model_init(&m, &cfg->model, be, e) != 0)
-        goto done;
-    int cap_L = max_trimmed_len(&ds, tr, ntr, m.frame);
-    int dev_L = max_trimmed_len(&ds, dv, ndv, m.frame);
-    if (dev_L > cap_L)
-        cap_L = dev_L;
-    int Bcap = cfg->train.batch_size;
-    if (model_reserve(&m, Bcap, cap_L, e) != 0 || adam_init(&opt, be, m.nparams, e) != 0 ||
-        batch_init(&bt, Bcap, cap_L, e) != 0)
-        goto done;
-    bt.buckets = cfg->data.length_buckets;
-    model_init_weights(&m, cfg->train.seed);
-
-    /* normalisation from the training split only (awni/ecg's Preproc fits
-     * on the training records; increase24's code normalised its dev set with
-     * the dev set's own statistics, which we do not copy) */
-    double mean, sd;
-    dataset_stats(&ds, tr, ntr, &mean, &sd);
-    if (!(sd > 0))
-        sd = 1;
-    if (rundir_normalization_write(o->out_dir, mean, sd, e) != 0)
-        goto done;
-    long counts[RESECG_MAX_CLASSES] = {0};
-    dataset_class_counts(&ds, tr, ntr, counts);
-    loss_params lp;
-    loss_params_from_config(&lp, &cfg->loss, cfg->model.num_classes, counts);
-
-    run_state st = {.lr = cfg->optim.lr, .best_loss = INFINITY, .plateau_best = INFINITY};
-    if (o->resume) {
-        if (resume_state(&m, &opt, &st, o->out_dir, &rows, e) != 0)
+    while (!stop && r->st.epoch < cfg->train.max_epochs) {
+        int ep = r->st.epoch + 1;
+        double te = util_now(), train_loss = 0;
+        if (net_run_train_epoch(r, ep, &train_loss, e) != 0)
             goto done;
-        rundir_log(log, o->quiet, "resumed %s after epoch %d (lr %.3g)\n", o->out_dir, st.epoch, st.lr);
-    } else {
-        sbuf_puts(&rows, RUNDIR_EPOCHS_HEADER);
-    }
-    if (info.skipped)
-        rundir_log(log, o->quiet, "%s\n", info.report);
-    const data_config *dc = &cfg->data;
-    char split_desc[1200], resampled[64] = "";
-    if (dc->resample_length > 0)
-        snprintf(resampled, sizeof resampled, ", resampled to %d", dc->resample_length);
-    data_split_text(cfg, split_desc, sizeof split_desc);
-    rundir_log(log, o->quiet,
-          "data: %s%s%s, protocol %s: %d records trimmed to multiples of %d samples%s, %s, "
-          "%s batches%s; normalisation mean %.6g std %.6g (%.1fs)\n",
-          dc->source, strcmp(dc->source, "cinc17") == 0 ? " " : "",
-          strcmp(dc->source, "cinc17") == 0 ? dc->dir : "", config_protocol_name(dc->protocol),
-          info.loaded, info.frame, resampled, split_desc,
-          config_batching_name(dc->batching), cfg->train.drop_last ? " (last partial dropped)" : "",
-          mean, sd, info.seconds);
-    rundir_log(log, o->quiet,
-          "resecg train: %d train / %d dev records, %ld parameters, device %s, loss %s, "
-          "batch %d, up to %d epochs\n",
-          ntr, ndv, m.nparams, be->name, config_loss_name(cfg->loss.kind), Bcap,
-          cfg->train.max_epochs);
-    rundir_log(log, o->quiet, "%s\n", line);
-
-    int K = cfg->model.num_classes;
-    rec_probs = malloc((size_t)ndv * K * sizeof(float));
-    rec_pred = malloc((size_t)ndv * sizeof(int));
-    if (!rec_probs || !rec_pred) {
-        rerr_set(e, "out of memory");
-        goto done;
-    }
-    if (epoch_batches_init(&eb, ntr, e) != 0)
-        goto done;
-    int stop = 0;
-    while (!stop && st.epoch < cfg->train.max_epochs) {
-        int ep = st.epoch + 1;
-        double te = util_now();
-        /* the epoch's batches depend only on (seed, epoch): a resumed run
-         * continues exactly as an uninterrupted one */
-        if (epoch_batches_fill(&eb, &ds, tr, ntr, Bcap, dc->batching == BATCH_BY_LENGTH,
-                               cfg->train.drop_last, cfg->train.seed, ep, e) != 0)
-            goto done;
-        int nb = eb.nb;
-        double loss_sum = 0;
-        for (int b = 0; b < nb; b++) {
-            int B = eb.start[b + 1] - eb.start[b];
-            batch_fill(&bt, &ds, eb.idx + eb.start[b], B, m.frame, (float)mean, (float)sd);
-            shapes_add(train_shapes, B, bt.L);
-            model_forward(&m, bt.x, B, bt.L, 1, rng_hash3(cfg->train.seed, (uint64_t)ep, (uint64_t)b));
-            float l = be->loss_forward_backward(be, NULL, m.dlogits, m.logits, bt.labels,
-                                                B * bt.T, &lp);
-            if (!isfinite(l)) {
-                rerr_set(e, "epoch %d batch %d: the loss is %g (diverged); lower optim.lr", ep, b + 1,
-                         (double)l);
-                goto done;
-            }
-            model_backward(&m);
-            adam_step_clipped(&opt, be, m.params, m.grads, &cfg->optim, st.lr);
-            loss_sum += l;
-            if (o->progress)
-                progress_bar(ep, b + 1, nb, loss_sum / (b + 1));
-        }
-        if (o->progress)
-            fprintf(stderr, "\r%*s\r", 70, "");
-        double train_loss = loss_sum / nb;
         if (ep == 1 || res->first_train_loss == 0)
             res->first_train_loss = train_loss;
         res->last_train_loss = train_loss;
-
         eval_out ev = {0};
-        if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, dev_shapes, e) != 0) {
+        if (eval_records(&r->m, &r->ds, r->dv, r->ndv, (float)r->mean, (float)r->sd, &r->lp,
+                         &r->bt, &ev, r->dev_shapes, e) != 0 ||
+            net_run_end_epoch(r, ep, train_loss, &ev, util_now() - te, &stop, e) != 0)
             goto done;
-        }
-        double secs = util_now() - te;
-        st.epoch = ep;
-        float lr_used = st.lr;
-        /* a training loss can stay finite while the model's outputs are
-         * not: a dev loss that is not a number is divergence too (it used to
-         * end, epochs later, in "best.safetensors: cannot open") */
-        if (!isfinite(ev.loss)) {
-            rerr_set(e, "epoch %d: the dev loss is %g (training diverged); lower optim.lr", ep,
-                     ev.loss);
-            goto done;
-        }
-        int improved = train_schedule_step(&st, ev.loss, ep, &cfg->train, &cfg->optim, &stop);
-        if (improved) {
-            util_path_join(path, sizeof path, o->out_dir, RUNDIR_BEST);
-            if (save_best(&m, path, mean, sd, ep, e) != 0) {
-                goto done;
-            }
-        }
-        const metrics *mt = &ev.mt;
-        rundir_epoch_row(&rows, ep, train_loss, ev.loss, (double)lr_used, mt, K, secs);
-        util_path_join(path, sizeof path, o->out_dir, RUNDIR_EPOCHS);
-        if (rows.oom || !rows.p) {
-            rerr_set(e, "%s: out of memory", path);
-            goto done;
-        }
-        if (util_write_file_atomic(path, rows.p, rows.len, e) != 0)
-            goto done;
-        util_path_join(path, sizeof path, o->out_dir, RUNDIR_LAST);
-        if (save_last(&m, &opt, &st, path, mean, sd, e) != 0) {
-            goto done;
-        }
-        rundir_log(log, o->quiet,
-              "epoch %3d/%d  train_loss %.4f  dev_loss %.4f  cinc_f1 %.3f  F1 N %.3f A %.3f "
-              "O %.3f ~ %.3f  lr %.2g  %.1fs%s\n",
-              ep, cfg->train.max_epochs, train_loss, ev.loss, mt->cinc_f1, mt->f1[0],
-              K > 1 ? mt->f1[1] : 0, K > 2 ? mt->f1[2] : 0, K > 3 ? mt->f1[3] : 0,
-              (double)lr_used, secs, improved ? "  *best" : "");
-        if (stop)
-            rundir_log(log, o->quiet, "early stop: no dev-loss improvement for %d epochs\n",
-                  cfg->train.early_stop_patience);
     }
-
-    /* final outputs from the best checkpoint */
-    util_path_join(path, sizeof path, o->out_dir, RUNDIR_BEST);
-    if (checkpoint_load(&m, NULL, path, e) != 0)
+    if (net_run_finish(r, res, t0, e) != 0)
         goto done;
-    eval_out ev = {.probs = rec_probs, .pred = rec_pred};
-    if (eval_records(&m, &ds, dv, ndv, (float)mean, (float)sd, &lp, &bt, &ev, dev_shapes, e) != 0)
-        goto done;
-    if (rundir_results_write(o->out_dir, &ds, dv, ndv, ev.pred, ev.probs, K, &ev.mt, e) != 0)
-        goto done;
-    int nres;
-    const char *const *results = rundir_results(cfg->model.type, &nres);
-    if (rundir_complete_write(o->out_dir, data_fp, results, nres, e) != 0)
-        goto done;
-    res->epochs_run = st.epoch;
-    res->best_epoch = st.best_epoch;
-    res->best_dev_loss = st.best_loss;
-    res->dev = ev.mt;
-    res->seconds = util_now() - t0;
-    rundir_log(log, o->quiet, "best epoch %d: dev_loss %.4f  cinc_f1 %.3f  macro_f1 %.3f  (%.1fs)\n",
-          st.best_epoch, st.best_loss, ev.mt.cinc_f1, ev.mt.macro_f1, res->seconds);
-    res->train_shapes = train_shapes->n;
-    res->dev_shapes = dev_shapes->n;
-    rundir_log(log, o->quiet,
-          "shapes: %d%s distinct batch shapes (B x L) in training, %d%s in evaluation "
-          "(data.length_buckets %d): each one a set of convolution primitives or algorithm "
-          "searches\n",
-          train_shapes->n, train_shapes->overflow ? "+" : "", dev_shapes->n,
-          dev_shapes->overflow ? "+" : "", cfg->data.length_buckets);
     rc = 0;
 done:
-    if (rc != 0 && log)
-        fprintf(log, "error: %s\n", e ? e->msg : "");
-    free(train_shapes);
-    free(dev_shapes);
-    free(rec_probs);
-    free(rec_pred);
-    free(rows.p);
-    batch_free(&bt);
-    if (be) {
-        adam_free(&opt, be);
-        model_free(&m);
-        backend_destroy(be);
-    }
-    epoch_batches_free(&eb);
-    free(tr);
-    free(dv);
-    dataset_free(&ds);
-    if (log)
-        fclose(log);
+    if (rc != 0 && r->log)
+        fprintf(r->log, "error: %s\n", e ? e->msg : "");
+    net_run_free(r);
+    free(r);
     return rc;
 }
 

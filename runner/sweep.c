@@ -790,6 +790,149 @@ static int block_expand(const sweep *sw, sweep_plan *p, int b, canon_keys *ks, u
     return rc;
 }
 
+/* With sweep-level seeds, no assignment may set train.seed itself. */
+static int seeds_check(const sweep *sw, rerr *e)
+{
+    if (!sw->nseeds)
+        return 0;
+    if (check_no_seed_key(sw, sw->set, sw->nset, e))
+        return -1;
+    for (int v = 0; v < sw->nvariants; v++)
+        if (check_no_seed_key(sw, sw->variants[v].set, sw->variants[v].nset, e))
+            return -1;
+    for (int d = 0; d < sw->ndims; d++) {
+        sweep_assign a = {.key = sw->dims[d].key, .key_mark = sw->dims[d].key_mark};
+        if (check_no_seed_key(sw, &a, 1, e))
+            return -1;
+    }
+    return 0;
+}
+
+/* p->bases: each variant's config; two variants with one config would run
+ * every job twice. */
+static int variants_build(const sweep *sw, sweep_plan *p, canon_keys *ks, rerr *e)
+{
+    if (!(p->bases = calloc((size_t)sw->nvariants, sizeof *p->bases)))
+        return rerr_set(e, "%s: out of memory", sw->path);
+    if (sw->config && access(sw->config, R_OK) != 0)
+        return msg_at(e, sw, sw->config_mark, "config: cannot read %s: %s", sw->config,
+                      strerror(errno));
+    uint64_t *vids = calloc((size_t)sw->nvariants, sizeof *vids);
+    if (!vids)
+        return rerr_set(e, "%s: out of memory", sw->path);
+    int rc = 0;
+    for (int v = 0; v < sw->nvariants && rc == 0; v++) {
+        if (variant_base(sw, v, &p->bases[v], e)) {
+            rc = -1;
+            break;
+        }
+        vids[v] = config_id_ks(ks, &p->bases[v]);
+        for (int u = 0; u < v && rc == 0; u++)
+            if (vids[u] == vids[v])
+                rc = msg_at(e, sw, sw->variants[v].mark,
+                            "variant %s gives the same config as variant %s",
+                            sw->variants[v].name, sw->variants[u].name);
+    }
+    free(vids);
+    return rc;
+}
+
+/* An upper bound of the jobs, before allocating anything per job. */
+static int jobs_bound(const sweep *sw, const sweep_plan *p, uint64_t *total, rerr *e)
+{
+    *total = 0;
+    for (int b = 0; b < p->nblocks; b++) {
+        const sweep_block *bl = &p->blocks[b];
+        uint64_t jobs = bl->npoints * (uint64_t)(bl->variant >= 0 ? 1 : sw->nvariants);
+        if (jobs > SWEEP_MAX_JOBS || (jobs *= (uint64_t)(bl->nseeds ? bl->nseeds : 1)) > SWEEP_MAX_JOBS ||
+            (*total += jobs) > SWEEP_MAX_JOBS)
+            return msg_at(e, sw, bl->mark, "the sweep expands to more than %d jobs", SWEEP_MAX_JOBS);
+    }
+    return 0;
+}
+
+/* Whether an exclude drops point pt of variant v with that seed (block 0;
+ * digit is scratch for the point's digits). */
+static int point_excluded(const sweep *sw, const xfilter *xf, const sweep_block *bl, int v,
+                          uint64_t pt, uint64_t seed, int *digit)
+{
+    point_digits(bl, pt, digit);
+    for (int i = 0; i < sw->nexclude; i++) {
+        int m = (xf[i].variant < 0 || xf[i].variant == v) && (!xf[i].has_seed || xf[i].seed == seed);
+        for (int d = 0; d < sw->ndims && m; d++)
+            m = xf[i].value[d] < 0 || xf[i].value[d] == digit[d];
+        if (m)
+            return 1;
+    }
+    return 0;
+}
+
+/* Block b's jobs into p->jobs, seed-major (the first seed of every
+ * configuration comes first), without excluded points and duplicates. */
+static int block_jobs(const sweep *sw, sweep_plan *p, int b, canon_keys *ks, const xfilter *xf,
+                      idset *seen, int *digit, rerr *e)
+{
+    sweep_block *bl = &p->blocks[b];
+    size_t rows = (size_t)sw->nvariants * bl->npoints;
+    int ns = bl->nseeds ? bl->nseeds : 1, rc = -1;
+    uint64_t *sums = malloc(sizeof *sums * (rows ? rows : 1));
+    uint64_t *inherit = malloc(sizeof *inherit * (rows ? rows : 1));
+    uint64_t *slow = p->fast_ids ? NULL : malloc(sizeof *slow * (rows ? rows : 1) * (size_t)ns);
+    uint64_t *seed_term = bl->nseeds && p->fast_ids ? malloc(sizeof *seed_term * (size_t)ns) : NULL;
+    if (!sums || !inherit || (!p->fast_ids && !slow) || (bl->nseeds && p->fast_ids && !seed_term)) {
+        rerr_set(e, "%s: out of memory", sw->path);
+        goto done;
+    }
+    if (block_expand(sw, p, b, ks, sums, inherit, slow, e))
+        goto done;
+    for (int s = 0; seed_term && s < ns; s++) {
+        char num[32];
+        snprintf(num, sizeof num, "%" PRIu64, bl->seeds[s]);
+        seed_term[s] = canon_term(ks, ks->seed, num);
+    }
+    for (int s = 0; s < ns; s++) {
+        for (int v = 0; v < sw->nvariants; v++) {
+            if (bl->variant >= 0 && bl->variant != v)
+                continue;
+            for (uint64_t pt = 0; pt < bl->npoints; pt++) {
+                size_t row = (size_t)v * bl->npoints + pt;
+                uint64_t seed = bl->nseeds ? bl->seeds[s] : inherit[row];
+                if (b == 0 && xf && point_excluded(sw, xf, bl, v, pt, seed, digit)) {
+                    p->nexcluded++;
+                    continue;
+                }
+                uint64_t id = p->fast_ids ? id_finish(sums[row] + (seed_term ? seed_term[s] : 0))
+                                          : slow[row * (size_t)ns + (size_t)s];
+                int added = idset_add(seen, id);
+                if (added < 0) {
+                    char hex[13];
+                    sweep_id_hex(id, hex);
+                    msg_at(e, sw, bl->mark,
+                           "two different jobs share the id prefix %s; change a value slightly", hex);
+                    goto done;
+                }
+                if (added == 0) {
+                    p->nduplicates++;
+                    continue;
+                }
+                sweep_job *j = &p->jobs[p->njobs++];
+                j->id = id;
+                j->seed = seed;
+                j->point = (uint32_t)pt;
+                j->block = (uint16_t)b;
+                j->variant = (uint16_t)v;
+            }
+        }
+    }
+    rc = 0;
+done:
+    free(sums);
+    free(inherit);
+    free(slow);
+    free(seed_term);
+    return rc;
+}
+
 int sweep_expand(const sweep *sw, sweep_plan *p, rerr *e)
 {
     memset(p, 0, sizeof *p);
@@ -798,68 +941,20 @@ int sweep_expand(const sweep *sw, sweep_plan *p, rerr *e)
     canon_keys *ks = calloc(1, sizeof *ks);
     xfilter *xf = NULL;
     idset seen = {0};
-    uint64_t *sums = NULL, *inherit = NULL, *slow = NULL;
-    uint64_t *vids = NULL;
-    int *digit = NULL;
+    int *digit = NULL, rc = -1;
     if (!ks || canon_keys_init(ks)) {
         rerr_set(e, "%s: out of memory", sw->path);
-        goto fail;
+        goto done;
     }
-    if (sw->nseeds) {
-        if (check_no_seed_key(sw, sw->set, sw->nset, e))
-            goto fail;
-        for (int v = 0; v < sw->nvariants; v++)
-            if (check_no_seed_key(sw, sw->variants[v].set, sw->variants[v].nset, e))
-                goto fail;
-        for (int d = 0; d < sw->ndims; d++) {
-            sweep_assign a = {.key = sw->dims[d].key, .key_mark = sw->dims[d].key_mark};
-            if (check_no_seed_key(sw, &a, 1, e))
-                goto fail;
-        }
-    }
-    if (!(p->bases = calloc((size_t)sw->nvariants, sizeof *p->bases))) {
-        rerr_set(e, "%s: out of memory", sw->path);
-        goto fail;
-    }
-    if (sw->config && access(sw->config, R_OK) != 0) {
-        msg_at(e, sw, sw->config_mark, "config: cannot read %s: %s", sw->config, strerror(errno));
-        goto fail;
-    }
-    if (!(vids = calloc((size_t)sw->nvariants, sizeof *vids))) {
-        rerr_set(e, "%s: out of memory", sw->path);
-        goto fail;
-    }
-    for (int v = 0; v < sw->nvariants; v++) {
-        if (variant_base(sw, v, &p->bases[v], e))
-            goto fail;
-        /* two variants with one config would run every job twice */
-        vids[v] = config_id_ks(ks, &p->bases[v]);
-        for (int u = 0; u < v; u++)
-            if (vids[u] == vids[v]) {
-                msg_at(e, sw, sw->variants[v].mark, "variant %s gives the same config as variant %s",
-                       sw->variants[v].name, sw->variants[u].name);
-                goto fail;
-            }
-    }
-    if (blocks_build(sw, p, e) || axes_check_unique(sw, p, ks, e))
-        goto fail;
+    if (seeds_check(sw, e) || variants_build(sw, p, ks, e) || blocks_build(sw, p, e) ||
+        axes_check_unique(sw, p, ks, e))
+        goto done;
     for (int b = 0; b < p->nblocks; b++)
         if (block_terms(sw, p, &p->blocks[b], ks, e))
-            goto fail;
-    if (excludes_build(sw, p, ks, &xf, e))
-        goto fail;
-
-    /* an upper bound, before allocating anything per job */
-    uint64_t total = 0;
-    for (int b = 0; b < p->nblocks; b++) {
-        const sweep_block *bl = &p->blocks[b];
-        uint64_t jobs = bl->npoints * (uint64_t)(bl->variant >= 0 ? 1 : sw->nvariants);
-        if (jobs > SWEEP_MAX_JOBS || (jobs *= (uint64_t)(bl->nseeds ? bl->nseeds : 1)) > SWEEP_MAX_JOBS ||
-            (total += jobs) > SWEEP_MAX_JOBS) {
-            msg_at(e, sw, bl->mark, "the sweep expands to more than %d jobs", SWEEP_MAX_JOBS);
-            goto fail;
-        }
-    }
+            goto done;
+    uint64_t total;
+    if (excludes_build(sw, p, ks, &xf, e) || jobs_bound(sw, p, &total, e))
+        goto done;
     size_t cap = 16;
     while (cap < 2 * total)
         cap *= 2;
@@ -869,110 +964,22 @@ int sweep_expand(const sweep *sw, sweep_plan *p, rerr *e)
     digit = calloc((size_t)sw->ndims + 64, sizeof *digit);
     if (!seen.slot || !p->jobs || !digit) {
         rerr_set(e, "%s: out of memory", sw->path);
-        goto fail;
+        goto done;
     }
-
-    for (int b = 0; b < p->nblocks; b++) {
-        sweep_block *bl = &p->blocks[b];
-        size_t rows = (size_t)sw->nvariants * bl->npoints;
-        int ns = bl->nseeds ? bl->nseeds : 1;
-        free(sums);
-        free(inherit);
-        free(slow);
-        sums = malloc(sizeof *sums * (rows ? rows : 1));
-        inherit = malloc(sizeof *inherit * (rows ? rows : 1));
-        slow = p->fast_ids ? NULL : malloc(sizeof *slow * (rows ? rows : 1) * (size_t)ns);
-        if (!sums || !inherit || (!p->fast_ids && !slow)) {
-            rerr_set(e, "%s: out of memory", sw->path);
-            goto fail;
-        }
-        if (block_expand(sw, p, b, ks, sums, inherit, slow, e))
-            goto fail;
-        uint64_t *seed_term = NULL;
-        if (bl->nseeds && p->fast_ids) {
-            if (!(seed_term = malloc(sizeof *seed_term * (size_t)ns))) {
-                rerr_set(e, "%s: out of memory", sw->path);
-                goto fail;
-            }
-            for (int s = 0; s < ns; s++) {
-                char num[32];
-                snprintf(num, sizeof num, "%" PRIu64, bl->seeds[s]);
-                seed_term[s] = canon_term(ks, ks->seed, num);
-            }
-        }
-        /* seed-major: the first seed of every configuration comes first */
-        for (int s = 0; s < ns; s++) {
-            for (int v = 0; v < sw->nvariants; v++) {
-                if (bl->variant >= 0 && bl->variant != v)
-                    continue;
-                for (uint64_t pt = 0; pt < bl->npoints; pt++) {
-                    size_t row = (size_t)v * bl->npoints + pt;
-                    uint64_t seed = bl->nseeds ? bl->seeds[s] : inherit[row];
-                    if (b == 0 && xf) {
-                        int dropped = 0;
-                        point_digits(bl, pt, digit);
-                        for (int i = 0; i < sw->nexclude && !dropped; i++) {
-                            int m = (xf[i].variant < 0 || xf[i].variant == v) &&
-                                    (!xf[i].has_seed || xf[i].seed == seed);
-                            for (int d = 0; d < sw->ndims && m; d++)
-                                m = xf[i].value[d] < 0 || xf[i].value[d] == digit[d];
-                            dropped = m;
-                        }
-                        if (dropped) {
-                            p->nexcluded++;
-                            continue;
-                        }
-                    }
-                    uint64_t id = p->fast_ids ? id_finish(sums[row] + (seed_term ? seed_term[s] : 0))
-                                              : slow[row * (size_t)ns + (size_t)s];
-                    int added = idset_add(&seen, id);
-                    if (added < 0) {
-                        free(seed_term);
-                        char hex[13];
-                        sweep_id_hex(id, hex);
-                        msg_at(e, sw, bl->mark,
-                               "two different jobs share the id prefix %s; change a value slightly",
-                               hex);
-                        goto fail;
-                    }
-                    if (added == 0) {
-                        p->nduplicates++;
-                        continue;
-                    }
-                    sweep_job *j = &p->jobs[p->njobs++];
-                    j->id = id;
-                    j->seed = seed;
-                    j->point = (uint32_t)pt;
-                    j->block = (uint16_t)b;
-                    j->variant = (uint16_t)v;
-                }
-            }
-        }
-        free(seed_term);
-    }
-    free(sums);
-    free(inherit);
-    free(slow);
+    for (int b = 0; b < p->nblocks; b++)
+        if (block_jobs(sw, p, b, ks, xf, &seen, digit, e))
+            goto done;
+    rc = 0;
+done:
     free(digit);
-    free(vids);
-    free(seen.slot);
-    excludes_free(xf, sw->nexclude);
-    canon_keys_free(ks);
-    free(ks);
-    return 0;
-fail:
-    free(sums);
-    free(inherit);
-    free(slow);
-    free(digit);
-    free(vids);
     free(seen.slot);
     excludes_free(xf, sw->nexclude);
     if (ks)
         canon_keys_free(ks);
     free(ks);
-    sweep_plan_free(p);
-    return -1;
+    if (rc != 0)
+        sweep_plan_free(p);
+    return rc;
 }
 
 void sweep_plan_free(sweep_plan *p)

@@ -2,6 +2,7 @@
  * runner/sweep_run.c. Exit status: 0 success (every job finished), 1 jobs
  * failed or the run was stopped by --fail-fast, 128 + signal when a signal
  * stopped it, 2 bad usage or a bad sweep file. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,15 +86,151 @@ static int arg_double(const char *flag, const char *s, double lo, double hi, dou
     return 0;
 }
 
-static int takes_value(const char *a)
+/* The options of `sweep run` (plan and adopt take --out only), each a field
+ * of sweep_run_opts; backend: an option of that backend only. */
+enum { OPT_STR, OPT_INT, OPT_DBL, OPT_FLAG };
+enum { FOR_ANY, FOR_LOCAL, FOR_SLURM };
+typedef struct sweep_opt {
+    const char *name;
+    int kind;
+    size_t off;    /* of the field in sweep_run_opts; --sbatch-arg appends instead */
+    double lo, hi; /* OPT_INT: the least value; OPT_DBL: the range; OPT_FLAG: lo is set */
+    int backend;
+} sweep_opt;
+
+#define FIELD(f) offsetof(sweep_run_opts, f)
+static const sweep_opt sweep_opts[] = {
+    {"--gpus", OPT_STR, FIELD(gpus), 0, 0, FOR_LOCAL},
+    {"--jobs-per-gpu", OPT_INT, FIELD(jobs_per_gpu), 1, 0, FOR_LOCAL},
+    {"--max-parallel", OPT_INT, FIELD(max_parallel), 1, 0, FOR_LOCAL},
+    {"--busy-threshold", OPT_DBL, FIELD(busy_threshold), 0, 1, FOR_LOCAL},
+    {"--live", OPT_FLAG, FIELD(live), 1, 0, FOR_LOCAL},
+    {"--no-live", OPT_FLAG, FIELD(live), 0, 0, FOR_ANY},
+    {"--retries", OPT_INT, FIELD(retries), 0, 0, FOR_ANY},
+    {"--fail-fast", OPT_FLAG, FIELD(fail_fast), 1, 0, FOR_ANY},
+    {"--out", OPT_STR, FIELD(out), 0, 0, FOR_ANY},
+    {"--device", OPT_STR, FIELD(device), 0, 0, FOR_ANY},
+    {"--grace", OPT_DBL, FIELD(grace_s), 0, 86400, FOR_ANY},
+    {"--backoff", OPT_DBL, FIELD(backoff_s), 0, 3600, FOR_ANY},
+    {"--job-program", OPT_STR, FIELD(job_program), 0, 0, FOR_ANY},
+    {"--backend", OPT_STR, FIELD(backend), 0, 0, FOR_ANY},
+    {"--partition", OPT_STR, FIELD(partition), 0, 0, FOR_SLURM},
+    {"--gres", OPT_STR, FIELD(gres), 0, 0, FOR_SLURM},
+    {"--time", OPT_STR, FIELD(time_limit), 0, 0, FOR_SLURM},
+    {"--array-limit", OPT_INT, FIELD(array_limit), 1, 0, FOR_SLURM},
+    {"--sbatch-arg", OPT_STR, 0, 0, 0, FOR_SLURM},
+    {"--poll", OPT_DBL, FIELD(poll_s), 0.05, 3600, FOR_SLURM},
+    {"--detach", OPT_FLAG, FIELD(detach), 1, 0, FOR_SLURM},
+};
+#undef FIELD
+
+static const sweep_opt *opt_find(const char *name)
 {
-    static const char *const with_value[] = {
-        "--gpus", "--jobs-per-gpu", "--max-parallel", "--retries", "--out", "--device", "--grace",
-        "--job-program", "--busy-threshold", "--backoff", "--backend", "--partition", "--gres",
-        "--time", "--array-limit", "--sbatch-arg", "--poll", NULL};
-    for (int k = 0; with_value[k]; k++)
-        if (strcmp(a, with_value[k]) == 0)
+    for (size_t k = 0; k < sizeof sweep_opts / sizeof sweep_opts[0]; k++)
+        if (strcmp(name, sweep_opts[k].name) == 0)
+            return &sweep_opts[k];
+    return NULL;
+}
+
+/* What the command line says besides the options' values. */
+typedef struct sweep_args {
+    const char *file;       /* FILE (DIR for status) */
+    const char *slurm_only; /* the last option given that needs --backend slurm */
+    const char *local_only; /* the last option given of the local backend only */
+    const char *sbatch[64];
+    int nsbatch;
+} sweep_args;
+
+/* Sets one option's value (next, NULL for a flag) in o. 0, or -1 with the
+ * message printed. */
+static int opt_set(const sweep_opt *op, const char *next, sweep_run_opts *o, sweep_args *a)
+{
+    char *field = (char *)o + op->off;
+    switch (op->kind) {
+    case OPT_FLAG:
+        *(int *)field = (int)op->lo;
+        return 0;
+    case OPT_INT:
+        return arg_int(op->name, next, (int)op->lo, (int *)field);
+    case OPT_DBL:
+        return arg_double(op->name, next, op->lo, op->hi, (double *)field);
+    }
+    if (strcmp(op->name, "--sbatch-arg") == 0) {
+        if (a->nsbatch == (int)(sizeof a->sbatch / sizeof *a->sbatch)) {
+            fprintf(stderr, "resecg sweep: more than %d --sbatch-arg\n", a->nsbatch);
+            return -1;
+        }
+        a->sbatch[a->nsbatch++] = next;
+        return 0;
+    }
+    if (strcmp(op->name, "--backend") == 0 && strcmp(next, "local") != 0 &&
+        strcmp(next, "slurm") != 0) {
+        fprintf(stderr, "resecg sweep: --backend: expected local or slurm, got '%s'\n", next);
+        return -1;
+    }
+    *(const char **)field = next;
+    return 0;
+}
+
+/* argv[1..argc) of `sweep sub` into o and a: --opt value or --opt=value (as
+ * sbatch users write them). Returns 0; 1 when --help was printed; -1 on a
+ * usage error, printed. */
+static int sweep_args_parse(const char *sub, int argc, char **argv, sweep_run_opts *o,
+                            sweep_args *a)
+{
+    int run = strcmp(sub, "run") == 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        char name[64];
+        const char *eq = arg[0] == '-' && arg[1] == '-' ? strchr(arg, '=') : NULL;
+        int inline_value = eq && (size_t)(eq - arg) < sizeof name;
+        if (inline_value) {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg);
+            arg = name;
+            next = eq + 1;
+        }
+        const sweep_opt *op = opt_find(arg);
+        int takes = op && op->kind != OPT_FLAG;
+        if (inline_value && !takes) {
+            fprintf(stderr, "resecg sweep: %s takes no value\n", arg);
+            return -1;
+        }
+        if (takes && !next) {
+            fprintf(stderr, "resecg sweep: %s needs a value\n", arg);
+            return -1;
+        }
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(usage_sweep, stdout);
             return 1;
+        }
+        if (takes && !run &&
+            !(strcmp(arg, "--out") == 0 && (strcmp(sub, "plan") == 0 || strcmp(sub, "adopt") == 0))) {
+            fprintf(stderr, "resecg sweep %s: %s is not an option of `sweep %s`\n", sub, arg, sub);
+            return -1;
+        }
+        if (op && (takes || run)) {
+            if (opt_set(op, takes ? next : NULL, o, a) != 0)
+                return -1;
+            if (op->backend == FOR_SLURM)
+                a->slurm_only = argv[i];
+            else if (op->backend == FOR_LOCAL)
+                a->local_only = argv[i];
+            if (takes && !inline_value)
+                i++; /* the option's value */
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "resecg sweep %s: unknown option '%s'\n%s", sub, arg, usage_sweep);
+            return -1;
+        } else if (a->file) {
+            fprintf(stderr, "resecg sweep %s: one %s only ('%s' and '%s')\n", sub,
+                    strcmp(sub, "status") == 0 ? "DIR" : "FILE", a->file, arg);
+            return -1;
+        } else {
+            a->file = arg;
+        }
+    }
+    o->sbatch_args = a->sbatch;
+    o->nsbatch_args = a->nsbatch;
     return 0;
 }
 
@@ -113,152 +250,36 @@ int cmd_sweep(int argc, char **argv)
     }
     sweep_run_opts o;
     sweep_run_opts_default(&o);
-    const char *file = NULL, *slurm_only = NULL, *local_only = NULL, *sbatch_args[64];
-    int nsb = 0;
-    for (int i = 1; i < argc; i++) {
-        /* --opt value, or --opt=value as sbatch users write them */
-        const char *a = argv[i];
-        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-        char opt[64];
-        const char *eq = a[0] == '-' && a[1] == '-' ? strchr(a, '=') : NULL;
-        int inline_value = eq && (size_t)(eq - a) < sizeof opt;
-        if (inline_value) {
-            snprintf(opt, sizeof opt, "%.*s", (int)(eq - a), a);
-            a = opt;
-            next = eq + 1;
-        }
-        int takes = takes_value(a);
-        if (inline_value && !takes) {
-            fprintf(stderr, "resecg sweep: %s takes no value\n", a);
-            return 2;
-        }
-        if (takes && !next) {
-            fprintf(stderr, "resecg sweep: %s needs a value\n", a);
-            return 2;
-        }
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage_sweep, stdout);
-            return 0;
-        } else if (takes && strcmp(sub, "run") != 0 &&
-                   !(strcmp(a, "--out") == 0 &&
-                     (strcmp(sub, "plan") == 0 || strcmp(sub, "adopt") == 0))) {
-            fprintf(stderr, "resecg sweep %s: %s is not an option of `sweep %s`\n", sub, a, sub);
-            return 2;
-        } else if (strcmp(a, "--gpus") == 0) {
-            o.gpus = next;
-        } else if (strcmp(a, "--jobs-per-gpu") == 0) {
-            if (arg_int(a, next, 1, &o.jobs_per_gpu))
-                return 2;
-        } else if (strcmp(a, "--max-parallel") == 0) {
-            if (arg_int(a, next, 1, &o.max_parallel))
-                return 2;
-        } else if (strcmp(a, "--retries") == 0) {
-            if (arg_int(a, next, 0, &o.retries))
-                return 2;
-        } else if (strcmp(a, "--out") == 0) {
-            o.out = next;
-        } else if (strcmp(a, "--device") == 0) {
-            o.device = next;
-        } else if (strcmp(a, "--grace") == 0) {
-            if (arg_double(a, next, 0, 86400, &o.grace_s))
-                return 2;
-        } else if (strcmp(a, "--busy-threshold") == 0) {
-            if (arg_double(a, next, 0, 1, &o.busy_threshold))
-                return 2;
-        } else if (strcmp(a, "--backoff") == 0) {
-            if (arg_double(a, next, 0, 3600, &o.backoff_s))
-                return 2;
-        } else if (strcmp(a, "--job-program") == 0) {
-            o.job_program = next;
-        } else if (strcmp(a, "--backend") == 0) {
-            if (strcmp(next, "local") != 0 && strcmp(next, "slurm") != 0) {
-                fprintf(stderr, "resecg sweep: --backend: expected local or slurm, got '%s'\n", next);
-                return 2;
-            }
-            o.backend = next;
-        } else if (strcmp(a, "--partition") == 0) {
-            o.partition = next;
-            slurm_only = argv[i];
-        } else if (strcmp(a, "--gres") == 0) {
-            o.gres = next;
-            slurm_only = argv[i];
-        } else if (strcmp(a, "--time") == 0) {
-            o.time_limit = next;
-            slurm_only = argv[i];
-        } else if (strcmp(a, "--array-limit") == 0) {
-            if (arg_int(a, next, 1, &o.array_limit))
-                return 2;
-            slurm_only = argv[i];
-        } else if (strcmp(a, "--sbatch-arg") == 0) {
-            if (nsb == (int)(sizeof sbatch_args / sizeof *sbatch_args)) {
-                fprintf(stderr, "resecg sweep: more than %d --sbatch-arg\n", nsb);
-                return 2;
-            }
-            sbatch_args[nsb++] = next;
-            slurm_only = argv[i];
-        } else if (strcmp(a, "--poll") == 0) {
-            if (arg_double(a, next, 0.05, 3600, &o.poll_s))
-                return 2;
-            slurm_only = argv[i];
-        } else if (strcmp(a, "--detach") == 0 && strcmp(sub, "run") == 0) {
-            o.detach = 1;
-            slurm_only = argv[i];
-            continue;
-        } else if (strcmp(a, "--fail-fast") == 0 && strcmp(sub, "run") == 0) {
-            o.fail_fast = 1;
-            continue;
-        } else if (strcmp(a, "--live") == 0 && strcmp(sub, "run") == 0) {
-            o.live = 1;
-            local_only = argv[i];
-            continue;
-        } else if (strcmp(a, "--no-live") == 0 && strcmp(sub, "run") == 0) {
-            o.live = 0;
-            continue;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "resecg sweep %s: unknown option '%s'\n%s", sub, a, usage_sweep);
-            return 2;
-        } else if (file) {
-            fprintf(stderr, "resecg sweep %s: one %s only ('%s' and '%s')\n", sub,
-                    strcmp(sub, "status") == 0 ? "DIR" : "FILE", file, a);
-            return 2;
-        } else {
-            file = a;
-            continue;
-        }
-        if (strcmp(a, "--gpus") == 0 || strcmp(a, "--jobs-per-gpu") == 0 ||
-            strcmp(a, "--max-parallel") == 0 || strcmp(a, "--busy-threshold") == 0)
-            local_only = argv[i];
-        if (!inline_value)
-            i++; /* the option's value */
-    }
-    o.sbatch_args = sbatch_args;
-    o.nsbatch_args = nsb;
+    sweep_args a = {0};
+    int prc = sweep_args_parse(sub, argc, argv, &o, &a);
+    if (prc != 0)
+        return prc > 0 ? 0 : 2;
     int slurm = strcmp(o.backend, "slurm") == 0;
-    if (slurm_only && !slurm) {
-        fprintf(stderr, "resecg sweep run: %s needs --backend slurm\n", slurm_only);
+    if (a.slurm_only && !slurm) {
+        fprintf(stderr, "resecg sweep run: %s needs --backend slurm\n", a.slurm_only);
         return 2;
     }
-    if (local_only && slurm) {
+    if (a.local_only && slurm) {
         fprintf(stderr, "resecg sweep run: %s is an option of the local backend; with --backend slurm "
                         "GPUs come from --gres and parallelism from Slurm (--array-limit)\n",
-                local_only);
+                a.local_only);
         return 2;
     }
-    if (!file) {
+    if (!a.file) {
         fprintf(stderr, "resecg sweep %s: %s is required\n%s", sub,
                 strcmp(sub, "status") == 0 ? "DIR" : "FILE", usage_sweep);
         return 2;
     }
     rerr e = {{0}};
     if (strcmp(sub, "plan") == 0) {
-        if (sweep_plan_print(file, o.out, stdout, &e) != 0) {
+        if (sweep_plan_print(a.file, o.out, stdout, &e) != 0) {
             fprintf(stderr, "resecg sweep plan: %s\n", e.msg);
             return 2;
         }
         return 0;
     }
     if (strcmp(sub, "adopt") == 0) {
-        int rc = sweep_adopt(file, o.out, stdout, &e);
+        int rc = sweep_adopt(a.file, o.out, stdout, &e);
         if (rc < 0) {
             fprintf(stderr, "resecg sweep adopt: %s\n", e.msg);
             return rc == SWEEP_RUN_ERROR ? 1 : 2;
@@ -266,13 +287,13 @@ int cmd_sweep(int argc, char **argv)
         return rc;
     }
     if (strcmp(sub, "status") == 0) {
-        if (sweep_status(file, stdout, &e) != 0) {
+        if (sweep_status(a.file, stdout, &e) != 0) {
             fprintf(stderr, "resecg sweep status: %s\n", e.msg);
             return 2;
         }
         return 0;
     }
-    int rc = slurm ? slurm_sweep_run(file, &o, &e) : sweep_run(file, &o, &e);
+    int rc = slurm ? slurm_sweep_run(a.file, &o, &e) : sweep_run(a.file, &o, &e);
     if (rc < 0) {
         fprintf(stderr, "resecg sweep run: %s\n", e.msg);
         return rc == SWEEP_RUN_ERROR ? 1 : 2;

@@ -234,6 +234,29 @@ static int sweep_args_parse(const char *sub, int argc, char **argv, sweep_run_op
     return 0;
 }
 
+/* The exit status of a run or adopt (the header's): 0 when every job has
+ * finished (or --detach left them to Slurm), 1 when jobs failed or the
+ * results directory is unusable, 128 + signal, 2 for bad input; the error
+ * goes to stderr. */
+static int exit_status(sweep_outcome r, const char *sub, const rerr *e)
+{
+    if (r.end == SWEEP_END_BAD_INPUT || r.end == SWEEP_END_RESULTS)
+        fprintf(stderr, "resecg sweep %s: %s\n", sub, e->msg);
+    switch (r.end) {
+    case SWEEP_END_DONE:
+    case SWEEP_END_DETACHED:
+        return 0;
+    case SWEEP_END_INCOMPLETE:
+    case SWEEP_END_RESULTS:
+        return 1;
+    case SWEEP_END_SIGNAL:
+        return 128 + r.signal;
+    case SWEEP_END_BAD_INPUT:
+        break;
+    }
+    return 2;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
@@ -278,14 +301,8 @@ int cmd_sweep(int argc, char **argv)
         }
         return 0;
     }
-    if (strcmp(sub, "adopt") == 0) {
-        int rc = sweep_adopt(a.file, o.out, stdout, &e);
-        if (rc < 0) {
-            fprintf(stderr, "resecg sweep adopt: %s\n", e.msg);
-            return rc == SWEEP_RUN_ERROR ? 1 : 2;
-        }
-        return rc;
-    }
+    if (strcmp(sub, "adopt") == 0)
+        return exit_status(sweep_adopt(a.file, o.out, stdout, &e), "adopt", &e);
     if (strcmp(sub, "status") == 0) {
         if (sweep_status(a.file, stdout, &e) != 0) {
             fprintf(stderr, "resecg sweep status: %s\n", e.msg);
@@ -293,10 +310,6 @@ int cmd_sweep(int argc, char **argv)
         }
         return 0;
     }
-    int rc = slurm ? slurm_sweep_run(a.file, &o, &e) : sweep_run(a.file, &o, &e);
-    if (rc < 0) {
-        fprintf(stderr, "resecg sweep run: %s\n", e.msg);
-        return rc == SWEEP_RUN_ERROR ? 1 : 2;
-    }
-    return rc;
+    return exit_status(slurm ? slurm_sweep_run(a.file, &o, &e) : sweep_run(a.file, &o, &e), "run",
+                       &e);
 }

@@ -31,6 +31,7 @@
 #include "sweep.h"
 #include "slurm_cmd.h"
 #include "sweep_dir.h"
+#include "sweep_driver.h"
 #include "run/rundir.h"
 
 #define SL_MAX_ARRAY 1000     /* tasks per submission: Slurm's default MaxArraySize is 1001 */
@@ -60,17 +61,11 @@ typedef struct sl_job {
 } sl_job;
 
 typedef struct sl_ctx {
-    const sweep *sw;
-    const sweep_plan *plan;
-    sweep_done_cache done_cache;
+    sweep_session *ss; /* the sweep, its plan, the results directory, the journal */
     const sweep_run_opts *o;
     uv_loop_t *loop;
-    char root[4096];
-    char root_abs[4096];
-    char exe[4096];
     char user[256];
     const char *device;
-    journal jr;
     sl_job *jobs;
     int njobs, nskipped;
     long *arrays;    /* every array submitted or followed: what scancel cancels */
@@ -89,36 +84,11 @@ typedef struct sl_ctx {
     double stop_until;
     int handles;     /* poll timer and signal handles initialised */
     int finished;
-    double t0;
 } sl_ctx;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sweep_vsay(fmt, ap);
-    va_end(ap);
-}
-
-static void jlog(sl_ctx *c, const char *id, const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void jlog(sl_ctx *c, const char *id, const char *event, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    rerr e;
-    int rc = journal_vappendf(&c->jr, &e, id, event, fmt, ap);
-    va_end(ap);
-    if (rc != 0 && e.msg[0])
-        say("warning: %s", e.msg); /* once; the jobs themselves are unaffected */
-}
 
 static void job_path(const sl_ctx *c, const sl_job *j, const char *file, char *out, size_t n)
 {
-    snprintf(out, n, "%s/%s%s%s", c->root, j->id, file ? "/" : "", file ? file : "");
+    snprintf(out, n, "%s/%s%s%s", c->ss->root, j->id, file ? "/" : "", file ? file : "");
 }
 
 /* SWEEP_DONE etc. (sweep_dir.h); an error counts as not done. */
@@ -126,15 +96,15 @@ static int job_state(sl_ctx *c, const sl_job *j, rerr *why)
 {
     char dir[4300];
     job_path(c, j, NULL, dir, sizeof dir);
-    int st = sweep_job_done(c->plan, j->sj, dir, &c->done_cache, why, why);
+    int st = sweep_job_done(&c->ss->plan, j->sj, dir, &c->ss->done_cache, why, why);
     return st < 0 ? SWEEP_NOT_DONE : st;
 }
 
 static void job_label(const sl_ctx *c, const sl_job *j, char *buf, size_t n)
 {
     char ov[600];
-    sweep_job_overrides(c->plan, j->sj, ov, sizeof ov);
-    snprintf(buf, n, "%s %s seed %" PRIu64 "%s%s", j->id, sweep_job_variant(c->plan, j->sj),
+    sweep_job_overrides(&c->ss->plan, j->sj, ov, sizeof ov);
+    snprintf(buf, n, "%s %s seed %" PRIu64 "%s%s", j->id, sweep_job_variant(&c->ss->plan, j->sj),
              j->sj->seed, ov[0] ? " " : "", ov);
 }
 
@@ -180,7 +150,7 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
 {
     const sweep_run_opts *o = c->o;
     char dir[4200], ids[4300], script[4300], outpat[4300];
-    snprintf(dir, sizeof dir, "%s/slurm", c->root_abs);
+    snprintf(dir, sizeof dir, "%s/slurm", c->ss->root_abs);
     if (util_mkdir_p(dir, e))
         return -1;
     /* the next number whose files no earlier run left */
@@ -198,7 +168,7 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
         sl_job *j = &c->jobs[idx[i]];
         char jd[4300], ex[4400];
         job_path(c, j, NULL, jd, sizeof jd);
-        if (sweep_dir_job_config(c->plan, j->sj, jd, e)) {
+        if (sweep_dir_job_config(&c->ss->plan, j->sj, jd, e)) {
             free(b.p);
             return -1;
         }
@@ -219,8 +189,8 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
                 "# sub-%d.ids (`resecg sweep task`: `resecg train` with its output in the job's\n"
                 "# job.log, then the job's slurm.exit)\n"
                 "exec ",
-                c->sw->name, c->nsub, c->nsub);
-    shell_quote(&b, c->exe);
+                c->ss->sw.name, c->nsub, c->nsub);
+    shell_quote(&b, c->ss->exe);
     sbuf_puts(&b, " sweep task ");
     shell_quote(&b, ids);
     sbuf_puts(&b, " --device ");
@@ -242,7 +212,7 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
         snprintf(arr, sizeof arr, "--array=0-%d%%%d", n - 1, o->array_limit);
     else
         snprintf(arr, sizeof arr, "--array=0-%d", n - 1);
-    snprintf(name, sizeof name, "--job-name=resecg-%s", c->sw->name);
+    snprintf(name, sizeof name, "--job-name=resecg-%s", c->ss->sw.name);
     char *argv[40 + 64];
     int a = 0;
     argv[a++] = "sbatch";
@@ -285,9 +255,10 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
             slcmd_why(cmd, "sbatch", why, sizeof why);
         slcmd_free(cmd);
         free(cmd);
-        jlog(c, "-", "submit-refused", "sub=%d tasks=%d note=%s", c->nsub, n, why);
-        return rerr_set(e, "Slurm rejected the submission of %d job%s (%s): %s", n, n == 1 ? "" : "s",
-                        script, why);
+        sweep_session_jlog(c->ss, "-", "submit-refused", "sub=%d tasks=%d note=%s", c->nsub, n,
+                           why);
+        return rerr_set(e, "Slurm rejected the submission of %d job%s (%s): %s", n,
+                        n == 1 ? "" : "s", script, why);
     }
     slcmd_free(cmd);
     free(cmd);
@@ -316,14 +287,15 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
     }
     if (jb) {
         rerr je;
-        if (journal_append_raw(&c->jr, jb, len, &je) != 0 && !c->jr.failed) {
-            c->jr.failed = 1;
-            say("warning: %s", je.msg);
+        if (journal_append_raw(&c->ss->jr, jb, len, &je) != 0 && !c->ss->jr.failed) {
+            c->ss->jr.failed = 1;
+            sweep_session_say("warning: %s", je.msg);
         }
         free(jb);
     }
-    say("submitted %d job%s as Slurm array %ld (%s, tasks 0-%d%s)", n, n == 1 ? "" : "s", array,
-        script, n - 1, o->array_limit > 0 ? ", limited by --array-limit" : "");
+    sweep_session_say("submitted %d job%s as Slurm array %ld (%s, tasks 0-%d%s)", n,
+                      n == 1 ? "" : "s", array, script, n - 1,
+                      o->array_limit > 0 ? ", limited by --array-limit" : "");
     return 0;
 }
 
@@ -350,11 +322,12 @@ static int submit_due(sl_ctx *c, int fail_hard, rerr *e)
                     free(idx);
                     return rerr_set(e, "%s", se.msg);
                 }
-                say("%s", se.msg);
+                sweep_session_say("%s", se.msg);
                 for (int k = 0; k < n; k++) {
                     sl_job *j = &c->jobs[idx[k]];
                     j->state = SL_FAILED;
-                    jlog(c, j->id, "failed", "attempt=%d exit=-1 note=%s", j->attempt + 1, se.msg);
+                    sweep_session_jlog(c->ss, j->id, "failed", "attempt=%d exit=-1 note=%s",
+                                       j->attempt + 1, se.msg);
                 }
             } else {
                 total += n;
@@ -477,8 +450,8 @@ static void attempt_failed(sl_ctx *c, sl_job *j, int code, int sig, const char *
     free(fb.p);
     if (c->stopping) {
         j->state = SL_KILLED;
-        jlog(c, j->id, "killed", "%s", fields);
-        say("stopped %s (Slurm task %ld_%d%s)", lab, j->array, j->task, where);
+        sweep_session_jlog(c->ss, j->id, "killed", "%s", fields);
+        sweep_session_say("stopped %s (Slurm task %ld_%d%s)", lab, j->array, j->task, where);
         return;
     }
     if (j->attempt <= c->o->retries) {
@@ -487,17 +460,19 @@ static void attempt_failed(sl_ctx *c, sl_job *j, int code, int sig, const char *
             d *= 2;
         j->state = SL_WAIT;
         j->next_try = util_now() + (d < 60 ? d : 60);
-        jlog(c, j->id, "retry", "%s", fields);
-        say("retry   %s: attempt %d failed (%s%s%s%s, Slurm task %ld_%d%s); log %s/%s/job.log", lab,
-            j->attempt, st, note ? ": " : "", note ? note : "", "", j->array, j->task, where, c->root,
-            j->id);
+        sweep_session_jlog(c->ss, j->id, "retry", "%s", fields);
+        sweep_session_say(
+            "retry   %s: attempt %d failed (%s%s%s%s, Slurm task %ld_%d%s); log %s/%s/job.log", lab,
+            j->attempt, st, note ? ": " : "", note ? note : "", "", j->array, j->task, where,
+            c->ss->root, j->id);
         return;
     }
     j->state = SL_FAILED;
-    jlog(c, j->id, "failed", "%s", fields);
-    say("FAILED  %s after %d attempt%s (%s%s%s, Slurm task %ld_%d%s); log %s/%s/job.log", lab,
+    sweep_session_jlog(c->ss, j->id, "failed", "%s", fields);
+    sweep_session_say(
+        "FAILED  %s after %d attempt%s (%s%s%s, Slurm task %ld_%d%s); log %s/%s/job.log", lab,
         j->attempt, j->attempt == 1 ? "" : "s", st, note ? ": " : "", note ? note : "", j->array,
-        j->task, where, c->root, j->id);
+        j->task, where, c->ss->root, j->id);
     if (c->o->fail_fast)
         stop(c, 0, 1);
 }
@@ -526,15 +501,19 @@ static int task_left(sl_ctx *c, sl_job *j)
         sweep_epoch ep = {0, 0, 0, 0, 0};
         int got = last_epoch(c, j, &ep);
         j->state = SL_DONE;
-        jlog(c, j->id, "done", "attempt=%d seconds=%.1f epochs=%d dev_loss=%.4f cinc_f1=%.3f slurm=%ld_%d%s%s%s%s",
-             j->attempt, secs, ep.epoch, ep.dev_loss, ep.cinc_f1, j->array, j->task, j->node[0] ? " node=" : "", j->node,
-             gpus[0] ? " gpus=" : "", gpus);
+        sweep_session_jlog(
+            c->ss, j->id, "done",
+            "attempt=%d seconds=%.1f epochs=%d dev_loss=%.4f cinc_f1=%.3f slurm=%ld_%d%s%s%s%s",
+            j->attempt, secs, ep.epoch, ep.dev_loss, ep.cinc_f1, j->array, j->task,
+            j->node[0] ? " node=" : "", j->node, gpus[0] ? " gpus=" : "", gpus);
         char tail[200] = "";
         if (got)
             snprintf(tail, sizeof tail, "; epoch %d/%d: dev_loss %.4f cinc_f1 %.3f", ep.epoch,
                      ep.max_epochs, ep.dev_loss, ep.cinc_f1);
-        say("done    %s (Slurm task %ld_%d%s%s%s%s, %.1f s%s)", lab, j->array, j->task,
-            j->node[0] ? " on " : "", j->node, gpus[0] && strcmp(gpus, "-") ? " GPU " : "", strcmp(gpus, "-") ? gpus : "", secs, tail);
+        sweep_session_say("done    %s (Slurm task %ld_%d%s%s%s%s, %.1f s%s)", lab, j->array,
+                          j->task, j->node[0] ? " on " : "", j->node,
+                          gpus[0] && strcmp(gpus, "-") ? " GPU " : "",
+                          strcmp(gpus, "-") ? gpus : "", secs, tail);
         return 1;
     }
     if (have_exit) {
@@ -601,11 +580,12 @@ static void poll_done(sl_cmd *q)
     if (slcmd_queue_parse(q, &t, &nt, &e) != 0) {
         c->q_failures++;
         if (c->q_failures == 1 || c->q_failures % 10 == 0)
-            say("warning: squeue failed (%d time%s in a row): %s; the jobs are left alone, polling on",
-                c->q_failures, c->q_failures == 1 ? "" : "s", e.msg);
+            sweep_session_say("warning: squeue failed (%d time%s in a row): %s; the jobs are left "
+                              "alone, polling on",
+                              c->q_failures, c->q_failures == 1 ? "" : "s", e.msg);
     } else {
         if (c->q_failures)
-            say("squeue answers again (after %d failure%s)", c->q_failures,
+            sweep_session_say("squeue answers again (after %d failure%s)", c->q_failures,
                 c->q_failures == 1 ? "" : "s");
         c->q_failures = 0;
         for (int i = 0; i < c->njobs && !c->finished; i++) {
@@ -623,9 +603,10 @@ static void poll_done(sl_cmd *q)
                 job_label(c, j, lab, sizeof lab);
                 j->state = SL_RUNNING;
                 snprintf(j->node, sizeof j->node, "%s", st->node);
-                jlog(c, j->id, "started", "attempt=%d slurm=%ld_%d node=%s", j->attempt, j->array,
-                     j->task, st->node);
-                say("started %s (Slurm task %ld_%d on %s)", lab, j->array, j->task, st->node);
+                sweep_session_jlog(c->ss, j->id, "started", "attempt=%d slurm=%ld_%d node=%s",
+                                   j->attempt, j->array, j->task, st->node);
+                sweep_session_say("started %s (Slurm task %ld_%d on %s)", lab, j->array, j->task,
+                                  st->node);
                 changed = 1;
             }
         }
@@ -640,8 +621,8 @@ static void poll_done(sl_cmd *q)
     int nwait = count_state(c, SL_WAIT);
     if (nactive + nwait == 0 || (c->stopping && (nactive == 0 || util_now() > c->stop_until))) {
         if (c->stopping && nactive > 0)
-            say("%d Slurm task%s still in the queue after scancel; see squeue", nactive,
-                nactive == 1 ? "" : "s");
+            sweep_session_say("%d Slurm task%s still in the queue after scancel; see squeue",
+                              nactive, nactive == 1 ? "" : "s");
         finish(c);
         return;
     }
@@ -701,7 +682,7 @@ static void cancel_all(sl_ctx *c)
     if (!slcmd_ok(cmd)) {
         char why[900];
         slcmd_why(cmd, "scancel", why, sizeof why);
-        say("warning: %s", why);
+        sweep_session_say("warning: %s", why);
     }
     slcmd_free(cmd);
     free(cmd);
@@ -714,7 +695,7 @@ static void stop(sl_ctx *c, int sig, int failfast)
 {
     if (c->stopping) {
         if (sig) {
-            say("%s again: leaving now; scancel was sent", strsignal(sig));
+            sweep_session_say("%s again: leaving now; scancel was sent", strsignal(sig));
             finish(c);
         }
         return;
@@ -726,17 +707,21 @@ static void stop(sl_ctx *c, int sig, int failfast)
     for (int i = 0; i < c->njobs; i++)
         if (c->jobs[i].state == SL_WAIT) {
             c->jobs[i].state = SL_KILLED;
-            jlog(c, c->jobs[i].id, "killed", "attempt=%d note=not submitted again: the sweep stopped",
-                 c->jobs[i].attempt);
+            sweep_session_jlog(c->ss, c->jobs[i].id, "killed",
+                               "attempt=%d note=not submitted again: the sweep stopped",
+                               c->jobs[i].attempt);
         }
     if (failfast) {
-        jlog(c, "-", "sweep-stop", "reason=fail-fast");
-        say("a job failed and --fail-fast is set: cancelling the sweep's Slurm arrays (%d task%s "
-            "queued or running)", nactive, nactive == 1 ? "" : "s");
+        sweep_session_jlog(c->ss, "-", "sweep-stop", "reason=fail-fast");
+        sweep_session_say(
+            "a job failed and --fail-fast is set: cancelling the sweep's Slurm arrays (%d task%s "
+            "queued or running)",
+            nactive, nactive == 1 ? "" : "s");
     } else {
-        jlog(c, "-", "sweep-stop", "reason=signal signal=%d", sig);
-        say("%s: cancelling the sweep's Slurm arrays (%d task%s queued or running; again: leave at once)",
-            strsignal(sig), nactive, nactive == 1 ? "" : "s");
+        sweep_session_jlog(c->ss, "-", "sweep-stop", "reason=signal signal=%d", sig);
+        sweep_session_say("%s: cancelling the sweep's Slurm arrays (%d task%s queued or running; "
+                          "again: leave at once)",
+                          strsignal(sig), nactive, nactive == 1 ? "" : "s");
     }
     cancel_all(c);
     c->stop_until = util_now() + c->o->grace_s + 30;
@@ -754,9 +739,11 @@ static void on_signal(uv_signal_t *h, int sig)
         c->detached = 1;
         c->stop_signal = sig;
         int nactive = count_state(c, SL_QUEUED) + count_state(c, SL_RUNNING);
-        jlog(c, "-", "sweep-detach", "reason=signal signal=%d active=%d", sig, nactive);
-        say("SIGHUP: leaving %d queued or running job%s to Slurm; run the same command again to follow them",
-            nactive, nactive == 1 ? "" : "s");
+        sweep_session_jlog(c->ss, "-", "sweep-detach", "reason=signal signal=%d active=%d", sig,
+                           nactive);
+        sweep_session_say("SIGHUP: leaving %d queued or running job%s to Slurm; run the same "
+                          "command again to follow them",
+                          nactive, nactive == 1 ? "" : "s");
         finish(c);
         return;
     }
@@ -810,7 +797,7 @@ static int adopt(sl_ctx *c, const char *jpath, rerr *e)
     }
     int rc = 0, want = 0;
     if (journal_read(jpath, prior_visit, &p, e) != 0) {
-        say("warning: %s", e->msg);
+        sweep_session_say("warning: %s", e->msg);
         e->msg[0] = '\0';
     }
     for (int i = 0; i < c->njobs; i++)
@@ -846,16 +833,18 @@ static int adopt(sl_ctx *c, const char *jpath, rerr *e)
                 rc = rerr_set(e, "out of memory");
                 break;
             }
-            jlog(c, j->id, "adopted", "attempt=%d slurm=%s state=%s", j->attempt, p.slurm[i], st->state);
+            sweep_session_jlog(c->ss, j->id, "adopted", "attempt=%d slurm=%s state=%s", j->attempt,
+                               p.slurm[i], st->state);
             adopted++;
         }
         free(t);
         if (adopted)
-            say("following %d job%s still in Slurm's queue from an earlier run", adopted,
-                adopted == 1 ? "" : "s");
+            sweep_session_say("following %d job%s still in Slurm's queue from an earlier run",
+                              adopted, adopted == 1 ? "" : "s");
         if (ended)
-            say("%d job%s of an earlier run left the queue unwatched without a result: submitting again",
-                ended, ended == 1 ? "" : "s");
+            sweep_session_say("%d job%s of an earlier run left the queue unwatched without a "
+                              "result: submitting again",
+                              ended, ended == 1 ? "" : "s");
     }
 done:
     free(p.slurm);
@@ -905,123 +894,33 @@ static int check_tools(const sweep_run_opts *o, uv_loop_t *loop, rerr *e)
     return rc;
 }
 
-int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
+/* The sweep's pending jobs as the monitor's. */
+static int sl_jobs_plan(sl_ctx *c, rerr *e)
 {
-    sweep sw;
-    sweep_plan plan;
-    sl_ctx *c = NULL;
-    uv_loop_t loop;
-    int lock_fd = -1, loop_ok = 0, rc = -1;
-    struct sigaction ign, old_pipe;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ign, &old_pipe);
-    memset(&plan, 0, sizeof plan);
-    memset(&sw, 0, sizeof sw);
-    if (sweep_load(&sw, path, e) || sweep_expand(&sw, &plan, e) || sweep_dir_check_data(&sw, e))
-        goto fail;
-    if (uv_loop_init(&loop) != 0) {
-        rerr_set(e, "cannot start the event loop");
-        goto fail;
-    }
-    loop_ok = 1;
-    if (check_tools(o, &loop, e))
-        goto fail;
-    c = calloc(1, sizeof *c);
-    if (!c || !(c->q = calloc(1, sizeof *c->q))) {
-        rerr_set(e, "out of memory");
-        goto fail;
-    }
-    c->jr.fd = -1;
-    c->sw = &sw;
-    c->plan = &plan;
-    c->o = o;
-    c->loop = &loop;
-    c->t0 = util_now();
-    snprintf(c->user, sizeof c->user, "%s", slcmd_user());
-    if (snprintf(c->root, sizeof c->root, "%s/%s", o->out, sw.name) >= (int)sizeof c->root) {
-        rerr_set(e, "%s: path too long", o->out);
-        goto fail;
-    }
-    if (util_self_exe(c->exe, sizeof c->exe, e))
-        goto fail;
-    /* --gres gpu:... asks for GPUs: train on them unless told otherwise */
-    c->device = o->device ? o->device : o->gres && strstr(o->gres, "gpu") ? "cuda" : "cpu";
-
-    c->jobs = calloc(plan.njobs ? plan.njobs : 1, sizeof *c->jobs);
-    if (!c->jobs) {
-        rerr_set(e, "out of memory");
-        goto fail;
-    }
-    int nlegacy = 0;
-    char legacy[13] = "";
-    for (size_t i = 0; i < plan.njobs; i++) {
-        sl_job *j = &c->jobs[c->njobs];
-        j->sj = &plan.jobs[i];
+    sweep_session *ss = c->ss;
+    c->jobs = calloc(ss->npending ? ss->npending : 1, sizeof *c->jobs);
+    if (!c->jobs)
+        return rerr_set(e, "out of memory");
+    for (int i = 0; i < ss->npending; i++) {
+        sl_job *j = &c->jobs[i];
+        j->sj = &ss->plan.jobs[ss->pending[i]];
         sweep_id_hex(j->sj->id, j->id);
-        rerr why;
-        int st = job_state(c, j, &why);
-        if (st == SWEEP_DONE) {
-            c->nskipped++;
-            continue;
-        }
-        if (st == SWEEP_LEGACY && !nlegacy++)
-            snprintf(legacy, sizeof legacy, "%s", j->id);
-        c->njobs++;
     }
-    if (nlegacy) {
-        rc = SWEEP_RUN_ERROR;
-        sweep_dir_legacy_error(c->root, nlegacy, legacy, path, o->out, e);
-        goto fail;
-    }
-    /* the results directory: in use, unwritable or full is exit 1, not 2 */
-    rc = SWEEP_RUN_ERROR;
-    if (util_mkdir_p(c->root, e) || sweep_dir_lock(c->root, &lock_fd, e))
-        goto fail;
-    if (!realpath(c->root, c->root_abs)) {
-        rerr_set(e, "%s: %s", c->root, strerror(errno));
-        goto fail;
-    }
-    char jpath[4200];
-    snprintf(jpath, sizeof jpath, "%s/journal.log", c->root);
-    if (journal_open(&c->jr, jpath, e) || sweep_dir_manifest(c->root, &sw, &plan, e))
-        goto fail;
-    rc = SWEEP_BAD_INPUT; /* what Slurm rejects is the request (README: exit 2) */
-    if (adopt(c, jpath, e))
-        goto fail;
-    {
-        char f[600];
-        snprintf(f, sizeof f, "backend=slurm jobs=%zu pending=%d done=%d pid=%ld file=%s", plan.njobs,
-                 c->njobs, c->nskipped, (long)getpid(), sw.path);
-        jlog(c, "-", "sweep-start", "%s", f);
-    }
-    int nfollowed = count_state(c, SL_QUEUED) + count_state(c, SL_RUNNING);
-    char followed[64] = "";
-    if (nfollowed)
-        snprintf(followed, sizeof followed, ", %d of them already in the queue", nfollowed);
-    say("sweep %s: %zu jobs, %d already done, %d to run on Slurm%s (device %s%s%s); results in %s",
-        sw.name, plan.njobs, c->nskipped, c->njobs, followed, c->device, o->gres ? ", --gres " : "",
-        o->gres ? o->gres : "", c->root);
-    if (submit_due(c, 1, e) < 0) {
-        /* whatever this run did submit before the refusal goes again */
-        cancel_all(c);
-        goto fail;
-    }
-    if (o->detach) {
-        int nactive = count_state(c, SL_QUEUED) + count_state(c, SL_RUNNING);
-        jlog(c, "-", "sweep-detach", "reason=--detach active=%d", nactive);
-        say("--detach: %d job%s left to Slurm; `resecg sweep status %s` shows them, and the same "
-            "command without --detach follows them to the end",
-            nactive, nactive == 1 ? "" : "s", c->root);
-        rc = 0;
-        goto fail;
-    }
+    c->njobs = ss->npending;
+    c->nskipped = ss->nskipped;
+    return 0;
+}
 
-    uv_timer_init(&loop, &c->poll);
+/* Follows the submitted jobs to their end on the event loop: squeue polls,
+ * resubmissions, and the signals that stop or detach the run. */
+static void sl_follow(sl_ctx *c)
+{
+    const sweep_run_opts *o = c->o;
+    uv_timer_init(c->loop, &c->poll);
     c->poll.data = c;
     static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
     for (int k = 0; k < 3; k++) {
-        uv_signal_init(&loop, &c->sig[k]);
+        uv_signal_init(c->loop, &c->sig[k]);
         c->sig[k].data = c;
         uv_signal_start(&c->sig[k], on_signal, sigs[k]);
     }
@@ -1031,24 +930,80 @@ int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
         finish(c);
     else
         poll_again(c, o->poll_s < 1 ? o->poll_s : 1);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_run(c->loop, UV_RUN_DEFAULT);
+}
 
+sweep_outcome slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
+{
+    sweep_session ss;
+    sweep_outcome out;
+    sl_ctx *c = NULL;
+    uv_loop_t loop;
+    int loop_ok = 0;
+    if (sweep_session_open(&ss, path, o, &out, e))
+        goto done;
+    out.end = SWEEP_END_BAD_INPUT;
+    if (uv_loop_init(&loop) != 0) {
+        rerr_set(e, "cannot start the event loop");
+        goto done;
+    }
+    loop_ok = 1;
+    if (check_tools(o, &loop, e))
+        goto done;
+    c = calloc(1, sizeof *c);
+    if (!c || !(c->q = calloc(1, sizeof *c->q))) {
+        rerr_set(e, "out of memory");
+        goto done;
+    }
+    c->ss = &ss;
+    c->o = o;
+    c->loop = &loop;
+    snprintf(c->user, sizeof c->user, "%s", slcmd_user());
+    /* --gres gpu:... asks for GPUs: train on them unless told otherwise */
+    c->device = o->device ? o->device : o->gres && strstr(o->gres, "gpu") ? "cuda" : "cpu";
+    if (sl_jobs_plan(c, e))
+        goto done;
+    out.end = SWEEP_END_RESULTS; /* in use, unwritable or full is exit 1, not 2 */
+    if (sweep_session_results(&ss, &out, e))
+        goto done;
+    out.end = SWEEP_END_BAD_INPUT; /* what Slurm rejects is the request (README: exit 2) */
+    if (adopt(c, ss.jpath, e))
+        goto done;
+    sweep_session_jlog(&ss, "-", "sweep-start",
+                       "backend=slurm jobs=%zu pending=%d done=%d pid=%ld file=%.400s",
+                       ss.plan.njobs, c->njobs, c->nskipped, (long)getpid(), ss.sw.path);
+    int nfollowed = count_state(c, SL_QUEUED) + count_state(c, SL_RUNNING);
+    char followed[64] = "";
+    if (nfollowed)
+        snprintf(followed, sizeof followed, ", %d of them already in the queue", nfollowed);
+    sweep_session_say("sweep %s: %zu jobs, %d already done, %d to run on Slurm%s (device %s%s%s); "
+                      "results in %s",
+                      ss.sw.name, ss.plan.njobs, c->nskipped, c->njobs, followed, c->device,
+                      o->gres ? ", --gres " : "", o->gres ? o->gres : "", ss.root);
+    if (ss.nstale)
+        sweep_session_say("%d finished job%s no longer match%s and run%s again: %s", ss.nstale,
+                          ss.nstale == 1 ? "" : "s", ss.nstale == 1 ? "es" : "",
+                          ss.nstale == 1 ? "s" : "", ss.stale);
+    if (submit_due(c, 1, e) < 0) {
+        /* whatever this run did submit before the refusal goes again */
+        cancel_all(c);
+        goto done;
+    }
+    if (o->detach) {
+        int nactive = count_state(c, SL_QUEUED) + count_state(c, SL_RUNNING);
+        sweep_session_jlog(&ss, "-", "sweep-detach", "reason=--detach active=%d", nactive);
+        sweep_session_say("--detach: %d job%s left to Slurm; `resecg sweep status %s` shows them, "
+                          "and the same command without --detach follows them to the end",
+                          nactive, nactive == 1 ? "" : "s", ss.root);
+        out.end = SWEEP_END_DETACHED;
+        goto done;
+    }
+    sl_follow(c);
     int done = count_state(c, SL_DONE) + c->nskipped, failed = count_state(c, SL_FAILED);
     int left = c->njobs + c->nskipped - done - failed;
-    jlog(c, "-", "sweep-end", "done=%d failed=%d stopped=%d seconds=%.1f", done, failed, left,
-         util_now() - c->t0);
-    if (c->detached)
-        rc = 128 + c->stop_signal;
-    else {
-        say("sweep %s: %d of %zu jobs done, %d failed%s (%.1f s); `resecg sweep status %s` for details",
-            sw.name, done, plan.njobs, failed, c->stopping ? ", stopped early" : "",
-            util_now() - c->t0, c->root);
-        if (c->stop_signal)
-            rc = 128 + c->stop_signal;
-        else
-            rc = done == (int)plan.njobs ? 0 : 1;
-    }
-fail:
+    /* SIGHUP (c->detached) left the jobs to Slurm: no summary, exit 128 + 1 */
+    sweep_session_end(&ss, done, failed, left, c->stopping, c->stop_signal, c->detached, &out);
+done:
     if (loop_ok) {
         /* close whatever is left (a --detach or a failed start) */
         if (c)
@@ -1057,7 +1012,6 @@ fail:
         uv_loop_close(&loop);
     }
     if (c) {
-        journal_close(&c->jr);
         if (c->q) {
             slcmd_free(c->q);
             free(c->q);
@@ -1066,10 +1020,6 @@ fail:
         free(c->arrays);
         free(c);
     }
-    if (lock_fd >= 0)
-        close(lock_fd);
-    sweep_plan_free(&plan);
-    sweep_free(&sw);
-    sigaction(SIGPIPE, &old_pipe, NULL);
-    return rc;
+    sweep_session_close(&ss);
+    return out;
 }

@@ -14,17 +14,17 @@
 
 #include <stdio.h>
 
-#include "sweep_run.h"
+#include "sweep_opts.h"
 #include "base/util.h"
 
-/* sweep_run for o->backend "slurm": same contract (exit 0 when every job
- * has finished, 1 when some failed, 128 + signal after SIGINT/SIGTERM,
- * which cancel the arrays with scancel; SIGHUP leaves them to Slurm and
- * exits 129; SWEEP_BAD_INPUT or SWEEP_RUN_ERROR with e filled when nothing
- * could be submitted). A re-run
+/* sweep_run for o->backend "slurm", with the same outcomes (sweep_run.h):
+ * SIGINT and SIGTERM cancel the arrays with scancel; SIGHUP leaves them to
+ * Slurm (SWEEP_END_SIGNAL, signal 1, no summary line); --detach is
+ * SWEEP_END_DETACHED once submitted; a request Slurm refuses is
+ * SWEEP_END_BAD_INPUT. A re-run
  * follows tasks still queued from an earlier run instead of submitting
  * their jobs again. */
-int slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e);
+sweep_outcome slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e);
 
 /* `resecg sweep task IDS [--device D] [--job-program P]`: runs the job on
  * line SLURM_ARRAY_TASK_ID+1 of IDS, in the run directory beside IDS's

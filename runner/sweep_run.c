@@ -36,24 +36,10 @@
 #include "sweep.h"
 #include "slurm_cmd.h"
 #include "sweep_dir.h"
+#include "sweep_driver.h"
 #include "run/rundir.h"
 
 extern char **environ;
-
-void sweep_run_opts_default(sweep_run_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->gpus = "auto";
-    o->jobs_per_gpu = 1;
-    o->retries = 1;
-    o->out = "results";
-    o->grace_s = 10;
-    o->busy_threshold = 0.5;
-    o->live = -1;
-    o->backoff_s = 1;
-    o->backend = "local";
-    o->poll_s = 2;
-}
 
 /* Cores this process may run on (taskset, cgroup cpusets), not the machine's. */
 static int cpu_count(void)
@@ -82,25 +68,18 @@ typedef struct run_job {
 } run_job;
 
 typedef struct run_ctx {
-    const sweep *sw;
-    sweep_plan *plan;
+    sweep_session *ss;   /* the sweep, its plan, the results directory, the journal */
     const sweep_run_opts *o;
-    char root[4096];     /* <out>/<name> as given */
-    char root_abs[4096]; /* the same, absolute: stale-process checks compare it */
-    char exe[4096];
     const char *device;
     int threads;
     int parallel;        /* jobs that can run at once */
-    journal jr;
     sched s;
-    sweep_done_cache done_cache;
     run_job *rj;
     sched_job *jobs;
     int njobs;           /* pending this run */
     int nskipped;        /* already done before this run */
     int live;
     int drawn;           /* lines of the live table on screen */
-    double t0;
     double dur_sum;
     int dur_n;
     /* scratch for the command of one attempt */
@@ -118,7 +97,7 @@ static run_job *rjob(const sched_job *j)
 
 static void job_dir(const run_ctx *c, const run_job *r, char *out, size_t n)
 {
-    path_join3(out, n, c->root, r->id, NULL);
+    path_join3(out, n, c->ss->root, r->id, NULL);
 }
 
 /* SWEEP_DONE etc. of a job's directory (sweep_dir.h); an error (the data
@@ -127,14 +106,14 @@ static int job_state(run_ctx *c, const run_job *r, rerr *why)
 {
     char dir[4200];
     job_dir(c, r, dir, sizeof dir);
-    int st = sweep_job_done(c->plan, r->sj, dir, &c->done_cache, why, why);
+    int st = sweep_job_done(&c->ss->plan, r->sj, dir, &c->ss->done_cache, why, why);
     return st < 0 ? SWEEP_NOT_DONE : st;
 }
 
 static int job_file_exists(const run_ctx *c, const run_job *r, const char *file)
 {
     char p[4200];
-    if (path_join3(p, sizeof p, c->root, r->id, file))
+    if (path_join3(p, sizeof p, c->ss->root, r->id, file))
         return 0;
     return util_file_exists(p);
 }
@@ -172,8 +151,8 @@ static void say(run_ctx *c, const char *fmt, ...)
 static void job_label(const run_ctx *c, const run_job *r, char *buf, size_t n)
 {
     char ov[600];
-    sweep_job_overrides(c->plan, r->sj, ov, sizeof ov);
-    snprintf(buf, n, "%s %s seed %" PRIu64 "%s%s", r->id, sweep_job_variant(c->plan, r->sj),
+    sweep_job_overrides(&c->ss->plan, r->sj, ov, sizeof ov);
+    snprintf(buf, n, "%s %s seed %" PRIu64 "%s%s", r->id, sweep_job_variant(&c->ss->plan, r->sj),
              r->sj->seed, ov[0] ? " " : "", ov);
 }
 
@@ -208,10 +187,10 @@ static void table_draw(run_ctx *c)
     double e = eta_seconds(c);
     if (e >= 0)
         duration_text(e, eta, sizeof eta);
-    duration_text(util_now() - c->t0, el, sizeof el);
+    duration_text(util_now() - c->ss->t0, el, sizeof el);
     snprintf(line, sizeof line,
              "sweep %s: %d queued  %d running  %d done  %d failed%s  | elapsed %s  ETA %s",
-             c->sw->name, c->s.nqueued + c->s.nbackoff, c->s.nrunning, c->s.ndone + c->nskipped,
+             c->ss->sw.name, c->s.nqueued + c->s.nbackoff, c->s.nrunning, c->s.ndone + c->nskipped,
              c->s.nfailed, c->s.nkilled ? "  (stopping)" : "", el, eta);
     fprintf(stderr, "%.*s\n", cols - 1, line);
     int shown = 1;
@@ -257,7 +236,7 @@ static void jlog(run_ctx *c, const char *id, const char *event, const char *fmt,
     va_list ap;
     va_start(ap, fmt);
     rerr e;
-    int rc = journal_vappendf(&c->jr, &e, id, event, fmt, ap);
+    int rc = journal_vappendf(&c->ss->jr, &e, id, event, fmt, ap);
     va_end(ap);
     if (rc != 0 && e.msg[0])
         say(c, "warning: %s", e.msg); /* once; the jobs themselves are unaffected */
@@ -385,7 +364,7 @@ static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
     if (path_join3(yaml, sizeof yaml, dir, RUNDIR_JOB_YAML, NULL) ||
         path_join3(logp, sizeof logp, dir, RUNDIR_JOB_LOG, NULL))
         return rerr_set(e, "%s: path too long", dir);
-    if (sweep_dir_job_config(c->plan, r->sj, dir, e))
+    if (sweep_dir_job_config(&c->ss->plan, r->sj, dir, e))
         return -1;
     /* a checkpoint of an unfinished run only: with a completion record
      * (other data or changed results: SWEEP_STALE) the job starts over, as
@@ -401,7 +380,7 @@ static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
         char hdr[600], when[16];
         sweep_clock_text(when, sizeof when);
         int n = snprintf(hdr, sizeof hdr, "==== resecg sweep %s: job %s attempt %d at %s, %s%s%s\n",
-                         c->sw->name, r->id, j->attempt, when, j->gpus[0] ? "GPU " : "CPU",
+                         c->ss->sw.name, r->id, j->attempt, when, j->gpus[0] ? "GPU " : "CPU",
                          j->gpus, resume ? ", resuming" : "");
         if (n > 0 && write(fd, hdr, (size_t)n) < 0) {
             /* the log is for people; the job can run without its header */
@@ -413,7 +392,7 @@ static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
     if (c->o->job_program) {
         c->argv[a++] = (char *)c->o->job_program;
     } else {
-        c->argv[a++] = c->exe;
+        c->argv[a++] = c->ss->exe;
         c->argv[a++] = "train";
     }
     snprintf(c->argstore[0], sizeof c->argstore[0], "%s", yaml);
@@ -437,7 +416,7 @@ static int prepare_hook(sched *s, sched_job *j, sched_cmd *cmd, rerr *e)
     int ne = c->nenv_base;
     snprintf(c->envstore[0], sizeof c->envstore[0], "CUDA_VISIBLE_DEVICES=%s", j->gpus);
     snprintf(c->envstore[1], sizeof c->envstore[1], "OMP_NUM_THREADS=%d", c->threads);
-    snprintf(c->envstore[2], sizeof c->envstore[2], "RESECG_SWEEP_JOB=%s/%s", c->root_abs, r->id);
+    snprintf(c->envstore[2], sizeof c->envstore[2], "RESECG_SWEEP_JOB=%s/%s", c->ss->root_abs, r->id);
     snprintf(c->envstore[3], sizeof c->envstore[3], "RESECG_SWEEP_ATTEMPT=%d", j->attempt);
     for (int k = 0; k < 4; k++)
         c->env[ne++] = c->envstore[k];
@@ -552,16 +531,16 @@ static int slots_plan(run_ctx *c, sched_opts *so, int npending, rerr *e)
                         g[k].index, g[k].used_mib, g[k].total_mib, 100 * o->busy_threshold);
                     continue;
                 }
-                if (c->sw->gpu_memory > 0) {
-                    long fit = (g[k].total_mib - g[k].used_mib) / c->sw->gpu_memory;
+                if (c->ss->sw.gpu_memory > 0) {
+                    long fit = (g[k].total_mib - g[k].used_mib) / c->ss->sw.gpu_memory;
                     if (fit < 1) {
                         say(c, "GPU %d: %ld MiB free, a job needs %ld (resources.gpu_memory): skipped",
-                            g[k].index, g[k].total_mib - g[k].used_mib, c->sw->gpu_memory);
+                            g[k].index, g[k].total_mib - g[k].used_mib, c->ss->sw.gpu_memory);
                         continue;
                     }
                     if (fit < slots) {
                         say(c, "GPU %d: room for %ld jobs of %ld MiB, not %d", g[k].index, fit,
-                            c->sw->gpu_memory, slots);
+                            c->ss->sw.gpu_memory, slots);
                         slots = (int)fit;
                     }
                 }
@@ -576,16 +555,16 @@ static int slots_plan(run_ctx *c, sched_opts *so, int npending, rerr *e)
             return rerr_set(e, "--gpus %s: no usable GPU", o->gpus);
         if (so->ngpu == 0 && n > 0)
             say(c, "no usable GPU (of %d found by %s): running on the CPU", n, source);
-        if (so->ngpu > 0 && so->ngpu < c->sw->gpus)
+        if (so->ngpu > 0 && so->ngpu < c->ss->sw.gpus)
             return rerr_set(e, "each job needs %d GPUs (resources.gpus) but %d are usable",
-                            c->sw->gpus, so->ngpu);
+                            c->ss->sw.gpus, so->ngpu);
     }
     int slots;
     if (so->ngpu > 0) {
         slots = 0;
         for (int k = 0; k < so->ngpu; k++)
             slots += so->gpu[k].slots;
-        slots /= c->sw->gpus;
+        slots /= c->ss->sw.gpus;
         if (o->max_parallel > 0 && o->max_parallel < slots)
             slots = o->max_parallel;
         so->max_parallel = o->max_parallel;
@@ -712,7 +691,7 @@ static void stale_stop(run_ctx *c, const char *jpath)
         if (ss.pid[i] <= 0)
             continue;
         char want[4300];
-        snprintf(want, sizeof want, "RESECG_SWEEP_JOB=%s/%s", c->root_abs, ss.id[i]);
+        snprintf(want, sizeof want, "RESECG_SWEEP_JOB=%s/%s", c->ss->root_abs, ss.id[i]);
         if (!proc_is_job(ss.pid[i], want))
             continue;
         long pid = ss.pid[i];
@@ -734,110 +713,82 @@ static void stale_stop(run_ctx *c, const char *jpath)
     free(ss.pid);
 }
 
-int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
+/* The jobs still to run as the scheduler's, with the slots they run in
+ * (before anything is written: a bad --gpus leaves no trace). */
+static int run_jobs_plan(run_ctx *c, sched_opts *so, rerr *e)
 {
-    sweep sw;
-    sweep_plan plan;
+    sweep_session *ss = c->ss;
+    c->rj = calloc(ss->npending ? ss->npending : 1, sizeof *c->rj);
+    c->jobs = calloc(ss->npending ? ss->npending : 1, sizeof *c->jobs);
+    if (!c->rj || !c->jobs)
+        return rerr_set(e, "out of memory");
+    for (int i = 0; i < ss->npending; i++) {
+        run_job *r = &c->rj[i];
+        r->sj = &ss->plan.jobs[ss->pending[i]];
+        sweep_id_hex(r->sj->id, r->id);
+        c->jobs[i].data = r;
+        c->jobs[i].ngpus = ss->sw.gpus;
+    }
+    c->njobs = ss->npending;
+    c->nskipped = ss->nskipped;
+    sched_opts_default(so);
+    if (slots_plan(c, so, c->njobs, e))
+        return -1;
+    if (so->ngpu == 0)
+        for (int i = 0; i < c->njobs; i++)
+            c->jobs[i].ngpus = 0;
+    return 0;
+}
+
+/* journal.log's sweep-start and queued lines for the whole run in one
+ * write and one fsync. */
+static void run_journal_start(run_ctx *c)
+{
+    size_t cap = (size_t)c->njobs * 80 + 256, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return;
+    char f[200];
+    snprintf(f, sizeof f, "jobs=%zu pending=%d done=%d pid=%ld file=%s", c->ss->plan.njobs,
+             c->njobs, c->nskipped, (long)getpid(), c->ss->sw.path);
+    len += journal_format(buf + len, cap - len, "-", "sweep-start", f);
+    for (int i = 0; i < c->njobs; i++)
+        len += journal_format(buf + len, cap - len, rjob(&c->jobs[i])->id, "queued", NULL);
+    rerr je;
+    if (journal_append_raw(&c->ss->jr, buf, len, &je) != 0)
+        say(c, "warning: %s", je.msg);
+    free(buf);
+}
+
+sweep_outcome sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
+{
+    sweep_session ss;
+    sweep_outcome out;
     run_ctx *c = NULL;
     uv_loop_t loop;
-    int lock_fd = -1, loop_ok = 0, rc = -1, sched_ok = 0, input_ok = 0;
-    /* A closed output (`sweep run | head`, a dropped ssh session) must not
-     * kill the scheduler and orphan its jobs: writes then just fail. The
-     * children get default signal handling back from libuv. */
-    struct sigaction ign, old_pipe;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ign, &old_pipe);
-    memset(&plan, 0, sizeof plan);
-    memset(&sw, 0, sizeof sw);
-    if (sweep_load(&sw, path, e))
-        goto fail;
-    if (sweep_expand(&sw, &plan, e))
-        goto fail;
+    int loop_ok = 0, sched_ok = 0;
+    sched_opts so;
+    if (sweep_session_open(&ss, path, o, &out, e))
+        goto done;
+    out.end = SWEEP_END_BAD_INPUT;
     c = calloc(1, sizeof *c);
     if (!c) {
         rerr_set(e, "out of memory");
-        goto fail;
+        goto done;
     }
-    c->jr.fd = -1;
-    c->sw = &sw;
-    c->plan = &plan;
+    c->ss = &ss;
     c->o = o;
-    c->t0 = util_now();
     c->live = o->live >= 0 ? o->live : isatty(2);
-    if (snprintf(c->root, sizeof c->root, "%s/%s", o->out, sw.name) >= (int)sizeof c->root) {
-        rerr_set(e, "%s: path too long", o->out);
-        goto fail;
-    }
-    if (o->job_program) {
-        snprintf(c->exe, sizeof c->exe, "%s", o->job_program);
-    } else if (util_self_exe(c->exe, sizeof c->exe, e)) {
-        goto fail;
-    }
-    if (sweep_dir_check_data(&sw, e))
-        goto fail;
+    if (run_jobs_plan(c, &so, e))
+        goto done;
 
-    /* pending jobs: those without f1.csv */
-    c->rj = calloc(plan.njobs ? plan.njobs : 1, sizeof *c->rj);
-    c->jobs = calloc(plan.njobs ? plan.njobs : 1, sizeof *c->jobs);
-    if (!c->rj || !c->jobs) {
+    out.end = SWEEP_END_RESULTS; /* what fails from here on is the results directory */
+    if (sweep_session_results(&ss, &out, e))
+        goto done;
+    stale_stop(c, ss.jpath);
+    if (env_init(c) != 0) {
         rerr_set(e, "out of memory");
-        goto fail;
-    }
-    int nlegacy = 0, nstale = 0;
-    char legacy[13] = "", stale[1024] = "";
-    for (size_t i = 0; i < plan.njobs; i++) {
-        run_job *r = &c->rj[c->njobs];
-        r->sj = &plan.jobs[i];
-        sweep_id_hex(r->sj->id, r->id);
-        rerr why = {{0}};
-        char dir[4200];
-        job_dir(c, r, dir, sizeof dir);
-        int st = sweep_job_done(&plan, r->sj, dir, &c->done_cache, &why, e);
-        if (st < 0)
-            goto fail;
-        if (st == SWEEP_DONE) {
-            c->nskipped++;
-            continue;
-        }
-        if (st == SWEEP_LEGACY && !nlegacy++)
-            snprintf(legacy, sizeof legacy, "%s", r->id);
-        if (st == SWEEP_STALE && !nstale++)
-            snprintf(stale, sizeof stale, "%s", why.msg);
-        c->jobs[c->njobs].data = r;
-        c->jobs[c->njobs].ngpus = sw.gpus;
-        c->njobs++;
-    }
-    if (nlegacy) {
-        input_ok = 1;
-        sweep_dir_legacy_error(c->root, nlegacy, legacy, path, o->out, e);
-        goto fail;
-    }
-    /* slots before anything is written: a bad --gpus leaves no trace */
-    sched_opts so;
-    sched_opts_default(&so);
-    if (slots_plan(c, &so, c->njobs, e))
-        goto fail;
-    if (so.ngpu == 0)
-        for (int i = 0; i < c->njobs; i++)
-            c->jobs[i].ngpus = 0;
-
-    input_ok = 1; /* what fails from here on is the results directory, not the input */
-    if (util_mkdir_p(c->root, e) || sweep_dir_lock(c->root, &lock_fd, e))
-        goto fail;
-    if (!realpath(c->root, c->root_abs)) {
-        rerr_set(e, "%s: %s", c->root, strerror(errno));
-        goto fail;
-    }
-    char jpath[4200];
-    snprintf(jpath, sizeof jpath, "%s/journal.log", c->root);
-    if (journal_open(&c->jr, jpath, e))
-        goto fail;
-    stale_stop(c, jpath);
-    if (sweep_dir_manifest(c->root, c->sw, c->plan, e) || env_init(c) != 0) {
-        if (!e->msg[0])
-            rerr_set(e, "out of memory");
-        goto fail;
+        goto done;
     }
     so.retries = o->retries;
     so.fail_fast = o->fail_fast;
@@ -845,72 +796,41 @@ int sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     so.backoff_s = o->backoff_s;
     so.tick_s = c->live ? 0.5 : 0;
     sched_hooks h = {prepare_hook, check_hook, event_hook, line_hook, tick_hook};
-
-    {
-        /* queued lines for the whole run in one write and one fsync */
-        size_t cap = (size_t)c->njobs * 80 + 256, len = 0;
-        char *buf = malloc(cap);
-        if (buf) {
-            char f[200];
-            snprintf(f, sizeof f, "jobs=%zu pending=%d done=%d pid=%ld file=%s", plan.njobs,
-                     c->njobs, c->nskipped, (long)getpid(), sw.path);
-            len += journal_format(buf + len, cap - len, "-", "sweep-start", f);
-            for (int i = 0; i < c->njobs; i++)
-                len += journal_format(buf + len, cap - len, rjob(&c->jobs[i])->id, "queued", NULL);
-            rerr je;
-            if (journal_append_raw(&c->jr, buf, len, &je) != 0)
-                say(c, "warning: %s", je.msg);
-            free(buf);
-        }
-    }
-    say(c, "sweep %s: %zu jobs, %d already done, %d to run; results in %s", sw.name, plan.njobs,
-        c->nskipped, c->njobs, c->root);
-    if (nstale)
-        say(c, "%d finished job%s no longer match%s and run%s again: %s", nstale,
-            nstale == 1 ? "" : "s", nstale == 1 ? "es" : "", nstale == 1 ? "s" : "", stale);
+    run_journal_start(c);
+    say(c, "sweep %s: %zu jobs, %d already done, %d to run; results in %s", ss.sw.name,
+        ss.plan.njobs, c->nskipped, c->njobs, ss.root);
+    if (ss.nstale)
+        say(c, "%d finished job%s no longer match%s and run%s again: %s", ss.nstale,
+            ss.nstale == 1 ? "" : "s", ss.nstale == 1 ? "es" : "", ss.nstale == 1 ? "s" : "",
+            ss.stale);
 
     if (uv_loop_init(&loop) != 0) {
         rerr_set(e, "cannot start the event loop");
-        goto fail;
+        goto done;
     }
     loop_ok = 1;
     if (sched_init(&c->s, &loop, &so, &h, c->jobs, c->njobs, e))
-        goto fail;
+        goto done;
     sched_ok = 1;
     c->s.data = c;
     sched_run(&c->s);
     table_erase(c);
-
-    int failed = c->s.nfailed, done = c->s.ndone + c->nskipped;
-    jlog(c, "-", "sweep-end", "done=%d failed=%d stopped=%d seconds=%.1f", done, failed,
-         c->s.nkilled + c->s.nqueued + c->s.nbackoff, util_now() - c->t0);
-    say(c, "sweep %s: %d of %zu jobs done, %d failed%s (%.1f s); `resecg sweep status %s` for details",
-        sw.name, done, plan.njobs, failed,
-        c->s.stopping ? ", stopped early" : "", util_now() - c->t0, c->root);
-    if (c->s.stop_signal)
-        rc = 128 + c->s.stop_signal;
-    else
-        rc = done == (int)plan.njobs ? 0 : 1;
-fail:
-    if (rc == -1)
-        rc = input_ok ? SWEEP_RUN_ERROR : SWEEP_BAD_INPUT;
+    sweep_session_end(&ss, c->s.ndone + c->nskipped, c->s.nfailed,
+                      c->s.nkilled + c->s.nqueued + c->s.nbackoff, c->s.stopping,
+                      c->s.stop_signal, 0, &out);
+done:
     if (sched_ok)
         sched_free(&c->s);
     if (loop_ok)
         uv_loop_close(&loop);
     if (c) {
-        journal_close(&c->jr);
         free(c->env);
         free(c->rj);
         free(c->jobs);
         free(c);
     }
-    if (lock_fd >= 0)
-        close(lock_fd);
-    sweep_plan_free(&plan);
-    sweep_free(&sw);
-    sigaction(SIGPIPE, &old_pipe, NULL);
-    return rc;
+    sweep_session_close(&ss);
+    return out;
 }
 
 /* ---- plan ---- */
@@ -1354,18 +1274,19 @@ int sweep_status(const char *dir, FILE *out, rerr *e)
 
 /* ---- adopt ---- */
 
-int sweep_adopt(const char *path, const char *out_root, FILE *msg, rerr *e)
+sweep_outcome sweep_adopt(const char *path, const char *out_root, FILE *msg, rerr *e)
 {
+    sweep_outcome out = {.end = SWEEP_END_BAD_INPUT};
     sweep sw;
     sweep_plan plan;
     memset(&plan, 0, sizeof plan);
     if (sweep_load(&sw, path, e))
-        return SWEEP_BAD_INPUT;
+        return out;
     if (sweep_expand(&sw, &plan, e)) {
         sweep_free(&sw);
-        return SWEEP_BAD_INPUT;
+        return out;
     }
-    int rc = SWEEP_BAD_INPUT, lock_fd = -1, adopted = 0, bad = 0, done = 0;
+    int lock_fd = -1, adopted = 0, bad = 0, done = 0;
     char root[4200], dir[4400], hex[13];
     sweep_done_cache *cache = calloc(1, sizeof *cache);
     if (!cache) {
@@ -1378,7 +1299,7 @@ int sweep_adopt(const char *path, const char *out_root, FILE *msg, rerr *e)
     }
     if (sweep_dir_check_data(&sw, e))
         goto out;
-    rc = SWEEP_RUN_ERROR;
+    out.end = SWEEP_END_RESULTS;
     if (sweep_dir_lock(root, &lock_fd, e)) /* no scheduler may run meanwhile */
         goto out;
     for (size_t i = 0; i < plan.njobs; i++) {
@@ -1404,12 +1325,15 @@ int sweep_adopt(const char *path, const char *out_root, FILE *msg, rerr *e)
     }
     fprintf(msg, "sweep %s: %d adopted, %d not, %d already complete, of %zu jobs in %s\n", sw.name,
             adopted, bad, done, plan.njobs, root);
-    rc = bad ? 1 : 0;
+    out.end = bad ? SWEEP_END_INCOMPLETE : SWEEP_END_DONE;
+    out.jobs = (int)plan.njobs;
+    out.done = done + adopted;
+    out.failed = bad;
 out:
     if (lock_fd >= 0)
         close(lock_fd);
     free(cache);
     sweep_plan_free(&plan);
     sweep_free(&sw);
-    return rc;
+    return out;
 }

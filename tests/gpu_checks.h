@@ -110,24 +110,17 @@ static inline int gpu_checks_curve(backend *be, const resecg_config *cfg, int B,
     return 0;
 }
 
-/* The worst step of a curve against the reference: the largest |d| and the
- * largest |d| / ref; and whether every step is inside atol + rtol * ref. */
-static inline int gpu_checks_curve_within(const float *got, const float *ref, int steps,
-                                          double atol, double rtol, double *worst_abs,
+/* A curve against the reference (printed by testutil.h's checker as what):
+ * the largest |d| and the largest |d| / ref; and whether every step is
+ * inside atol + rtol * ref. */
+static inline int gpu_checks_curve_within(const char *what, const float *got, const float *ref,
+                                          int steps, double atol, double rtol, double *worst_abs,
                                           double *worst_rel)
 {
-    int ok = 1;
-    *worst_abs = *worst_rel = 0.0;
-    for (int s = 0; s < steps; s++) {
-        double d = fabs((double)got[s] - ref[s]);
-        if (d > *worst_abs)
-            *worst_abs = d;
-        if (d / ref[s] > *worst_rel)
-            *worst_rel = d / ref[s];
-        if (!(d <= atol + rtol * ref[s]))
-            ok = 0;
-    }
-    return ok;
+    check_result r = check_elementwise(what, got, ref, (size_t)steps, atol, rtol);
+    *worst_abs = r.worst_abs;
+    *worst_rel = r.worst_rel;
+    return r.bad == 0;
 }
 
 /* ---- end to end ----

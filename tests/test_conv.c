@@ -397,17 +397,6 @@ END_TEST
 #define BF16_RTOL 2e-2
 #define BF16_MIN_REL_RMS 1e-4
 
-static double rel_rms_err(const float *got, const float *ref, size_t n)
-{
-    double se = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)got[i] - ref[i];
-        se += d * d;
-    }
-    double rms = testutil_rms(ref, n);
-    return rms > 0 ? sqrt(se / (double)n) / rms : 0.0;
-}
-
 /* (B, C, L) -> (B, L, C) (dir 0) or back (dir 1), src to dst. */
 static void transpose_bcl(float *dst, const float *src, int B, int C, int L, int dir)
 {
@@ -474,9 +463,11 @@ static long case_check_bf16(conv_case *c, int want_dx, int nwc, double *worst_re
         for (int k = 0; k < 4; k++) {
             if (k == 1 && !want_dx)
                 continue;
-            bad += check_close(names[k], outs[k], refs[k], ns[k],
-                               BF16_ATOL_REL * testutil_rms(refs[k], ns[k]), BF16_RTOL);
-            double rr = rel_rms_err(outs[k], refs[k], ns[k]);
+            check_result cr = check_elementwise(names[k], outs[k], refs[k], ns[k],
+                                                BF16_ATOL_REL * testutil_rms(refs[k], ns[k]),
+                                                BF16_RTOL);
+            bad += cr.bad;
+            double rr = cr.rel_rms; /* rms error / rms of the result */
             if (rr > *worst_rel)
                 *worst_rel = rr;
             if (k == 0 && d->Cin * d->K >= 16 && rr < BF16_MIN_REL_RMS) {

@@ -62,7 +62,8 @@ START_TEST(test_curve_pair)
         printf("%4d  %9.5f  %9.5f  %9.5f\n", s, (double)ref[s], (double)f32[s],
                have_bf16 ? (double)b16[s] : NAN);
     double wa, wr;
-    int ok = gpu_checks_curve_within(f32, ref, steps, CURVE_ATOL / 3, CURVE_RTOL / 3, &wa, &wr);
+    int ok = gpu_checks_curve_within("fp32 curve", f32, ref, steps, CURVE_ATOL / 3,
+                                     CURVE_RTOL / 3, &wa, &wr);
     printf("fp32 pair: worst %.2e absolute, %.2e relative; inside a third of the GPU bound "
            "(%.2f + %.2f x): %s\n",
            wa, wr, CURVE_ATOL, CURVE_RTOL, ok ? "yes" : "NO");
@@ -77,7 +78,8 @@ START_TEST(test_curve_pair)
         printf("bf16 pair: SKIPPED, not on this CPU (%s)\n", e.msg);
         return;
     }
-    ok = gpu_checks_curve_within(b16, ref, steps, CURVE_ATOL, CURVE_RTOL, &wa, &wr);
+    ok = gpu_checks_curve_within("bf16 curve", b16, ref, steps, CURVE_ATOL, CURVE_RTOL, &wa,
+                                 &wr);
     printf("bf16 pair: worst %.2e absolute, %.2e relative; inside the GPU bound (for tf32) "
            "(%.2f + %.2f x): %s\n",
            wa, wr, CURVE_ATOL, CURVE_RTOL, ok ? "yes" : "NO");

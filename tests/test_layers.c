@@ -444,27 +444,6 @@ START_TEST(test_bnrelu_threads)
 }
 END_TEST
 
-/* Worst |got - ref| against atol + rtol * |ref|, printed; returns mismatches. */
-static long close_count(const char *what, const float *got, const float *ref, long n, double atol,
-                        double rtol)
-{
-    double worst = 0.0;
-    long bad = 0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - ref[i]);
-        if (d > worst)
-            worst = d;
-        if (!(d <= atol + rtol * fabs(ref[i]))) { // also catches NaN
-            if (bad < 5)
-                printf("    MISMATCH %s[%ld]: got %.8g ref %.8g\n", what, i, got[i], ref[i]);
-            bad++;
-        }
-    }
-    printf("  %-6s n=%-8ld worst abs %.2e (atol %.1e)  %s\n", what, n, worst, atol,
-           bad ? "FAIL" : "ok");
-    return bad;
-}
-
 START_TEST(test_bnrelu_fast_vs_ref)
 {
     // core/nn/cpu/bn_fast.c (the "cpu" backend's backward) against the
@@ -490,9 +469,9 @@ START_TEST(test_bnrelu_fast_vs_ref)
         fast_bnrelu_backward(dx, dg, db, k.R, k.out, k.x, k.mean, k.rstd, k.gamma, B, C, L, k.p);
         printf("bnrelu fast vs ref B%d C%d L%d p%.1f\n", B, C, L, (double)k.p);
         // float sums of up to 8960 terms: ~1e-6 relative; 1e-5 * rms leaves 10x
-        bad += close_count("dx", dx, k.dx, n, 1e-5 * testutil_rms(k.dx, (size_t)n), 1e-4);
-        bad += close_count("dgamma", dg, k.dgamma, C, 1e-5 * testutil_rms(k.dgamma, (size_t)C), 1e-4);
-        bad += close_count("dbeta", db, k.dbeta, C, 1e-5 * testutil_rms(k.dbeta, (size_t)C), 1e-4);
+        bad += check_close("dx", dx, k.dx, n, 1e-5 * testutil_rms(k.dx, (size_t)n), 1e-4);
+        bad += check_close("dgamma", dg, k.dgamma, C, 1e-5 * testutil_rms(k.dgamma, (size_t)C), 1e-4);
+        bad += check_close("dbeta", db, k.dbeta, C, 1e-5 * testutil_rms(k.dbeta, (size_t)C), 1e-4);
         // and its own result does not depend on the thread count
         omp_set_num_threads(3);
         fast_bnrelu_backward(dx3, dg3, db3, k.R, k.out, k.x, k.mean, k.rstd, k.gamma, B, C, L, k.p);
@@ -751,11 +730,11 @@ START_TEST(test_bnrelu_nwc_vs_ref)
                            k.eps, 1, k.p, k.seed, ws);
         from_nwc(out, outt, B, C, L);
         printf("bnrelu nwc vs ref B%d C%d L%d p%.1f\n", B, C, L, (double)k.p);
-        bad += close_count("out", out, k.out, n, 1e-5 * testutil_rms(k.out, (size_t)n), 1e-4);
-        bad += close_count("mean", mean, k.mean, C, 1e-5, 1e-5);
-        bad += close_count("rstd", rstd, k.rstd, C, 0.0, 1e-5);
-        bad += close_count("rmean", rm0, k.rm, C, 1e-6, 1e-5);
-        bad += close_count("rvar", rv0, k.rv, C, 1e-6, 1e-5);
+        bad += check_close("out", out, k.out, n, 1e-5 * testutil_rms(k.out, (size_t)n), 1e-4);
+        bad += check_close("mean", mean, k.mean, C, 1e-5, 1e-5);
+        bad += check_close("rstd", rstd, k.rstd, C, 0.0, 1e-5);
+        bad += check_close("rmean", rm0, k.rm, C, 1e-6, 1e-5);
+        bad += check_close("rvar", rv0, k.rv, C, 1e-6, 1e-5);
         long dropped_ref = 0, dropped = 0;
         for (long j = 0; j < n; j++)
             dropped_ref += k.out[j] == 0.0f, dropped += out[j] == 0.0f;
@@ -765,16 +744,16 @@ START_TEST(test_bnrelu_nwc_vs_ref)
         float *outr = nwc_copy(k.out, B, C, L);
         nwc_bnrelu_backward(dxt, dg, db, Rt, outr, xt, k.mean, k.rstd, k.gamma, B, C, L, k.p, ws);
         from_nwc(dx, dxt, B, C, L);
-        bad += close_count("dx", dx, k.dx, n, 1e-5 * testutil_rms(k.dx, (size_t)n), 1e-4);
-        bad += close_count("dgamma", dg, k.dgamma, C, 1e-5 * testutil_rms(k.dgamma, (size_t)C), 1e-4);
-        bad += close_count("dbeta", db, k.dbeta, C, 1e-5 * testutil_rms(k.dbeta, (size_t)C), 1e-4);
+        bad += check_close("dx", dx, k.dx, n, 1e-5 * testutil_rms(k.dx, (size_t)n), 1e-4);
+        bad += check_close("dgamma", dg, k.dgamma, C, 1e-5 * testutil_rms(k.dgamma, (size_t)C), 1e-4);
+        bad += check_close("dbeta", db, k.dbeta, C, 1e-5 * testutil_rms(k.dbeta, (size_t)C), 1e-4);
         // eval mode: the running statistics, no dropout
         cpu_bnrelu_forward(k.out, NULL, NULL, k.x, k.gamma, k.beta, k.rm, k.rv, B, C, L,
                            k.momentum, k.eps, 0, k.p, k.seed);
         nwc_bnrelu_forward(outt, NULL, NULL, xt, k.gamma, k.beta, k.rm, k.rv, B, C, L,
                            k.momentum, k.eps, 0, k.p, k.seed, ws);
         from_nwc(out, outt, B, C, L);
-        bad += close_count("eval", out, k.out, n, 1e-6 * testutil_rms(k.out, (size_t)n), 1e-5);
+        bad += check_close("eval", out, k.out, n, 1e-6 * testutil_rms(k.out, (size_t)n), 1e-5);
         // the results do not depend on the thread count
         float *dx3 = testutil_falloc(n), *dg3 = testutil_falloc(C), *db3 = testutil_falloc(C);
         omp_set_num_threads(3);
@@ -893,20 +872,16 @@ extern __typeof__(nwc_bnrelu_backward) nwc_bnrelu_backward_v3, nwc_bnrelu_backwa
 extern __typeof__(cpu_dense_forward) cpu_dense_forward_v3, cpu_dense_forward_v4;
 extern __typeof__(cpu_dense_backward) cpu_dense_backward_v3, cpu_dense_backward_v4;
 
-/* Worst |a - b| / rms(b) over n, printed; the copies must agree to float
- * rounding of a differently ordered sum. */
+/* Worst |a - b| / rms(b) over n, printed by the shared checker (against
+ * the 1e-5 that test_isa_copies_agree asserts); the copies must agree to
+ * float rounding of a differently ordered sum. */
 static double copies_diff(const char *what, const float *a, const float *b, long n)
 {
-    double worst = 0, ss = 0;
-    for (long i = 0; i < n; i++) {
-        ss += (double)b[i] * b[i];
-        double d = fabs((double)a[i] - b[i]);
-        if (!(d <= worst)) // NaN counts as the worst
-            worst = isnan(d) ? INFINITY : d;
-    }
-    double rel = worst / (sqrt(ss / n) + 1e-30);
-    printf("  %-26s v3 vs v4: worst %.2e of rms\n", what, rel);
-    return rel;
+    char label[96];
+    snprintf(label, sizeof label, "%s v3 vs v4", what);
+    check_result r = check_elementwise(label, a, b, (size_t)n, 1e-5 * testutil_rms(b, (size_t)n),
+                                       0.0);
+    return r.worst_abs / (r.rms_ref + 1e-30);
 }
 
 START_TEST(test_isa_copies_agree)

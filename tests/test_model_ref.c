@@ -1,7 +1,8 @@
 /* The whole network against PyTorch: tests/torch_ref.py builds ResECG with
  * the module names of model.h, runs one training step in float64 and dumps
  * parameters, inputs, logits, updated running statistics, the three losses,
- * dlogits, parameter gradients and eval-mode logits. This program loads them
+ * dlogits, parameter gradients and eval-mode logits; and five Adam steps
+ * with gradient clipping on a smaller network. This program loads them
  * into the C model and checks every tensor on the "cpu-ref" and "cpu"
  * backends, and that the default network has the paper's parameter count. */
 #include <check.h>
@@ -18,6 +19,8 @@
 #include "base/config.h"
 #include "nn/loss.h"
 #include "nn/model.h"
+#include "nn/optim.h"
+#include "testutil.h"
 
 /* Tolerance |c - ref| <= atol + rtol * |ref|, atol = atol_frac * max|ref| of
  * the tensor, per reference file (ref_files below). The reference is
@@ -49,7 +52,6 @@ static const ref_spec ref_files[] = {
     {"resecg_small.safetensors", 5e-4, 5e-5},
     {"resecg_deep.safetensors", 5e-3, 5e-4},
 };
-#define MAX_SHOWN 5
 
 /* The trainable floats of the Hannun network (filters 32, 16 blocks, kernel
  * 16, 4 classes), as PyTorch counts them. */
@@ -131,7 +133,7 @@ static float *ref_copy(const st_file *f, const char *name, long numel)
 /* Names in the file that are not state-dict entries. */
 static int is_result_name(const char *name)
 {
-    static const char *prefixes[] = {"train.", "eval.", "loss.", "dlogits.", "grad."};
+    static const char *prefixes[] = {"train.", "eval.", "loss.", "dlogits.", "grad.", "adam."};
     if (strcmp(name, "x") == 0 || strcmp(name, "labels") == 0)
         return 1;
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
@@ -157,50 +159,30 @@ typedef struct checker {
     long bad;     /* mismatching elements */
 } checker;
 
-/* Compares c (n) with ref (n) and prints one line: max|ref|, the largest
- * absolute and relative differences (relative to max(|ref|, atol)) and the
- * worst error as a fraction of the tolerance; then the first mismatches.
- * scale: what atol is a fraction of, at least max|ref|. */
+/* |c - ref| <= atol + rtol * |ref| over n, through the shared checker
+ * (testutil.h), counted in ck. */
+static void compare_tol(checker *ck, const char *what, const float *c, const float *ref, long n,
+                        double atol, double rtol)
+{
+    check_result r = check_elementwise(what, c, ref, (size_t)n, atol, rtol);
+    ck->worst = fmax(ck->worst, r.worst_ratio);
+    ck->bad += r.bad;
+}
+
+/* Compares c (n) with ref (n) through the shared checker (testutil.h),
+ * which prints the worst element, its error as a fraction of the tolerance
+ * and the first mismatches. scale: what atol is a fraction of, at least
+ * max|ref|. */
 static void compare(checker *ck, const char *what, const float *c, const float *ref, long n,
                     double scale)
 {
-    double maxref = 0;
-    for (long i = 0; i < n; i++)
-        if (fabs(ref[i]) > maxref)
-            maxref = fabs(ref[i]);
+    double maxref = testutil_max_abs(ref, (size_t)n);
     if (scale < maxref)
         scale = maxref;
     double abs_tol = ck->atol_frac * scale;
     if (abs_tol == 0)
         abs_tol = 1e-30; /* an all-zero reference: match it (nearly) exactly */
-    double max_abs = 0, max_rel = 0, max_ratio = 0;
-    long bad = 0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)c[i] - (double)ref[i]);
-        double tol = abs_tol + ck->rtol * fabs(ref[i]);
-        if (isnan(d))
-            d = INFINITY;
-        if (!(d <= tol))
-            bad++;
-        max_abs = fmax(max_abs, d);
-        max_rel = fmax(max_rel, d / fmax(fabs(ref[i]), abs_tol));
-        max_ratio = fmax(max_ratio, d / tol);
-    }
-    printf("  %-44s n %6ld  max|ref| %9.3e  max abs %9.3e  max rel %9.3e  err/tol %7.4f%s\n",
-           what, n, maxref, max_abs, max_rel, max_ratio, bad ? "  FAIL" : "");
-    long shown = 0;
-    for (long i = 0; i < n && shown < MAX_SHOWN; i++) {
-        double d = fabs((double)c[i] - (double)ref[i]);
-        if (!(d <= abs_tol + ck->rtol * fabs(ref[i]))) {
-            printf("      [%ld] c %.9g  ref %.9g  diff %.3e\n", i, c[i], ref[i], d);
-            shown++;
-        }
-    }
-    if (bad > MAX_SHOWN)
-        printf("      ... %ld mismatches in all\n", bad);
-    fflush(stdout);
-    ck->worst = fmax(ck->worst, max_ratio);
-    ck->bad += bad;
+    compare_tol(ck, what, c, ref, n, abs_tol, ck->rtol);
 }
 
 /* Compares n floats of backend memory with the reference tensor ref_name. */
@@ -323,33 +305,34 @@ static int listed(const char *list, const char *kind)
     return 0;
 }
 
-/* What atol of a parameter gradient is a fraction of (0: its own max|ref|).
+/* What atol of a per-parameter reference tensor <prefix><param> (a
+ * gradient, an Adam moment or step) is a fraction of (0: its own max|ref|).
  * Every conv bias of this network has an exactly zero gradient in training
  * mode: the per-channel constant it adds reaches the loss only through
  * training-mode batch norms, which subtract it again (conv1 -> bn2; the stem
  * conv and each conv2 -> the next bn1 and, along the shortcuts, which carry a
  * constant shift unchanged through max-pool and zero-pad, bn_out). Its
  * float32 value is the rounding residue of a sum over B*L terms, so atol
- * scales with the weight gradient of the same conv, a sum of the same terms
+ * scales with the same tensor of the conv's weight, a sum of the same terms
  * times the conv's inputs. */
-static double grad_scale(const st_file *f, const char *kind, const char *param)
+static double bias_scale(const st_file *f, const char *prefix, const char *param)
 {
     if (strcmp(param, "conv.bias") != 0 && !ends_with(param, ".conv1.bias") &&
         !ends_with(param, ".conv2.bias"))
         return 0;
     char wname[200];
-    snprintf(wname, sizeof wname, "grad.%s.%.*s.weight", kind,
+    snprintf(wname, sizeof wname, "%s%.*s.weight", prefix,
              (int)(strlen(param) - strlen(".bias")), param);
     return max_abs_of(f, wname);
 }
 
-/* Labels (B, T) of the reference, I64 there, as ints. */
-static int *ref_labels(const st_file *f, int B, int T)
+/* Labels (B, T) of the reference tensor name, I64 there, as ints. */
+static int *ref_labels(const st_file *f, const char *name, int B, int T)
 {
-    const st_tensor *lt = st_find(f, "labels");
+    const st_tensor *lt = st_find(f, name);
     ck_assert_msg(lt && lt->dtype == ST_I64 && lt->ndim == 2 && lt->shape[0] == B &&
                       lt->shape[1] == T,
-                  "reference labels must be I64 (%d, %d)", B, T);
+                  "reference \"%s\" must be I64 (%d, %d)", name, B, T);
     int *labels = malloc((size_t)B * T * sizeof(int));
     ck_assert(labels != NULL);
     for (long i = 0; i < (long)B * T; i++) {
@@ -360,31 +343,41 @@ static int *ref_labels(const st_file *f, int B, int T)
     return labels;
 }
 
-/* Loop index: file * NBACKENDS + backend. */
-START_TEST(test_against_pytorch)
+/* Opens file and builds its model on backend variant v (backends[v] with
+ * its RESECG_WGRAD settings); 0, with nothing opened, when the variant
+ * cannot run on this CPU. */
+static int setup_variant(model *m, backend **be, st_file *f, const char *file, int v)
 {
-    const ref_spec *spec = &ref_files[_i / NBACKENDS];
-    const char *be_name = backends[_i % NBACKENDS];
-    const char *wg = wgrad_env[_i % NBACKENDS], *wg_isa = wgrad_isa_env[_i % NBACKENDS];
+    const char *be_name = backends[v], *wg = wgrad_env[v], *wg_isa = wgrad_isa_env[v];
     if (wg_isa && strcmp(wg_isa, "avx2") == 0 && !wgrad_isa_available(WGRAD_ISA_AVX2)) {
-        printf("%s on %s (RESECG_WGRAD_ISA=avx2): SKIPPED, no AVX2 + FMA on this CPU\n",
-               spec->file, be_name);
-        return;
+        printf("%s on %s (RESECG_WGRAD_ISA=avx2): SKIPPED, no AVX2 + FMA on this CPU\n", file,
+               be_name);
+        return 0;
     }
-    st_file f;
-    ref_open(&f, spec->file);
-    model m;
-    backend *be;
+    ref_open(f, file);
     if (wg)
         setenv("RESECG_WGRAD", wg, 1);
     if (wg_isa)
         setenv("RESECG_WGRAD_ISA", wg_isa, 1);
-    setup_model(&m, &be, &f, be_name);
+    setup_model(m, be, f, be_name);
     unsetenv("RESECG_WGRAD");
     unsetenv("RESECG_WGRAD_ISA");
     if (wg)
         printf("  (RESECG_WGRAD=%s%s%s)\n", wg, wg_isa ? ", RESECG_WGRAD_ISA=" : "",
                wg_isa ? wg_isa : "");
+    return 1;
+}
+
+/* Loop index: file * NBACKENDS + backend. */
+START_TEST(test_against_pytorch)
+{
+    const ref_spec *spec = &ref_files[_i / NBACKENDS];
+    const char *be_name = backends[_i % NBACKENDS];
+    st_file f;
+    model m;
+    backend *be;
+    if (!setup_variant(&m, &be, &f, spec->file, _i % NBACKENDS))
+        return;
     checker ck = {.f = &f, .be = be, .rtol = spec->rtol, .atol_frac = spec->atol_frac};
     int B = meta_int(&f, "B"), L = meta_int(&f, "L"), K = meta_int(&f, "classes");
     int T = meta_int(&f, "T"), N = B * T;
@@ -395,7 +388,7 @@ START_TEST(test_against_pytorch)
            meta_str(&f, "seed"), spec->atol_frac, spec->rtol);
     ck_assert_int_eq(T, L / m.frame);
     float *x = ref_copy(&f, "x", (long)B * L);
-    int *labels = ref_labels(&f, B, T);
+    int *labels = ref_labels(&f, "labels", B, T);
 
     /* the running statistics before the step, restored before each forward */
     size_t bbytes = (size_t)m.nbuffers * sizeof(float);
@@ -443,7 +436,9 @@ START_TEST(test_against_pytorch)
                 continue;
             nparam_tensors++;
             snprintf(name, sizeof name, "grad.%s.%s", kn, t->name);
-            compare_dev(&ck, m.grads + t->offset, name, t->numel, grad_scale(&f, kn, t->name));
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "grad.%s.", kn);
+            compare_dev(&ck, m.grads + t->offset, name, t->numel, bias_scale(&f, prefix, t->name));
         }
         snprintf(name, sizeof name, "grad.%s.", kn);
         for (int i = 0; i < f.n; i++)
@@ -466,6 +461,181 @@ START_TEST(test_against_pytorch)
     free(buffers0);
     free(labels);
     free(x);
+    model_free(&m);
+    backend_destroy(be);
+    st_free(&f);
+}
+END_TEST
+
+/* ---- Adam with gradient clipping ----
+ * resecg_adam.safetensors: torch_ref.py's Adam steps (adam_run there) on a
+ * small network of their own, each on a fresh batch with the loss named in
+ * "adam.losses", clipped at a global norm between the steps' norms (which
+ * steps clip is in "adam.clipped"). After each step k the file holds the
+ * loss and the gradient norm before clipping, every parameter's change since
+ * the start (adam.<k>.delta.<param>), both moments (adam.<k>.m.<param>,
+ * adam.<k>.v.<param>) and the running statistics. */
+#define ADAM_FILE "resecg_adam.safetensors"
+/* Tolerances, |c - ref| <= atol + rtol * |ref|:
+ *   losses, gradient norms, moments, running statistics: "small"'s, rtol
+ *     5e-4 and atol 5e-5 * max(max|ref|, bias_scale): the same float32
+ *     rounding of the same layers, through at most 5 forwards.
+ *   parameters after step k: atol ADAM_STEP_ATOL * lr, rtol ADAM_PARAM_RTOL.
+ *     Adam normalises each gradient element by its own size, so an element
+ *     with |g| ~ eps carries a gradient error d into the step as ~lr * d /
+ *     eps, whatever the tensor's scale: the error is a fraction of lr, not
+ *     of the parameter. rtol 1e-6 (8 to 16 ulps) covers the float32
+ *     rounding of p -= step, once a step in C and once in storing the
+ *     reference.
+ * Observed worst err/tol (printed per tensor), cpu-ref / cpu (three
+ * variants): parameters 0.052 / 0.13-0.15, all conv biases (whose zero
+ * gradient is a float32 residue of ~5e-8 in C that Adam turns into steps of
+ * ~lr * 5e-8 / eps, growing over the steps: 1.5e-6 at step 5), other
+ * parameters 0.021 (2 ulps); moments 0.034 / 0.019; running statistics
+ * 0.005; losses and norms < 1e-3 (2e-7 relative). That is >= 6x headroom.
+ * A reference made with other semantics (tests/torch_ref.py changed one
+ * thing at a time, same seed) fails on both backends at worst err/tol:
+ * Keras' eps placement 3.6e3 (70 at step 1), eps inside the square root
+ * 3.4e3, no bias correction 8.8e3, sqrt(1 - b2^t) left out (C then also
+ * disagrees on which steps clip), no clipping or per-tensor clipping 9.1e3
+ * (from step 2, the first clipped one), the unclipped gradient in v 2.5e3,
+ * clipping by value 1.8e5. */
+#define ADAM_RTOL 5e-4
+#define ADAM_ATOL_FRAC 5e-5
+#define ADAM_STEP_ATOL 1e-2
+#define ADAM_PARAM_RTOL 1e-6
+
+static float meta_float(const st_file *f, const char *key)
+{
+    return strtof(meta_str(f, key), NULL);
+}
+
+/* The n-th (from 0) comma-separated field of metadata key, into out. */
+static void meta_field(const st_file *f, const char *key, int n, char *out, size_t size)
+{
+    const char *s = meta_str(f, key);
+    for (int i = 0; i < n && s; i++) {
+        s = strchr(s, ',');
+        s = s ? s + 1 : NULL;
+    }
+    ck_assert_msg(s != NULL, "metadata \"%s\" = \"%s\" has no field %d", key, meta_str(f, key), n);
+    size_t len = strcspn(s, ",");
+    ck_assert(len < size);
+    memcpy(out, s, len);
+    out[len] = '\0';
+}
+
+static int loss_kind_of(const char *name)
+{
+    for (int k = 0; k < 3; k++)
+        if (strcmp(loss_names[k], name) == 0)
+            return k;
+    ck_abort_msg("unknown loss \"%s\" in the reference", name);
+    return -1;
+}
+
+/* Loop index: backend. */
+START_TEST(test_adam_steps)
+{
+    st_file f;
+    model m;
+    backend *be;
+    if (!setup_variant(&m, &be, &f, ADAM_FILE, _i))
+        return;
+    checker ck = {.f = &f, .be = be, .rtol = ADAM_RTOL, .atol_frac = ADAM_ATOL_FRAC};
+    int B = meta_int(&f, "B"), L = meta_int(&f, "L"), K = meta_int(&f, "classes");
+    int T = meta_int(&f, "T"), N = B * T, steps = meta_int(&f, "adam.steps");
+    optim_config oc;
+    memset(&oc, 0, sizeof oc);
+    oc.lr = meta_float(&f, "adam.lr");
+    oc.beta1 = meta_float(&f, "adam.beta1");
+    oc.beta2 = meta_float(&f, "adam.beta2");
+    oc.eps = meta_float(&f, "adam.eps");
+    oc.clip_norm = meta_float(&f, "adam.clip_norm");
+    printf("%s on %s: %ld params (seed %s), %d Adam steps, lr %g, betas %g %g, eps %g, "
+           "clip_norm %g; tolerance %g*max(max|ref|, scale) + %g*|ref|\n",
+           ADAM_FILE, backends[_i], m.nparams, meta_str(&f, "seed"), steps, (double)oc.lr,
+           (double)oc.beta1, (double)oc.beta2, (double)oc.eps, (double)oc.clip_norm,
+           ADAM_ATOL_FRAC, ADAM_RTOL);
+    rerr e = {{0}};
+    adam opt;
+    ck_assert_msg(adam_init(&opt, be, m.nparams, &e) == 0, "adam_init: %s", e.msg);
+    size_t pbytes = (size_t)m.nparams * sizeof(float);
+    float *p0 = malloc(pbytes + 1), *params = malloc(pbytes + 1);
+    ck_assert(p0 != NULL && params != NULL);
+    be->download(be, p0, m.params, pbytes);
+    int nclipped = 0;
+    char name[200], prefix[64], field[32];
+    for (int k = 1; k <= steps; k++) {
+        snprintf(name, sizeof name, "adam.%d.x", k);
+        float *x = ref_copy(&f, name, (long)B * L);
+        snprintf(name, sizeof name, "adam.%d.labels", k);
+        int *labels = ref_labels(&f, name, B, T);
+        meta_field(&f, "adam.losses", k - 1, field, sizeof field);
+        loss_params lp;
+        loss_params_for(&lp, &f, loss_kind_of(field), K);
+
+        model_forward(&m, x, B, L, 1, 0);
+        float loss = be->loss_forward_backward(be, NULL, m.dlogits, m.logits, labels, N, &lp);
+        model_backward(&m);
+        double norm = adam_step_clipped(&opt, be, m.params, m.grads, &oc, oc.lr);
+        ck_assert_int_eq(opt.t, k);
+
+        int clipped = norm > oc.clip_norm;
+        char ref_clipped[8];
+        meta_field(&f, "adam.clipped", k - 1, ref_clipped, sizeof ref_clipped);
+        printf(" step %d (%s): gradient norm %.6g, %s\n", k, field, norm,
+               clipped ? "clipped" : "not clipped");
+        ck_assert_msg(clipped == atoi(ref_clipped), "step %d: C %s, PyTorch %s", k,
+                      clipped ? "clipped" : "did not clip", atoi(ref_clipped) ? "did" : "did not");
+        nclipped += clipped;
+        snprintf(name, sizeof name, "adam.%d.loss", k);
+        float *ref1 = ref_copy(&f, name, 1);
+        compare(&ck, name, &loss, ref1, 1, 0);
+        free(ref1);
+        snprintf(name, sizeof name, "adam.%d.norm", k);
+        ref1 = ref_copy(&f, name, 1);
+        float normf = (float)norm;
+        compare(&ck, name, &normf, ref1, 1, 0);
+        free(ref1);
+
+        be->download(be, params, m.params, pbytes);
+        for (int i = 0; i < m.ntensors; i++) {
+            const tensor_info *t = &m.tensors[i];
+            if (t->kind == TENSOR_BUFFER) {
+                snprintf(name, sizeof name, "adam.%d.%s", k, t->name);
+                compare_dev(&ck, m.buffers + t->offset, name, t->numel, 0);
+                continue;
+            }
+            /* the parameters after step k: p0 + the change in the file */
+            snprintf(name, sizeof name, "adam.%d.delta.%s", k, t->name);
+            float *ref = ref_copy(&f, name, t->numel);
+            for (long j = 0; j < t->numel; j++)
+                ref[j] = (float)((double)p0[t->offset + j] + ref[j]);
+            snprintf(name, sizeof name, "adam.%d.%s", k, t->name);
+            compare_tol(&ck, name, params + t->offset, ref, t->numel, ADAM_STEP_ATOL * oc.lr,
+                        ADAM_PARAM_RTOL);
+            free(ref);
+            snprintf(prefix, sizeof prefix, "adam.%d.m.", k);
+            snprintf(name, sizeof name, "%s%s", prefix, t->name);
+            compare_dev(&ck, opt.m + t->offset, name, t->numel, bias_scale(&f, prefix, t->name));
+            snprintf(prefix, sizeof prefix, "adam.%d.v.", k);
+            snprintf(name, sizeof name, "%s%s", prefix, t->name);
+            compare_dev(&ck, opt.v + t->offset, name, t->numel, bias_scale(&f, prefix, t->name));
+        }
+        free(labels);
+        free(x);
+    }
+    /* the file is only a test of clipping if it has both kinds of step */
+    ck_assert_msg(nclipped > 0 && nclipped < steps, "%d of %d steps clipped", nclipped, steps);
+    printf("%s on %s: worst err/tol %.4f, %ld mismatching elements\n\n", ADAM_FILE, backends[_i],
+           ck.worst, ck.bad);
+    fflush(stdout);
+    ck_assert_msg(ck.bad == 0, "%s on %s: %ld elements outside |c - ref| <= %g*scale + %g*|ref|",
+                  ADAM_FILE, backends[_i], ck.bad, ADAM_ATOL_FRAC, ADAM_RTOL);
+    free(params);
+    free(p0);
+    adam_free(&opt, be);
     model_free(&m);
     backend_destroy(be);
     st_free(&f);
@@ -501,6 +671,7 @@ static Suite *model_ref_suite(void)
     TCase *tc = tcase_create("pytorch");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_against_pytorch, 0, NFILES * NBACKENDS);
+    tcase_add_loop_test(tc, test_adam_steps, 0, NBACKENDS);
     tcase_add_test(tc, test_default_param_count);
     suite_add_tcase(s, tc);
     return s;

@@ -20,8 +20,6 @@
 #include "nn/rng.h"
 #include "base/util.h"
 
-#include "base/util.h"
-
 /* Makes $TMPDIR/resecg-<tag>-XXXXXX (or under /tmp) into dir; aborts on
  * failure, since no test could run without it. */
 static inline void testutil_mkdtemp(char *dir, size_t size, const char *tag)
@@ -56,6 +54,16 @@ static inline double testutil_rms(const float *x, size_t n)
     for (size_t i = 0; i < n; i++)
         s += (double)x[i] * x[i];
     return n ? sqrt(s / (double)n) : 0.0;
+}
+
+/* Largest |x[i]| over x (n); 0 for n = 0. */
+static inline double testutil_max_abs(const float *x, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(x[i]) > m)
+            m = fabs(x[i]);
+    return m;
 }
 
 /* Removes dir and everything below it. */
@@ -191,34 +199,108 @@ static inline int testutil_cinc17_dir(char *dir, size_t size, char *why, size_t 
     return rc;
 }
 
-/* Compares got to ref elementwise with |got - ref| <= atol + rtol * |ref|,
- * prints the worst absolute difference, the worst relative difference among
- * elements at least as large as the tensor's rms (the relative error of
- * near-zero elements says nothing) and the first mismatches; returns the
- * number of mismatches (NaN counts as one). The one copy for test_conv and
- * test_cuda. */
+/* ---- comparing a result with its reference ----
+ * The one checker of the test programs, with two criteria:
+ *   check_close  elementwise: |got - ref| <= atol + rtol * |ref| everywhere
+ *                (llm.c's t_eff = tolerance + fabs(ref) * epsilon);
+ *   check_rms    as a whole: rms(got - ref) <= tol * max(rms(ref), floor),
+ *                for results where single elements may be far off for no
+ *                fault (a ReLU that flips on rounding), but not the tensor.
+ * Each prints one line: the worst element (largest |got - ref|) with its
+ * index and both values, and the rms error as a fraction of rms(ref);
+ * check_close also the worst error as a fraction of its tolerance and the
+ * first mismatches. A NaN in got or ref always fails. Tolerances scaled
+ * by the tensor pass atol = frac * testutil_rms(ref) or testutil_max_abs. */
+typedef struct check_result {
+    long bad;           /* check_close: elements outside the tolerance; check_rms: 0 or 1 */
+    size_t worst_at;    /* index of the largest |got - ref| (a NaN counts as infinite) */
+    double worst_abs;   /* that |got - ref| */
+    double worst_ratio; /* check_close: max |got - ref| / (atol + rtol |ref|); check_rms: rel / tol */
+    double worst_rel;   /* max |got - ref| / |ref| over |ref| >= rms(ref) / 10: the relative
+                         * error of near-zero elements says nothing */
+    double rms_ref;     /* rms(ref) */
+    double rms_err;     /* rms(got - ref) */
+    double rel_rms;     /* rms_err / rms(ref); rms_err itself where rms(ref) is 0 */
+} check_result;
+
+#define CHECK_SHOWN 5 /* mismatches printed per check_close */
+
+/* The statistics of got - ref (n), and the elements outside atol + rtol|ref|
+ * counted in r->bad, the first `show` of them printed. */
+static inline void check_scan(check_result *r, const char *what, const float *got,
+                              const float *ref, size_t n, double atol, double rtol, int show)
+{
+    memset(r, 0, sizeof *r);
+    r->rms_ref = testutil_rms(ref, n);
+    double se = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]), a = fabs(ref[i]);
+        double dd = isnan(d) ? INFINITY : d, tol = atol + rtol * a;
+        se += d * d;
+        if (dd > r->worst_abs) {
+            r->worst_abs = dd;
+            r->worst_at = i;
+        }
+        if (a > 0 && a >= r->rms_ref / 10 && dd / a > r->worst_rel)
+            r->worst_rel = dd / a;
+        double ratio = tol > 0 ? dd / tol : (dd > 0 ? INFINITY : 0.0);
+        if (ratio > r->worst_ratio)
+            r->worst_ratio = ratio;
+        if (!(d <= tol)) { /* also catches NaN */
+            if (r->bad < show)
+                printf("    MISMATCH %s[%zu]: got %.9g ref %.9g diff %.3g (tol %.3g)\n", what, i,
+                       got[i], ref[i], d, tol);
+            r->bad++;
+        }
+    }
+    r->rms_err = n ? sqrt(se / (double)n) : 0.0;
+    r->rel_rms = r->rms_ref > 0 ? r->rms_err / r->rms_ref : r->rms_err;
+}
+
+/* Elementwise check (see above); returns the statistics, r.bad the number
+ * of mismatching elements. */
+static inline check_result check_elementwise(const char *what, const float *got,
+                                             const float *ref, size_t n, double atol, double rtol)
+{
+    check_result r;
+    check_scan(&r, what, got, ref, n, atol, rtol, CHECK_SHOWN);
+    if (r.bad > CHECK_SHOWN)
+        printf("    ... %ld mismatches in all\n", r.bad);
+    printf("  %-28s n=%-8zu worst abs %.2e at [%zu] (got %.7g ref %.7g)  err/tol %.3g "
+           "(atol %.1e rtol %.1e)  rms err %.1e of rms %.2e  %s\n",
+           what, n, r.worst_abs, r.worst_at, n ? got[r.worst_at] : 0.0f,
+           n ? ref[r.worst_at] : 0.0f, r.worst_ratio, atol, rtol, r.rel_rms, r.rms_ref,
+           r.bad ? "FAIL" : "ok");
+    fflush(stdout);
+    return r;
+}
+
+/* check_elementwise's count of mismatching elements. */
 static inline long check_close(const char *what, const float *got, const float *ref, size_t n,
                                double atol, double rtol)
 {
-    const double big = testutil_rms(ref, n);
-    double worst_abs = 0.0, worst_rel = 0.0;
-    long bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        double diff = fabs((double)got[i] - ref[i]);
-        if (diff > worst_abs)
-            worst_abs = diff;
-        if (big > 0.0 && fabs(ref[i]) >= big && diff / fabs(ref[i]) > worst_rel)
-            worst_rel = diff / fabs(ref[i]);
-        if (!(diff <= atol + rtol * fabs(ref[i]))) { /* also catches NaN */
-            if (bad < 5)
-                printf("    MISMATCH %s[%zu]: got %.8g ref %.8g diff %.3g\n", what, i, got[i],
-                       ref[i], diff);
-            bad++;
-        }
-    }
-    printf("  %-8s n=%-9zu worst abs %.2e (atol %.1e, rms %.2e)  worst rel %.2e  %s\n", what, n,
-           worst_abs, atol, big, worst_rel, bad ? "FAIL" : "ok");
-    return bad;
+    return check_elementwise(what, got, ref, n, atol, rtol).bad;
+}
+
+/* Whole-tensor check: rel = rms(got - ref) / max(rms(ref), noise) (noise:
+ * the rms below which ref is rounding noise, e.g. the gradient of a conv
+ * bias that a batch norm cancels; where both are 0, rel is the rms error
+ * itself) must be <= tol; r.bad is 1 if not, r.worst_ratio is rel / tol. */
+static inline check_result check_rms(const char *what, const float *got, const float *ref,
+                                     size_t n, double noise, double tol)
+{
+    check_result r;
+    check_scan(&r, what, got, ref, n, INFINITY, 0.0, 0);
+    double den = r.rms_ref > noise ? r.rms_ref : noise;
+    double rel = den > 0 ? r.rms_err / den : r.rms_err;
+    r.worst_ratio = tol > 0 ? rel / tol : (rel > 0 ? INFINITY : 0.0);
+    r.bad = !(rel <= tol) || r.bad; /* NaN fails */
+    printf("  %-28s n=%-8zu rms err %.2e of max(rms %.2e, noise %.2e) (tol %.0e)  "
+           "worst abs %.2e at [%zu] (got %.7g ref %.7g)  %s\n",
+           what, n, rel, r.rms_ref, noise, tol, r.worst_abs, r.worst_at,
+           n ? got[r.worst_at] : 0.0f, n ? ref[r.worst_at] : 0.0f, r.bad ? "FAIL" : "ok");
+    fflush(stdout);
+    return r;
 }
 
 #endif

@@ -1,7 +1,9 @@
 """Reference tensors for tests/test_model_ref.c: the ResECG network of
 awni/ecg (Hannun et al. 2019) built in PyTorch with the module names of
 core/nn/model.h, run once in float64 (training-mode forward, three losses,
-backward, eval-mode forward) and dumped as float32 safetensors.
+backward, eval-mode forward) and dumped as float32 safetensors; and a few
+Adam steps with global-norm gradient clipping (core/nn/optim.c) on a
+smaller network of the same kind.
 
 Regenerate (deterministic; needs torch and numpy, e.g. Debian's python3):
     /usr/bin/python3 tests/torch_ref.py            # writes tests/ref/*.safetensors
@@ -25,8 +27,22 @@ Contents of tests/ref/resecg_{small,deep}.safetensors:
   grad.<kind>.<param>        d loss / d param, for the kinds in grad_losses
   eval.logits (B, T, K)      eval-mode forward with the updated statistics
   __metadata__               the configuration, as strings
+
+Contents of tests/ref/resecg_adam.safetensors (ADAM_CONFIG, ADAM; adam_run):
+  <state-dict key>           parameters and running stats before step 1
+  adam.<k>.x, adam.<k>.labels    step k's batch (k = 1..adam.steps), a fresh one
+                             per step; its loss kind is field k of adam.losses
+  adam.<k>.loss (), adam.<k>.norm ()   the loss, and the global gradient norm
+                             before clipping (adam.clipped: 1 where it clipped)
+  adam.<k>.delta.<param>     parameter after step k minus before step 1 (kept
+                             as the difference: float32 keeps its digits)
+  adam.<k>.{m,v}.<param>     Adam's first and second moments after step k
+  adam.<k>.<bn>.running_{mean,var}  running statistics after step k's forward
+  __metadata__               the configuration and adam.{lr,beta1,beta2,eps,
+                             clip_norm}, as strings
 """
 import json
+import math
 import os
 import struct
 import sys
@@ -252,6 +268,158 @@ def default_nparams():
     return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
 
+# ---- the optimiser: a few Adam steps with global-norm clipping ----
+#
+# core/nn/optim.c (adam_step_clipped) and core/nn/cpu/backend_cpu.c
+# (cpu_sqnorm, cpu_adam), restated here in float64, step by step:
+#   clipping  one norm over the whole flat gradient (sqrt of cpu_sqnorm of
+#             all parameters together), not per tensor, and by norm, not by
+#             value (no clipvalue); only when norm > clip_norm, and then every
+#             gradient times clip_norm / (norm + 1e-6), PyTorch's
+#             clip_grad_norm_ (optim.c: "scale = clip_norm / (norm + 1e-6)").
+#             The scaled gradient is what enters both moments (cpu_adam:
+#             g = grads[i] * grad_scale).
+#   moments   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2, from zero
+#             (adam_init zeroes them), t counted from 1 (a->t++ first).
+#   update    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps):
+#             both bias corrections, eps added to the bias-corrected
+#             sqrt(v-hat) outside the square root (PyTorch's placement;
+#             Keras and the paper's "efficient" form add eps to sqrt(v)
+#             before the correction, i.e. eps * sqrt(1 - b2^t)). No weight
+#             decay, no amsgrad.
+# adam_run checks this against torch.nn.utils.clip_grad_norm_ followed by
+# torch.optim.Adam on a copy of the parameters, step for step.
+#
+# Hyperparameters are the float32 values C is handed (optim_config holds
+# floats). eps is 1e-4, not the default 1e-8, for two reasons: its placement
+# shows only for gradients of the order of eps / sqrt(1 - b2^t), and at 1e-8
+# the conv biases, whose gradient is exactly zero (test_model_ref.c,
+# grad_scale) but a float32 rounding residue of ~1e-8 in C, would take steps
+# of +-lr in C and none here: Adam divides that residue by its own size.
+# clip_norm is chosen between the steps' gradient norms, so that some steps
+# are clipped and some are not (asserted, with a margin against rounding).
+ADAM = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-4, clip_norm=2.5)
+ADAM_CLIP_MARGIN = 0.02  # every norm at least 2% away from clip_norm
+ADAM_LOSSES = ["ce", "weighted", "focal", "ce", "weighted"]  # step k's loss
+
+
+def f32(v):
+    return float(np.float32(v))
+
+
+def adam_run(cfg):
+    """The steps from the first seed, counting up from cfg's, whose forward
+    passes all stay a margin away from a tie; returns tensors and metadata."""
+    seed = cfg["seed"]
+    while True:
+        res = adam_try(cfg, seed)
+        if res is not None:
+            return res
+        seed += 1
+
+
+def adam_try(cfg, seed):
+    hp = {k: f32(v) for k, v in ADAM.items()}
+    g = torch.Generator().manual_seed(seed)
+    args = (cfg["filters"], cfg["blocks"], cfg["kernel"], cfg["classes"],
+            cfg["increase_channels_at"], cfg["subsample_every"])
+    model32 = ResECG(*args)
+    randomise(model32, g)
+    B, L, S = cfg["B"], cfg["L"], len(ADAM_LOSSES)
+    T = L // model32.frame
+    batches = []
+    for _ in range(S):
+        x = torch.randn((B, 1, L), generator=g)
+        labels = torch.randint(0, cfg["classes"], (B, T), generator=g)
+        labels[-1, T - cfg["masked"]:] = -1
+        batches.append((x, labels))
+    out = {k: v.clone() for k, v in model32.state_dict().items()}
+
+    model = ResECG(*args).double()
+    model.load_state_dict(model32.state_dict())
+    model.train()
+    params = dict(model.named_parameters())
+    p0 = {k: p.detach().clone() for k, p in params.items()}
+    m = {k: torch.zeros_like(p) for k, p in params.items()}
+    v = {k: torch.zeros_like(p) for k, p in params.items()}
+    twin = {k: p.detach().clone().requires_grad_(True) for k, p in params.items()}
+    topt = torch.optim.Adam(twin.values(), lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]),
+                            eps=hp["eps"], foreach=False)
+    kinds = {k: (w, gamma) for k, w, gamma in LOSSES}
+    worst = float("inf")
+    norms, clipped = [], []
+
+    def probe(f, t):
+        nonlocal worst
+        d = t.detach()
+        s = d.std().item()
+        if f == "pool":
+            worst = min(worst, (d[..., 0::2] - d[..., 1::2]).abs().min().item() / s)
+            return None
+        worst = min(worst, d.abs().min().item() / s)
+        return f(t)
+
+    for k, ((x, labels), kind) in enumerate(zip(batches, ADAM_LOSSES), start=1):
+        w, gamma = kinds[kind]
+        wt = torch.tensor(w, dtype=torch.float64) if w is not None else None
+        model.zero_grad()
+        loss = loss_fn(model(x.double(), probe), labels, kind, wt, gamma)
+        loss.backward()
+        grads = {n: p.grad.detach().clone() for n, p in params.items()}
+        norm = math.sqrt(sum((gr * gr).sum().item() for gr in grads.values()))
+        norms.append(norm)
+        scale = hp["clip_norm"] / (norm + 1e-6) if norm > hp["clip_norm"] else 1.0
+        clipped.append(norm > hp["clip_norm"])
+        bc1 = 1 - hp["beta1"] ** k
+        bc2_sqrt = math.sqrt(1 - hp["beta2"] ** k)
+        with torch.no_grad():
+            for n, p in params.items():
+                gr = grads[n] * scale
+                m[n].mul_(hp["beta1"]).add_((1 - hp["beta1"]) * gr)
+                v[n].mul_(hp["beta2"]).add_((1 - hp["beta2"]) * gr * gr)
+                p.sub_(hp["lr"] / bc1 * m[n] / (v[n].sqrt() / bc2_sqrt + hp["eps"]))
+        # the same step by PyTorch's own clipping and Adam, on the twin
+        for n, q in twin.items():
+            q.grad = grads[n].clone()
+        tnorm = torch.nn.utils.clip_grad_norm_(list(twin.values()), hp["clip_norm"]).item()
+        topt.step()
+        assert abs(tnorm - norm) <= 1e-12 * norm
+        for n, q in twin.items():
+            d = (q.detach() - params[n].detach()).abs().max().item()
+            assert d <= 1e-14, "step %d: %s differs from torch.optim.Adam by %g" % (k, n, d)
+        out["adam.%d.x" % k] = x
+        out["adam.%d.labels" % k] = labels
+        out["adam.%d.loss" % k] = loss.detach().reshape(())
+        out["adam.%d.norm" % k] = torch.tensor(norm, dtype=torch.float64)
+        for n, p in params.items():
+            out["adam.%d.delta.%s" % (k, n)] = p.detach() - p0[n]
+            out["adam.%d.m.%s" % (k, n)] = m[n].clone()
+            out["adam.%d.v.%s" % (k, n)] = v[n].clone()
+        for n, b in model.named_buffers():
+            if n.endswith("running_mean") or n.endswith("running_var"):
+                out["adam.%d.%s" % (k, n)] = b.clone()
+    if worst < TIE_MARGIN:
+        return None
+    for k, norm in enumerate(norms, start=1):
+        assert abs(norm - hp["clip_norm"]) > ADAM_CLIP_MARGIN * hp["clip_norm"], \
+            "step %d: gradient norm %g too close to clip_norm %g" % (k, norm, hp["clip_norm"])
+    assert any(clipped) and not all(clipped), "clip_norm must clip some steps, not all"
+    meta = {k: str(v) for k, v in cfg.items()}
+    meta.update({
+        "seed": str(seed), "tie_margin": "%.3g" % worst, "T": str(T), "frame": str(model.frame),
+        "bn_eps": repr(BN_EPS), "bn_momentum_torch": repr(BN_MOMENTUM), "dropout": "0",
+        "n_state_tensors": str(sum(1 for k in model.state_dict() if not k.endswith("num_batches_tracked"))),
+        "n_params": str(sum(p.numel() for p in model.parameters())),
+        "weighted.weights": ",".join(repr(v) for v in LOSSES[1][1]),
+        "focal.alpha": ",".join(repr(v) for v in LOSSES[2][1]),
+        "focal.gamma": repr(LOSSES[2][2]),
+        "adam.steps": str(S), "adam.losses": ",".join(ADAM_LOSSES),
+        "adam.clipped": ",".join(str(int(c)) for c in clipped),
+    })
+    meta.update({"adam." + k: repr(v) for k, v in ADAM.items()})
+    return out, meta
+
+
 def st_write(path, tensors, meta):
     """Minimal safetensors writer: u64 header size, JSON header, raw data.
     Floating tensors are written as F32, integer ones as I64."""
@@ -293,6 +461,14 @@ CONFIGS = {
 }
 
 
+# The optimiser steps run on a network of its own, narrower and shorter than
+# "small" (whose forward and backward the other files check): the file holds
+# the parameter changes and both moments after every step, and at 2.6k
+# parameters that is 30 KB a step.
+ADAM_CONFIG = dict(filters=4, blocks=4, kernel=8, increase_channels_at=2, subsample_every=2,
+                   classes=4, B=2, L=128, masked=3, seed=3000)
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "ref")
     os.makedirs(outdir, exist_ok=True)
@@ -302,6 +478,12 @@ def main():
         st_write(path, tensors, meta)
         print("%s: seed %s, %d tensors, %d params, %d bytes"
               % (path, meta["seed"], len(tensors), int(meta["n_params"]), os.path.getsize(path)))
+    tensors, meta = adam_run(ADAM_CONFIG)
+    path = os.path.join(outdir, "resecg_adam.safetensors")
+    st_write(path, tensors, meta)
+    print("%s: seed %s, %d tensors, %d params, %s Adam steps (clipped: %s), %d bytes"
+          % (path, meta["seed"], len(tensors), int(meta["n_params"]), meta["adam.steps"],
+             meta["adam.clipped"], os.path.getsize(path)))
     print("default network: %s trainable floats" % default_nparams())
 
 

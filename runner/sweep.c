@@ -21,8 +21,8 @@
 
 /* ---- config identity ---- */
 
-/* The settings as config_to_string writes them: "section.key" and the
- * value text of each line (the aligned "# help" comment cut off). */
+/* The settings as config_foreach gives them: each key ("section.key") and
+ * its canonical value text. */
 #define CANON_MAX 256
 
 typedef struct canon_keys {
@@ -33,75 +33,66 @@ typedef struct canon_keys {
 } canon_keys;
 
 typedef struct canon {
-    char *text; /* config_to_string, cut in place */
+    char *text; /* the values, NUL-terminated one after the other */
     const char *val[CANON_MAX];
 } canon;
 
-/* Cuts text into values by key; with ks->n == 0, fills the key list too.
- * -1 on a key the list lacks or too many keys. */
-static int canon_parse(canon_keys *ks, char *text, const char **val)
+/* config_foreach's calls into a canon: learning the key list (ks->n == 0)
+ * or placing each value by its key. */
+typedef struct canon_fill {
+    canon_keys *ks;
+    int learn, pos, bad;
+    sbuf text;
+    size_t at[CANON_MAX];
+    int have[CANON_MAX];
+} canon_fill;
+
+static int canon_visit(const char *key, const char *value, void *data)
 {
-    int learn = ks->n == 0, pos = 0;
-    char section[64] = "";
-    for (int i = 0; i < ks->n; i++)
-        val[i] = NULL;
-    for (char *line = text; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        if (line[0] == '#' || line[0] == '\0') {
-            /* header comment */
-        } else if (line[0] != ' ') {
-            char *colon = strchr(line, ':');
-            size_t n = colon ? (size_t)(colon - line) : strlen(line);
-            if (n >= sizeof section)
-                return -1;
-            memcpy(section, line, n);
-            section[n] = '\0';
-        } else {
-            char *k = line;
-            while (*k == ' ')
-                k++;
-            char *colon = strstr(k, ": ");
-            if (!colon)
-                return -1;
-            *colon = '\0';
-            char *v = colon + 2;
-            /* the help comment: the last " # " (help texts contain none) */
-            char *hash = NULL;
-            for (char *h = strstr(v, " # "); h; h = strstr(h + 1, " # "))
-                hash = h;
-            if (hash)
-                *hash = '\0';
-            size_t vl = strlen(v);
-            while (vl > 0 && v[vl - 1] == ' ')
-                v[--vl] = '\0';
-            char full[64];
-            if ((size_t)snprintf(full, sizeof full, "%s.%s", section, k) >= sizeof full)
-                return -1;
-            int idx = -1;
-            if (learn) {
-                if (ks->n == CANON_MAX)
-                    return -1;
-                idx = ks->n++;
-                strcpy(ks->name[idx], full);
-            } else if (pos < ks->n && strcmp(ks->name[pos], full) == 0) {
-                idx = pos; /* the usual case: same writer, same order */
-            } else {
-                for (int j = 0; j < ks->n; j++)
-                    if (strcmp(ks->name[j], full) == 0)
-                        idx = j;
-                if (idx < 0)
-                    return -1;
-            }
-            val[idx] = v;
-            pos = idx + 1;
-        }
-        line = nl ? nl + 1 : NULL;
+    canon_fill *f = data;
+    canon_keys *ks = f->ks;
+    int idx = -1;
+    if (f->learn) {
+        if (ks->n == CANON_MAX || strlen(key) >= sizeof ks->name[0])
+            return f->bad = 1;
+        idx = ks->n++;
+        strcpy(ks->name[idx], key);
+    } else if (f->pos < ks->n && strcmp(ks->name[f->pos], key) == 0) {
+        idx = f->pos; /* the usual case: the same keys in the same order */
+    } else {
+        for (int j = 0; j < ks->n; j++)
+            if (strcmp(ks->name[j], key) == 0)
+                idx = j;
+        if (idx < 0)
+            return f->bad = 1;
     }
+    f->at[idx] = f->text.len;
+    f->have[idx] = 1;
+    sbuf_putn(&f->text, value, strlen(value) + 1);
+    f->pos = idx + 1;
+    return 0;
+}
+
+/* cfg's values by key into c (c->text owns them); with ks->n == 0, learns
+ * the key list too. -1 on a key the list lacks, too many keys, or no
+ * memory. */
+static int canon_fill_from(canon_keys *ks, canon *c, const resecg_config *cfg)
+{
+    canon_fill *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->ks = ks;
+    f->learn = ks->n == 0;
+    int rc = config_foreach(cfg, canon_visit, f);
+    if (rc != 0 || f->bad || f->text.oom || !f->text.p) {
+        free(f->text.p);
+        free(f);
+        return -1;
+    }
+    c->text = f->text.p;
     for (int i = 0; i < ks->n; i++)
-        if (!val[i])
-            val[i] = "";
+        c->val[i] = f->have[i] ? c->text + f->at[i] : "";
+    free(f);
     return 0;
 }
 
@@ -160,20 +151,17 @@ static const char *const id_baseline[][2] = {
     {"data.length_buckets", "0"},
 };
 
-/* The key list (in the writer's order, from config_defaults' text) and
+/* The key list (config_foreach's order, on the defaults) and
  * each key's baseline value, or NULL: always part of the id. */
 static int canon_keys_init(canon_keys *ks)
 {
     memset(ks, 0, sizeof *ks);
     resecg_config d;
     config_defaults(&d);
-    char *text = config_to_string(&d);
-    const char *val[CANON_MAX];
-    if (!text || canon_parse(ks, text, val)) {
-        free(text);
+    canon c;
+    if (canon_fill_from(ks, &c, &d))
         return -1;
-    }
-    free(text);
+    free(c.text);
     for (int i = 0; i < ks->n; i++) {
         ks->defval[i] = NULL;
         for (size_t b = 0; b < sizeof id_baseline / sizeof id_baseline[0]; b++)
@@ -190,13 +178,8 @@ static int canon_keys_init(canon_keys *ks)
 
 static int canon_init(canon *c, canon_keys *ks, const resecg_config *cfg)
 {
-    c->text = config_to_string(cfg);
-    if (!c->text || canon_parse(ks, c->text, c->val)) {
-        free(c->text);
-        c->text = NULL;
-        return -1;
-    }
-    return 0;
+    c->text = NULL;
+    return canon_fill_from(ks, c, cfg);
 }
 
 static void canon_free(canon *c)
@@ -304,39 +287,17 @@ static int msg_at(rerr *e, const sweep *sw, sweep_mark m, const char *fmt, ...)
     return rerr_set(e, "%s:%d:%d: %s", sw->path, m.line, m.col, msg);
 }
 
-/* config_set(key=value), with its message turned into one that names the
- * sweep file: the key's place for an unknown key, the value's otherwise. */
+/* config_apply(key, value), its error reported at its place in the sweep
+ * file: the key's for an unknown key, the value's otherwise. */
 static int apply_value(const sweep *sw, resecg_config *c, const char *key, sweep_mark key_mark,
                        const sweep_value *v, rerr *e)
 {
-    char stack[1024];
-    size_t need = strlen(key) + strlen(v->text) + 2;
-    char *a = need <= sizeof stack ? stack : malloc(need);
-    if (!a)
-        return rerr_set(e, "%s: out of memory", sw->path);
-    size_t kl = strlen(key);
-    memcpy(a, key, kl);
-    a[kl] = '=';
-    memcpy(a + kl + 1, v->text, need - kl - 1); /* with its NUL */
-    rerr e2;
-    int rc = config_set(c, a, &e2);
-    if (rc) {
-        /* "--set KEY=VALUE: what" -> "what" */
-        const char *what = e2.msg;
-        size_t plen = strlen("--set ") + strlen(a) + 2;
-        if (strncmp(what, "--set ", 6) == 0 && strlen(what) >= plen &&
-            strncmp(what + 6, a, strlen(a)) == 0 && what[plen - 2] == ':')
-            what += plen;
-        if (strncmp(what, "unknown key", 11) == 0)
-            msg_at(e, sw, key_mark, "%s", what);
-        else if (strncmp(what, key, strlen(key)) == 0)
-            msg_at(e, sw, v->mark, "%s", what);
-        else
-            msg_at(e, sw, v->mark, "%s: %s", key, what);
-    }
-    if (a != stack)
-        free(a);
-    return rc;
+    config_error err;
+    if (config_apply(c, key, v->text, &err) == 0)
+        return 0;
+    if (err.kind == CONFIG_ERR_UNKNOWN_KEY)
+        return msg_at(e, sw, key_mark, "%s", err.msg);
+    return msg_at(e, sw, v->mark, "%s: %s", err.field[0] ? err.field : key, err.msg);
 }
 
 static int apply_assigns(const sweep *sw, resecg_config *c, const sweep_assign *a, int n, rerr *e)
@@ -484,7 +445,7 @@ static int block_terms(const sweep *sw, sweep_plan *p, sweep_block *bl, canon_ke
     for (int d = 0; d < bl->ndims; d++) {
         axis_key[d] = canon_find(ks, bl->dims[d].key);
         if (axis_key[d] < 0)
-            p->fast_ids = 0; /* a key config_set knows but does not write: hash whole texts */
+            p->fast_ids = 0; /* config_apply takes it, config_foreach does not list it */
     }
     int rc = 0;
     for (int v = 0; v < nv && rc == 0; v++) {

@@ -1,7 +1,7 @@
 /* Sweep files, the reading half (see sweep.h and sweeps/README.md): the
  * libyaml walk that turns a file into a `sweep`, checking structure, names,
  * types and shapes, every error with file:line:column. Config keys and
- * values are checked when the sweep is expanded (sweep.c), by config_set. */
+ * values are checked when the sweep is expanded (sweep.c), by config_apply. */
 #include "sweep.h"
 #include "base/yamlerr.h"
 
@@ -175,7 +175,7 @@ static int px_uint(const pctx *x, const yaml_node_t *n, const char *what, uint64
     return 0;
 }
 
-/* ---- values: the YAML text config_set reads back ---- */
+/* ---- values: the YAML text config_apply reads back ---- */
 
 /* Plain scalars go back as written (they parse to the same text); every
  * other style is double-quoted with escapes, so "" or 'null' stay strings. */

@@ -704,6 +704,144 @@ START_TEST(test_set)
 }
 END_TEST
 
+/* ---- config_apply and config_foreach: the API the sweep code uses ---- */
+
+static void expect_apply_error(const char *key, const char *text, config_error_kind kind,
+                               const char *field, const char *msg)
+{
+    resecg_config c, before;
+    config_defaults(&c);
+    before = c;
+    config_error err;
+    ck_assert_int_eq(config_apply(&c, key, text, &err), -1);
+    ck_assert_msg(err.kind == kind, "%s=%s: kind %d, want %d (%s)", key, text, err.kind, kind,
+                  err.msg);
+    ck_assert_str_eq(err.field, field);
+    ck_assert_str_eq(err.msg, msg);
+    ck_assert_msg(memcmp(&c, &before, sizeof c) == 0, "%s=%s: a failed apply changed the config",
+                  key, text);
+}
+
+START_TEST(test_apply_errors_are_values)
+{
+    resecg_config c;
+    config_defaults(&c);
+    config_error err;
+    ck_assert_int_eq(config_apply(&c, "optim.lr", "0.01", &err), 0);
+    ck_assert(c.optim.lr == 0.01f);
+    ck_assert_int_eq(config_apply(&c, "loss.alpha", "[1, 2, 1, 1]", &err), 0);
+    ck_assert(c.loss.alpha[1] == 2.0f);
+    /* the message names neither the key nor "--set": the caller places it */
+    expect_apply_error("optim.lrr", "1", CONFIG_ERR_UNKNOWN_KEY, "",
+                       "unknown key 'optim.lrr' (did you mean 'optim.lr'?)");
+    expect_apply_error("optim.lr", "abc", CONFIG_ERR_VALUE, "", "expected a number, got 'abc'");
+    expect_apply_error("model.filters", "0", CONFIG_ERR_VALUE, "",
+                       "0 is out of range (must be in [1, 4096])");
+    expect_apply_error("loss.alpha", "[1,x,1,1]", CONFIG_ERR_VALUE, "loss.alpha[1]",
+                       "expected a number, got 'x'");
+    expect_apply_error("loss.alpha", "[1,2]", CONFIG_ERR_LIST_LENGTH, "",
+                       "2 values given but model.classes is 4 (set model.classes first)");
+    expect_apply_error("loss.alpha", "[1,2", CONFIG_ERR_YAML, "",
+                       "invalid YAML value: did not find expected ',' or ']' (while parsing a flow "
+                       "sequence at line 1, column 1)");
+    expect_apply_error("model.filters", "3\n---\n4", CONFIG_ERR_YAML, "", "expected one value");
+    char deep[200];
+    memset(deep, '[', 100);
+    deep[100] = '\0';
+    expect_apply_error("data.dir", deep, CONFIG_ERR_YAML, "", "nested more than 64 levels deep");
+}
+END_TEST
+
+typedef struct visit_log {
+    int n;
+    char key[RESECG_CONFIG_MAX_KEYS][64];
+    char val[RESECG_CONFIG_MAX_KEYS][1200];
+    int stop_at; /* return 7 at this call (0-based), -1: never */
+} visit_log;
+
+static int visit(const char *key, const char *value, void *data)
+{
+    visit_log *v = data;
+    ck_assert_int_lt(v->n, RESECG_CONFIG_MAX_KEYS);
+    snprintf(v->key[v->n], sizeof v->key[0], "%s", key);
+    snprintf(v->val[v->n], sizeof v->val[0], "%s", value);
+    return v->n++ == v->stop_at ? 7 : 0;
+}
+
+/* The writer's line for a key, "  name: value   # help", as value text: the
+ * value between ": " and the help comment's " # " (the last one). */
+static int written_value(const char *text, const char *key, char *out, size_t n)
+{
+    const char *dot = strchr(key, '.');
+    char section[64], want[80];
+    snprintf(section, sizeof section, "\n%.*s:\n", (int)(dot - key), key);
+    const char *at = strstr(text, section);
+    if (!at)
+        return -1;
+    snprintf(want, sizeof want, "\n  %s: ", dot + 1);
+    at = strstr(at, want);
+    if (!at)
+        return -1;
+    at += strlen(want);
+    const char *end = strchr(at, '\n'), *hash = NULL;
+    for (const char *h = strstr(at, " # "); h && h < end; h = strstr(h + 1, " # "))
+        hash = h;
+    if (!hash)
+        return -1;
+    while (hash > at && hash[-1] == ' ')
+        hash--;
+    snprintf(out, n, "%.*s", (int)(hash - at), at);
+    return 0;
+}
+
+START_TEST(test_foreach_is_the_written_values)
+{
+    resecg_config c;
+    config_defaults(&c);
+    set_ok(&c, "optim.lr=0.003");
+    set_ok(&c, "loss.alpha=[1, 0.25, 1, 2]");
+    set_ok(&c, "data.dir='/d # not a comment/x'"); /* quoted: ' #' would start a comment */
+    set_ok(&c, "train.seed=18446744073709551615");
+    visit_log *v = calloc(1, sizeof *v);
+    v->stop_at = -1;
+    ck_assert_int_eq(config_foreach(&c, visit, v), 0);
+    ck_assert_int_gt(v->n, 50);
+    char *text = config_to_string(&c);
+    ck_assert_ptr_nonnull(text);
+    for (int i = 0; i < v->n; i++) {
+        char w[1200];
+        ck_assert_msg(written_value(text, v->key[i], w, sizeof w) == 0, "%s: not written",
+                      v->key[i]);
+        ck_assert_msg(strcmp(w, v->val[i]) == 0, "%s: foreach '%s', written '%s'", v->key[i],
+                      v->val[i], w);
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(v->key[i], v->key[j]);
+    }
+    free(text);
+    /* spot values, independent of the writer */
+    int seen = 0;
+    for (int i = 0; i < v->n; i++) {
+        if (strcmp(v->key[i], "optim.lr") == 0)
+            seen += strcmp(v->val[i], "0.003") == 0;
+        if (strcmp(v->key[i], "loss.alpha") == 0)
+            seen += strcmp(v->val[i], "[1, 0.25, 1, 2]") == 0;
+        if (strcmp(v->key[i], "data.dir") == 0)
+            seen += strcmp(v->val[i], "\"/d # not a comment/x\"") == 0;
+        if (strcmp(v->key[i], "train.seed") == 0)
+            seen += strcmp(v->val[i], "18446744073709551615") == 0;
+    }
+    ck_assert_int_eq(seen, 4);
+    /* fn's nonzero return stops the walk and is returned */
+    int all = v->n;
+    memset(v, 0, sizeof *v);
+    v->stop_at = 2;
+    ck_assert_int_eq(config_foreach(&c, visit, v), 7);
+    ck_assert_int_eq(v->n, 3);
+    ck_assert_int_lt(v->n, all);
+    free(v);
+}
+END_TEST
+
 /* ---- protocol presets ---- */
 
 START_TEST(test_protocol_presets)
@@ -988,6 +1126,8 @@ static Suite *config_suite(void)
     suite_add_tcase(s, t);
     t = tcase_create("set_validate");
     tcase_add_test(t, test_set);
+    tcase_add_test(t, test_apply_errors_are_values);
+    tcase_add_test(t, test_foreach_is_the_written_values);
     tcase_add_test(t, test_validate);
     tcase_add_test(t, test_protocol_presets);
     suite_add_tcase(s, t);

@@ -371,15 +371,17 @@ const char *config_precision_name(precision_kind k) { return choice_name(precisi
 /* ---- error reporting ----
  * A load context knows where text came from: a file (messages start with
  * FILE:LINE:COLUMN, 1-based, from libyaml's 0-based marks) or one --set
- * assignment (messages start with "--set KEY=VALUE"). */
+ * value (config_apply: the error is a value, config_error, and config_set
+ * words it as "--set KEY=VALUE: ..."). */
 
 typedef struct load_ctx {
     const char *name;       /* file name or "<string>" */
-    const char *assignment; /* the whole --set argument; NULL for files */
     const char *set_key;    /* its key, left out of messages that would repeat it */
     const char *text;       /* the YAML text, to turn a reader error's byte offset into a line */
     size_t len;
     rerr *e;
+    config_error *err;      /* one value (config_apply): errors go here as values, not to e */
+    yaml_mark_t doc_start;  /* line 1, column 1 */
     yaml_document_t *doc;
     /* lists given in this document, checked against the final model.classes */
     int list_n[NKEYS];
@@ -396,10 +398,11 @@ static int ctx_error(const load_ctx *x, yaml_mark_t m, const char *what, const c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (x->assignment) {
-        if (what && strcmp(what, x->set_key) != 0)
-            return rerr_set(x->e, "--set %s: %s: %s", x->assignment, what, msg);
-        return rerr_set(x->e, "--set %s: %s", x->assignment, msg);
+    if (x->err) {
+        snprintf(x->err->field, sizeof x->err->field, "%s",
+                 what && strcmp(what, x->set_key) != 0 ? what : "");
+        snprintf(x->err->msg, sizeof x->err->msg, "%s", msg);
+        return -1;
     }
     unsigned long line = (unsigned long)m.line + 1, col = (unsigned long)m.column + 1;
     if (what)
@@ -414,8 +417,10 @@ static int ctx_yaml_error(const load_ctx *x, const yaml_parser_t *p)
     yaml_mark_t m;
     char problem[512];
     yamlerr_describe(p, x->text, x->len, &m, problem, sizeof problem);
-    if (x->assignment)
-        return rerr_set(x->e, "--set %s: invalid YAML value: %s", x->assignment, problem);
+    if (x->err)
+        x->err->kind = CONFIG_ERR_YAML;
+    if (x->err)
+        return ctx_error(x, m, NULL, "invalid YAML value: %s", problem);
     return ctx_error(x, m, NULL, "invalid YAML: %s", problem);
 }
 
@@ -805,6 +810,8 @@ static const char *suggest(const char *typed, const char *const *names)
 static int ctx_unknown_key(const load_ctx *x, yaml_mark_t m, const char *name)
 {
     const char *s = suggest(name, NULL);
+    if (x->err)
+        x->err->kind = CONFIG_ERR_UNKNOWN_KEY;
     if (s)
         return ctx_error(x, m, NULL, "unknown key '%s' (did you mean '%s'?)", name, s);
     return ctx_error(x, m, NULL, "unknown key '%s'", name);
@@ -941,14 +948,18 @@ static int load_document(load_ctx *x, yaml_document_t *doc)
 {
     yaml_mark_t deep;
     if (yamlerr_too_deep(x->text, x->len, YAMLERR_MAX_DEPTH, &deep)) {
-        if (x->assignment)
-            return rerr_set(x->e, "--set %s=...: nested more than %d levels deep", x->set_key,
-                            YAMLERR_MAX_DEPTH);
+        if (x->err)
+            x->err->kind = CONFIG_ERR_YAML;
         return ctx_error(x, deep, NULL, "nested more than %d levels deep", YAMLERR_MAX_DEPTH);
     }
     yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser))
+    if (!yaml_parser_initialize(&parser)) {
+        if (x->err) {
+            x->err->kind = CONFIG_ERR_OOM;
+            return ctx_error(x, x->doc_start, NULL, "out of memory");
+        }
         return rerr_set(x->e, "%s: out of memory", x->name);
+    }
     yaml_parser_set_input_string(&parser, (const unsigned char *)x->text, x->len);
     if (!yaml_parser_load(&parser, doc)) {
         ctx_yaml_error(x, &parser);
@@ -969,8 +980,10 @@ static int load_document(load_ctx *x, yaml_document_t *doc)
         yaml_document_delete(&extra);
         yaml_document_delete(doc);
         yaml_parser_delete(&parser);
-        if (x->assignment)
-            return rerr_set(x->e, "--set %s: expected one value", x->assignment);
+        if (x->err)
+            x->err->kind = CONFIG_ERR_YAML;
+        if (x->err)
+            return ctx_error(x, m, NULL, "expected one value");
         return ctx_error(x, m, NULL, "expected one YAML document, found a second one");
     }
     yaml_document_delete(&extra);
@@ -1019,28 +1032,19 @@ int config_load_file(resecg_config *c, const char *path, rerr *e)
 
 /* ---- --set ---- */
 
-int config_set(resecg_config *c, const char *assignment, rerr *e)
-{
-    const char *eq = strchr(assignment, '=');
-    if (!eq || eq == assignment)
-        return rerr_set(e, "--set %s: expected KEY=VALUE (e.g. optim.lr=0.01)", assignment);
-    char key[128];
-    size_t klen = (size_t)(eq - assignment);
-    while (klen > 0 && (assignment[klen - 1] == ' ' || assignment[klen - 1] == '\t'))
-        klen--;
-    if (klen >= sizeof key)
-        return rerr_set(e, "--set %s: key too long", assignment);
-    memcpy(key, assignment, klen);
-    key[klen] = '\0';
+static void write_value(FILE *fp, const key_desc *k, const resecg_config *c);
 
+int config_apply(resecg_config *c, const char *key, const char *text, config_error *err)
+{
+    memset(err, 0, sizeof *err);
+    err->kind = CONFIG_ERR_VALUE;
     load_ctx x;
     memset(&x, 0, sizeof x);
     x.name = "--set";
-    x.assignment = assignment;
     x.set_key = key;
-    x.text = eq + 1;
-    x.len = strlen(eq + 1);
-    x.e = e;
+    x.text = text;
+    x.len = strlen(text);
+    x.err = err;
     yaml_mark_t none;
     memset(&none, 0, sizeof none);
     int ki = key_find(key);
@@ -1066,14 +1070,67 @@ int config_set(resecg_config *c, const char *assignment, rerr *e)
     int rc = apply_value(&x, &keys[ki], v, &tmp);
     if (rc == 0)
         key_given(&tmp, ki);
-    if (rc == 0 && x.list_n[ki] && x.list_n[ki] != tmp.model.num_classes)
-        rc = rerr_set(e, "--set %s: %d values given but model.classes is %d (set model.classes first)",
-                      assignment, x.list_n[ki], tmp.model.num_classes);
+    if (rc == 0 && x.list_n[ki] && x.list_n[ki] != tmp.model.num_classes) {
+        err->kind = CONFIG_ERR_LIST_LENGTH;
+        rc = ctx_error(&x, none, NULL,
+                       "%d values given but model.classes is %d (set model.classes first)",
+                       x.list_n[ki], tmp.model.num_classes);
+    }
     yaml_document_delete(&doc);
     if (rc)
         return -1;
     *c = tmp;
     return 0;
+}
+
+int config_set(resecg_config *c, const char *assignment, rerr *e)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment)
+        return rerr_set(e, "--set %s: expected KEY=VALUE (e.g. optim.lr=0.01)", assignment);
+    char key[128];
+    size_t klen = (size_t)(eq - assignment);
+    while (klen > 0 && (assignment[klen - 1] == ' ' || assignment[klen - 1] == '\t'))
+        klen--;
+    if (klen >= sizeof key)
+        return rerr_set(e, "--set %s: key too long", assignment);
+    memcpy(key, assignment, klen);
+    key[klen] = '\0';
+    config_error err;
+    if (config_apply(c, key, eq + 1, &err) == 0)
+        return 0;
+    if (err.kind == CONFIG_ERR_YAML && strncmp(err.msg, "nested ", 7) == 0)
+        return rerr_set(e, "--set %s=...: %s", key, err.msg); /* not the whole deep value */
+    if (err.field[0])
+        return rerr_set(e, "--set %s: %s: %s", assignment, err.field, err.msg);
+    return rerr_set(e, "--set %s: %s", assignment, err.msg);
+}
+
+int config_foreach(const resecg_config *c,
+                   int (*fn)(const char *key, const char *value, void *data), void *data)
+{
+    /* every value into one buffer, NUL after each, then the calls */
+    char *buf = NULL;
+    size_t len = 0;
+    size_t at[NKEYS];
+    FILE *fp = open_memstream(&buf, &len);
+    if (!fp)
+        return -1;
+    for (int i = 0; i < NKEYS; i++) {
+        fflush(fp);
+        at[i] = len;
+        write_value(fp, &keys[i], c);
+        fputc('\0', fp);
+    }
+    if (fclose(fp) != 0) {
+        free(buf);
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < NKEYS && rc == 0; i++)
+        rc = fn(keys[i].name, buf + at[i], data);
+    free(buf);
+    return rc;
 }
 
 /* ---- validation ---- */

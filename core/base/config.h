@@ -163,6 +163,36 @@ int config_load_string(resecg_config *c, const char *yaml, const char *name, rer
  * or flow sequence ("loss.alpha=[1,2,1,1]"). Errors name "--set KEY". */
 int config_set(resecg_config *c, const char *assignment, rerr *e);
 
+/* What is wrong with one setting, as a value: which part of it (the key:
+ * CONFIG_ERR_UNKNOWN_KEY; the value: every other kind), the part of the
+ * value it concerns when that is not the whole value ("loss.alpha[2]"),
+ * and the message, which names neither the key nor where it came from. */
+typedef enum config_error_kind {
+    CONFIG_ERR_UNKNOWN_KEY, /* not a setting (msg suggests a near one) */
+    CONFIG_ERR_VALUE,       /* a type, range or choice the key does not take */
+    CONFIG_ERR_YAML,        /* the text is not one YAML value */
+    CONFIG_ERR_LIST_LENGTH, /* a per-class list that is not model.classes long */
+    CONFIG_ERR_OOM
+} config_error_kind;
+
+typedef struct config_error {
+    config_error_kind kind;
+    char field[128];
+    char msg[640];
+} config_error;
+
+/* Sets key to the YAML value text (what follows '=' in config_set), as a
+ * file would: 0, or -1 with *err filled and c unchanged. The caller knows
+ * where key and text came from and reports err there. */
+int config_apply(resecg_config *c, const char *key, const char *text, config_error *err);
+
+/* Calls fn with every key ("section.key", in the writer's order) and its
+ * canonical value: the text config_write writes for it, without comment
+ * (0.001, [1, 1, 1, 1], "REFERENCE-v3.csv"). Stops at, and returns, the
+ * first nonzero fn returns; -1 when out of memory. */
+int config_foreach(const resecg_config *c,
+                   int (*fn)(const char *key, const char *value, void *data), void *data);
+
 /* Cross-field checks (e.g. class-weight count equals model.classes, kernel
  * >= 1); returns -1 with e filled. Called by the loaders' callers once all
  * overrides are applied. */

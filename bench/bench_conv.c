@@ -22,6 +22,16 @@
 
 #include "nn/backend.h"
 #include "nn/cpu/cpu.h"
+
+/* A oneDNN call that must succeed for the figures to mean anything. */
+static rerr conv_err;
+#define BENCH_OK(call)                                                                   \
+    do {                                                                                 \
+        if ((call) != 0) {                                                               \
+            fprintf(stderr, "bench_conv: %s\n", conv_err.msg);                            \
+            exit(1);                                                                     \
+        }                                                                                \
+    } while (0)
 #include "nn/layers.h"
 #include "nn/rng.h"
 #include "base/util.h"
@@ -270,10 +280,10 @@ static void run_once(bench_ctx *bc, int impl, int which, bufs *u)
     case IMPL_DNNL_NWC: {
         void *ctx = bc->dnnl[impl - IMPL_DNNL];
         if (which == 0)
-            onednn_conv1d_forward(ctx, u->out, u->x, u->w, u->b, d);
+            BENCH_OK(onednn_conv1d_forward(ctx, u->out, u->x, u->w, u->b, d, &conv_err));
         else
-            onednn_conv1d_backward(ctx, which == 2 ? u->dx : NULL, u->dw, u->db, u->dout, u->x,
-                                   u->w, d);
+            BENCH_OK(onednn_conv1d_backward(ctx, which == 2 ? u->dx : NULL, u->dw, u->db, u->dout, u->x,
+                                   u->w, d, &conv_err));
         break;
     }
     case IMPL_BLAS:

@@ -474,12 +474,12 @@ static int cmd_bench(int argc, char **argv)
     model m;
     adam opt;
     if (model_init(&m, &cfg.model, be, &e) != 0 ||
-        model_reserve(&m, c.batch, c.length, &e) != 0 || adam_init(&opt, be, m.nparams, &e) != 0) {
+        model_reserve(&m, c.batch, c.length, &e) != 0 || adam_init(&opt, be, m.nparams, &e) != 0 ||
+        model_init_weights(&m, cfg.train.seed, &e) != 0) {
         fprintf(stderr, "resecg bench: %s\n", e.msg);
         backend_destroy(be);
         return 1;
     }
-    model_init_weights(&m, cfg.train.seed);
     int T = c.length / m.frame, K = cfg.model.num_classes;
     float *x = malloc((size_t)c.batch * c.length * sizeof(float));
     int *labels = malloc((size_t)c.batch * T * sizeof(int));

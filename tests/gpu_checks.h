@@ -82,11 +82,11 @@ static inline int gpu_checks_curve(backend *be, const resecg_config *cfg, int B,
     adam opt;
     if (model_init(&m, &cfg->model, be, e) != 0)
         return -1;
-    if (model_reserve(&m, B, L, e) != 0 || adam_init(&opt, be, m.nparams, e) != 0) {
+    if (model_reserve(&m, B, L, e) != 0 || adam_init(&opt, be, m.nparams, e) != 0 ||
+        model_init_weights(&m, 7, e) != 0) {
         model_free(&m);
         return -1;
     }
-    model_init_weights(&m, 7);
     const int T = L / m.frame, K = cfg->model.num_classes;
     float *x = testutil_falloc((size_t)B * L);
     int *lab = malloc((size_t)B * T * sizeof *lab);

@@ -13,9 +13,14 @@
 
 #include "nn/backend.h"
 #include "nn/cpu/cpu.h"
+#include "nn/device.h"
 #include "nn/layers.h"
 #include "nn/rng.h"
 #include "testutil.h"
+
+/* A oneDNN call that must succeed here: the test fails with its message. */
+static rerr conv_err;
+#define ONEDNN_OK(call) ck_assert_msg((call) == 0, "%s", conv_err.msg)
 #include "base/util.h"
 
 /* ---- (b) conv_dims_same and the forward against a direct formula ---- */
@@ -283,8 +288,8 @@ static long case_check_onednn(conv_case *c, void *ctx, const char *layout, int w
     memset(c->dx, 0xff, ni * sizeof(float));
     memset(c->dw, 0xff, nw * sizeof(float));
     memset(c->db, 0xff, d->Cout * sizeof(float));
-    onednn_conv1d_forward(ctx, c->out, c->x, c->w, c->b, d);
-    onednn_conv1d_backward(ctx, want_dx ? c->dx : NULL, c->dw, c->db, c->dout, c->x, c->w, d);
+    ONEDNN_OK(onednn_conv1d_forward(ctx, c->out, c->x, c->w, c->b, d, &conv_err));
+    ONEDNN_OK(onednn_conv1d_backward(ctx, want_dx ? c->dx : NULL, c->dw, c->db, c->dout, c->x, c->w, d, &conv_err));
     printf("onednn %s B%d %d->%d L%d->%d K%d s%d (pad %d)%s\n", layout, d->B, d->Cin, d->Cout,
            d->L, d->Lout, d->K, d->stride, d->pad_left, want_dx ? "" : " no dinp");
     long bad = check_close("out", c->out, c->out_ref, no, DNNL_ATOL_REL * testutil_rms(c->out_ref, no),
@@ -436,15 +441,15 @@ static long case_check_bf16(conv_case *c, int want_dx, int nwc, double *worst_re
         for (int k = 0; k < 4; k++)
             memset(outs[k], 0xff, ns[k] * sizeof(float));
         if (nwc) {
-            onednn_conv1d_forward(ctx, outt, xt, c->w, c->b, d);
-            onednn_conv1d_backward(ctx, want_dx ? dxt : NULL, c->dw, c->db, doutt, xt, c->w, d);
+            ONEDNN_OK(onednn_conv1d_forward(ctx, outt, xt, c->w, c->b, d, &conv_err));
+            ONEDNN_OK(onednn_conv1d_backward(ctx, want_dx ? dxt : NULL, c->dw, c->db, doutt, xt, c->w, d, &conv_err));
             transpose_bcl(c->out, outt, d->B, d->Cout, d->Lout, 1);
             if (want_dx)
                 transpose_bcl(c->dx, dxt, d->B, d->Cin, d->L, 1);
         } else {
-            onednn_conv1d_forward(ctx, c->out, c->x, c->w, c->b, d);
-            onednn_conv1d_backward(ctx, want_dx ? c->dx : NULL, c->dw, c->db, c->dout, c->x, c->w,
-                                   d);
+            ONEDNN_OK(onednn_conv1d_forward(ctx, c->out, c->x, c->w, c->b, d, &conv_err));
+            ONEDNN_OK(onednn_conv1d_backward(ctx, want_dx ? c->dx : NULL, c->dw, c->db, c->dout, c->x, c->w,
+                                   d, &conv_err));
         }
         onednn_ctx_destroy(ctx);
         if (rep == 1) {
@@ -539,7 +544,7 @@ START_TEST(test_onednn_cache)
         ck_assert_int_eq(memcmp(db1, a.db, a.d.Cout * sizeof(float)), 0);
         // a backward without dinp in between must give the same dw, and
         // must not leave anything behind for the next shape
-        onednn_conv1d_backward(ctx, NULL, a.dw, a.db, a.dout, a.x, a.w, &a.d);
+        ONEDNN_OK(onednn_conv1d_backward(ctx, NULL, a.dw, a.db, a.dout, a.x, a.w, &a.d, &conv_err));
         ck_assert_int_eq(memcmp(dw1, a.dw, nw * sizeof(float)), 0);
         ck_assert_int_eq(memcmp(db1, a.db, a.d.Cout * sizeof(float)), 0);
         ck_assert_int_eq(case_check_onednn(&b, ctx, LAYOUTS[l], 1), 0);
@@ -572,7 +577,7 @@ START_TEST(test_onednn_evict)
             testutil_fill_normal(&r, w, nw, 0.0f, 1.0f);
             testutil_fill_normal(&r, b, 3, 0.0f, 1.0f);
             cpu_conv1d_forward(ref, x, w, b, &d);
-            onednn_conv1d_forward(ctx, out, x, w, b, &d);
+            ONEDNN_OK(onednn_conv1d_forward(ctx, out, x, w, b, &d, &conv_err));
             for (size_t i = 0; i < no; i++)
                 if (!(fabsf(out[i] - ref[i]) <= 1e-5f * (1.0f + fabsf(ref[i]))))
                     bad++;
@@ -646,6 +651,61 @@ START_TEST(test_wgrad_vs_ref)
 }
 END_TEST
 
+/* A shape oneDNN cannot build (here: one it rejects; out of memory takes
+ * the same path) is an error with the shape in it, from prepare and from
+ * the kernels alike, never an abort; a kernel that cannot run leaves its
+ * output alone and marks the backend failed, and the kernels after it do
+ * nothing. */
+START_TEST(test_onednn_build_failure_is_an_error)
+{
+    rerr e = {{0}};
+    backend *be = backend_create("cpu", 1, PRECISION_FP32, &e);
+    ck_assert_msg(be != NULL, "%s", e.msg);
+    // Lout does not follow from L, K, stride and pad: oneDNN says invalid_arguments
+    conv_dims bad = {.B = 2, .Cin = 3, .Cout = 4, .L = 64, .Lout = 10, .K = 3, .stride = 1,
+                     .pad_left = 1};
+    ck_assert_int_eq(be->conv1d_prepare(be, &bad, &e), -1);
+    printf("prepare: %s\n", e.msg);
+    ck_assert_msg(strstr(e.msg, "oneDNN could not build the convolution of 2 x 3 x 64 -> 4 "
+                                "channels (kernel 3, stride 1): invalid_arguments") != NULL,
+                  "%s", e.msg);
+    ck_assert_str_eq(be->failure, ""); /* prepare reports, it does not poison */
+    ck_assert_int_eq(backend_failed(be, &e), 0);
+
+    float x[2 * 3 * 64], w[4 * 3 * 3], b[4], out[2 * 4 * 64], dw[4 * 3 * 3], db[4];
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+        out[i] = 7.0f;
+    memset(x, 0, sizeof x);
+    memset(w, 0, sizeof w);
+    memset(b, 0, sizeof b);
+    be->conv1d_forward(be, out, x, w, b, &bad);
+    ck_assert_int_eq(backend_failed(be, &e), -1);
+    ck_assert_msg(strstr(e.msg, "2 x 3 x 64") != NULL, "%s", e.msg);
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+        ck_assert(out[i] == 7.0f);
+    // a good shape after the failure does nothing either: the step is lost
+    conv_dims good;
+    conv_dims_same(&good, 2, 3, 4, 64, 3, 1);
+    be->conv1d_forward(be, out, x, w, b, &good);
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+        ck_assert(out[i] == 7.0f);
+    for (size_t i = 0; i < sizeof dw / sizeof dw[0]; i++)
+        dw[i] = 7.0f;
+    be->conv1d_backward(be, NULL, dw, db, out, x, w, &good);
+    ck_assert(dw[0] == 7.0f);
+    backend_destroy(be);
+
+    // on a fresh backend the good shape runs: the first backend's failure was its own
+    be = backend_create("cpu", 1, PRECISION_FP32, &e);
+    ck_assert_msg(be != NULL, "%s", e.msg);
+    ck_assert_int_eq(be->conv1d_prepare(be, &good, &e), 0);
+    be->conv1d_forward(be, out, x, w, b, &good);
+    ck_assert_int_eq(backend_failed(be, &e), 0);
+    ck_assert(out[0] == 0.0f);
+    backend_destroy(be);
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("conv");
@@ -660,6 +720,7 @@ static Suite *conv_suite(void)
     // generous: sanitizer builds run the reference several times slower
     tcase_set_timeout(dn, 300);
     tcase_add_test(dn, test_onednn_bad_layout);
+    tcase_add_test(dn, test_onednn_build_failure_is_an_error);
     tcase_add_test(dn, test_onednn_vs_ref);
     tcase_add_test(dn, test_onednn_cache);
     tcase_add_test(dn, test_onednn_evict);

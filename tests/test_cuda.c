@@ -898,7 +898,7 @@ static void model_step(backend *be, const resecg_config *cfg, int B, int L, step
     ck_assert_msg(model_init(&m, &cfg->model, be, &e) == 0, "%s", e.msg);
     ck_assert_msg(model_reserve(&m, B, L, &e) == 0, "%s", e.msg);
     ck_assert_msg(adam_init(&opt, be, m.nparams, &e) == 0, "%s", e.msg);
-    model_init_weights(&m, 2018);
+    ck_assert_msg(model_init_weights(&m, 2018, &e) == 0, "%s", e.msg);
     const int T = L / m.frame, K = cfg->model.num_classes;
     float *x = testutil_falloc((size_t)B * L);
     int *lab = malloc((size_t)B * T * sizeof *lab);
@@ -1114,7 +1114,7 @@ START_TEST(test_arena_full_size)
     ck_assert(model_init(&m, &cfg.model, be, &e) == 0);
     ck_assert(model_reserve(&m, 32, 8960, &e) == 0);
     ck_assert(adam_init(&opt, be, m.nparams, &e) == 0);
-    model_init_weights(&m, 1);
+    ck_assert_msg(model_init_weights(&m, 1, &e) == 0, "%s", e.msg);
     const int T = 8960 / m.frame;
     float *x = testutil_falloc((size_t)32 * 8960);
     int *lab = malloc((size_t)32 * T * sizeof *lab);

@@ -335,7 +335,7 @@ START_TEST(test_save_refuses_nonfinite)
     ck_assert_msg(be != NULL, "%s", e.msg);
     model m = {0};
     ck_assert_msg(model_init(&m, &g_netcfg.model, be, &e) == 0, "%s", e.msg);
-    model_init_weights(&m, g_seed);
+    ck_assert_msg(model_init_weights(&m, g_seed, &e) == 0, "%s", e.msg);
     const tensor_info *t = model_tensor(&m, "blocks.1.conv2.weight");
     ck_assert_ptr_nonnull(t);
     float nan = NAN;

@@ -231,17 +231,21 @@ int data_bucket_frames(int T, int n, int cap)
     return b > cap && cap >= T ? cap : b;
 }
 
-void batch_fill(batch *bt, const dataset *ds, const int *idx, int B, int frame, float mean, float std)
+int batch_length(const batch *bt, const dataset *ds, const int *idx, int B, int frame)
 {
-    RESECG_ASSERT(B >= 0 && B <= bt->cap_B && frame >= 1 && std > 0.0f);
     int T = 0;
     for (int b = 0; b < B; b++) {
         int f = data_frames(ds->recs[idx[b]].len, frame);
         if (f > T)
             T = f;
     }
-    T = data_bucket_frames(T, bt->buckets, bt->cap_L / frame);
-    int L = T * frame;
+    return data_bucket_frames(T, bt->buckets, bt->cap_L / frame) * frame;
+}
+
+void batch_fill(batch *bt, const dataset *ds, const int *idx, int B, int frame, float mean, float std)
+{
+    RESECG_ASSERT(B >= 0 && B <= bt->cap_B && frame >= 1 && std > 0.0f);
+    int L = batch_length(bt, ds, idx, B, frame), T = L / frame;
     RESECG_ASSERT(L <= bt->cap_L);
     bt->B = B;
     bt->T = T;

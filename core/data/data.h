@@ -164,6 +164,9 @@ void batch_free(batch *bt);
  * run can see are then at most n per octave of record lengths, which bounds
  * the convolution primitives and algorithm searches the backends make. */
 int data_bucket_frames(int T, int n, int cap);
+/* The padded length batch_fill gives records idx[0..B) (samples). */
+int batch_length(const batch *bt, const dataset *ds, const int *idx, int B, int frame);
+
 /* Fills bt with records idx[0..B): each record is trimmed to a multiple of
  * frame (as Hannun et al.: floor(len / frame) * frame), normalised as
  * (x - mean) / std, and zero padded to the longest in the batch, or

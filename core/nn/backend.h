@@ -31,6 +31,15 @@ struct backend {
      * backends set it (model_forward writes the input directly). */
     int act_nwc;
     void *ctx; /* backend-private state (oneDNN engine and primitive cache, cuDNN handles) */
+    /* Set by a kernel that could not run (a shape whose primitives or
+     * scratch could not be made: out of memory): it leaves its outputs as
+     * they were, and so do the kernels after it. The caller checks after
+     * each step (backend_failed) and stops with this message: an error,
+     * never an abort. "" while all is well. */
+    char failure[512];
+    /* convolution shapes the backend keeps prepared at once (conv1d_prepare
+     * beyond it evicts the least recently used); 0: no limit */
+    int prepare_cap;
 
     void (*destroy)(backend *be);
 
@@ -43,8 +52,9 @@ struct backend {
 
     /* optional, NULL where a backend needs no setup: builds what convs of
      * shape d need (primitives, workspace) ahead of their first call;
-     * model_reserve calls it for every conv of a full batch (STYLE rule 7) */
-    void (*conv1d_prepare)(backend *be, const conv_dims *d);
+     * model_reserve calls it for every conv of a full batch (STYLE rule 7).
+     * -1 with e filled when it cannot (out of memory). */
+    int (*conv1d_prepare)(backend *be, const conv_dims *d, rerr *e);
     void (*conv1d_forward)(backend *be, float *out, const float *inp, const float *w,
                            const float *b, const conv_dims *d);
     void (*conv1d_backward)(backend *be, float *dinp, float *dw, float *db, const float *dout,
@@ -76,5 +86,11 @@ struct backend {
                       long n, float lr, float beta1, float beta2, float eps, int t,
                       float grad_scale);
 };
+
+/* -1 with e = be->failure when a kernel could not run; 0 otherwise. */
+static inline int backend_failed(const backend *be, rerr *e)
+{
+    return be->failure[0] ? rerr_set(e, "%s", be->failure) : 0;
+}
 
 #endif

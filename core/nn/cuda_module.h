@@ -30,7 +30,7 @@ extern "C" {
 #define RESECG_CUDA_MODULE_NAME "libresecg_cuda.so"
 #define RESECG_CUDA_MODULE_ENTRY "resecg_cuda_module_v1"
 /* bumped whenever cuda_module_api, backend or cuda_backend_stats change */
-#define RESECG_CUDA_MODULE_ABI 1
+#define RESECG_CUDA_MODULE_ABI 2
 
 /* What the backend allocated and cached so far. */
 typedef struct cuda_backend_stats {

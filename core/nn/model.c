@@ -21,11 +21,7 @@ static long layout_add(layout *lo, const char *name, tensor_kind kind, int ndim,
                        int d2)
 {
     model *m = lo->m;
-    if (m->ntensors == lo->cap) {
-        lo->cap = lo->cap ? 2 * lo->cap : 64;
-        m->tensors = realloc(m->tensors, (size_t)lo->cap * sizeof *m->tensors);
-        RESECG_ASSERT(m->tensors);
-    }
+    RESECG_ASSERT(m->ntensors < lo->cap); /* model_init counts them first */
     tensor_info *t = &m->tensors[m->ntensors++];
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
@@ -80,7 +76,11 @@ int model_init(model *m, const model_config *cfg, backend *be, rerr *e)
         cfg->increase_channels_at < 1 || cfg->subsample_every < 1 || cfg->num_classes < 2)
         return rerr_set(e, "model config has a non-positive size");
 
-    layout lo = {.m = m};
+    // stem conv and bn, per block two of each, the head's bn and dense layer
+    layout lo = {.m = m, .cap = 2 + 4 + cfg->num_blocks * 12 + 4 + 2};
+    m->tensors = malloc(sizeof *m->tensors * (size_t)lo.cap);
+    if (!m->tensors)
+        return rerr_set(e, "out of memory for the model's tensor list");
     int F = cfg->filters_start, K = cfg->kernel;
     layout_conv(&lo, "conv", F, cfg->in_channels, K, &m->stem_w, &m->stem_b);
     layout_bn(&lo, "bn", F, &m->stem_g, &m->stem_beta, &m->stem_rm, &m->stem_rv);
@@ -216,24 +216,27 @@ int model_reserve(model *m, int cap_B, int cap_L, rerr *e)
     }
     m->cap_B = cap_B;
     m->cap_L = cap_L;
-    if (m->be->conv1d_prepare) {
-        // every conv of a full batch, in forward order: their primitives and
-        // workspace exist before the first step (a shorter last batch or
-        // another evaluation length still gets its own on first use)
-        const model_config *c = &m->cfg;
-        conv_dims d;
-        conv_dims_same(&d, cap_B, c->in_channels, c->filters_start, cap_L, c->kernel, 1);
-        m->be->conv1d_prepare(m->be, &d);
-        int Lin = cap_L;
-        for (int i = 0; i < m->nblocks; i++) {
-            const block_desc *bd = &m->blocks[i];
-            conv_dims_same(&d, cap_B, bd->cin, bd->cout, Lin, c->kernel, bd->stride);
-            m->be->conv1d_prepare(m->be, &d);
-            Lin /= bd->stride;
-            conv_dims_same(&d, cap_B, bd->cout, bd->cout, Lin, c->kernel, 1);
-            m->be->conv1d_prepare(m->be, &d);
-        }
+    return model_prepare(m, cap_B, cap_L, e);
+}
+
+int model_prepare(model *m, int B, int L, rerr *e)
+{
+    if (!m->be->conv1d_prepare)
+        return 0;
+    // every conv of a B x L batch, in forward order
+    const model_config *c = &m->cfg;
+    conv_dims d[1 + 2 * RESECG_MAX_BLOCKS];
+    int n = 0, Lin = L;
+    conv_dims_same(&d[n++], B, c->in_channels, c->filters_start, L, c->kernel, 1);
+    for (int i = 0; i < m->nblocks; i++) {
+        const block_desc *bd = &m->blocks[i];
+        conv_dims_same(&d[n++], B, bd->cin, bd->cout, Lin, c->kernel, bd->stride);
+        Lin /= bd->stride;
+        conv_dims_same(&d[n++], B, bd->cout, bd->cout, Lin, c->kernel, 1);
     }
+    for (int i = 0; i < n; i++)
+        if (m->be->conv1d_prepare(m->be, &d[i], e) != 0)
+            return -1;
     return 0;
 }
 
@@ -254,11 +257,15 @@ void model_free(model *m)
 
 /* ---- initialisation ---- */
 
-void model_init_weights(model *m, uint64_t seed)
+int model_init_weights(model *m, uint64_t seed, rerr *e)
 {
     float *p = malloc((size_t)m->nparams * sizeof(float));
-    float *buf = malloc((size_t)m->nbuffers * sizeof(float));
-    RESECG_ASSERT(p && buf);
+    float *buf = malloc((size_t)m->nbuffers * sizeof(float) + 1);
+    if (!p || !buf) {
+        free(p);
+        free(buf);
+        return rerr_set(e, "out of memory initialising %ld parameters", m->nparams);
+    }
     rng r;
     rng_seed(&r, seed);
     for (int i = 0; i < m->ntensors; i++) {
@@ -295,6 +302,7 @@ void model_init_weights(model *m, uint64_t seed)
     m->be->upload(m->be, m->buffers, buf, (size_t)m->nbuffers * sizeof(float));
     free(p);
     free(buf);
+    return 0;
 }
 
 /* ---- forward ---- */

@@ -88,14 +88,22 @@ typedef struct model {
  * config or allocation failure. */
 int model_init(model *m, const model_config *cfg, backend *be, rerr *e);
 /* Allocates the activation memory for batches up to cap_B records of cap_L
- * samples (cap_L a multiple of m->frame). */
+ * samples (cap_L a multiple of m->frame), and prepares the full batch's
+ * convolutions (model_prepare). -1 with e filled when out of memory. */
 int model_reserve(model *m, int cap_B, int cap_L, rerr *e);
+
+/* Builds, before their first use, what the backend needs for the
+ * convolutions of a B x L batch (oneDNN's primitives and workspace; nothing
+ * on the backends without conv1d_prepare). -1 with e filled when it cannot:
+ * out of memory. A shape not prepared is built on first use, and a failure
+ * there is be->failure (backend.h), not an abort. */
+int model_prepare(model *m, int B, int L, rerr *e);
 void model_free(model *m);
 
 /* He-normal convs (truncated normal, std sqrt(2 / fan_in) / 0.8796, as Keras),
  * zero conv biases, Glorot-uniform dense weight, BN gamma 1, beta 0, running
- * mean 0, running variance 1. */
-void model_init_weights(model *m, uint64_t seed);
+ * mean 0, running variance 1. -1 with e filled when out of memory. */
+int model_init_weights(model *m, uint64_t seed, rerr *e);
 
 /* Forward pass over x (B, 1, L) in host memory, L a multiple of m->frame and
  * B, L within the reservation. training: batch statistics, running-stat

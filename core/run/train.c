@@ -124,6 +124,12 @@ static int eval_records(model *m, const dataset *ds, const int *idx, int n, floa
         batch_fill(bt, ds, bidx, B, m->frame, mean, sd);
         shapes_add(shapes, B, bt->L);
         model_forward(m, bt->x, B, bt->L, 0, 0);
+        if (backend_failed(be, e)) {
+            char msg[sizeof e->msg];
+            snprintf(msg, sizeof msg, "%s", e->msg);
+            rerr_set(e, "evaluating a %d x %d batch: %s", B, bt->L, msg);
+            break;
+        }
         long valid = 0;
         for (int i = 0; i < B; i++)
             valid += bt->frames[i];
@@ -154,7 +160,7 @@ static int eval_records(model *m, const dataset *ds, const int *idx, int n, floa
     free(ph);
     free(pos);
     free(bidx);
-    return 0;
+    return be->failure[0] ? -1 : 0;
 }
 
 /* ---- the run ---- */
@@ -304,6 +310,7 @@ typedef struct net_run {
     int *rec_pred;
     char data_fp[RUNDIR_FP_SIZE];
     char numerics[1200]; /* "numerics: ...": train.log and config.yaml */
+    int shapes_prepared, shapes_known; /* net_run_prepare's, for the log */
 } net_run;
 
 static void net_run_free(net_run *r)
@@ -325,6 +332,53 @@ static void net_run_free(net_run *r)
     dataset_free(&r->ds);
     if (r->log)
         fclose(r->log);
+}
+
+/* The batch shapes of epoch 1's training batches (by-length batches are
+ * the same groups every epoch, random ones differ and are built on first
+ * use) and of the dev evaluation, prepared before the first step as far
+ * as the backend keeps them (be->prepare_cap): what they need is made,
+ * and any lack of memory found, now rather than mid-run. */
+static int net_run_prepare(net_run *r, rerr *e)
+{
+    const resecg_config *cfg = r->cfg;
+    int Bcap = cfg->train.batch_size, rc = -1;
+    shape_set *ss = calloc(1, sizeof *ss);
+    int *pos = malloc(sizeof *pos * (size_t)(r->ndv > 0 ? r->ndv : 1));
+    int *bidx = malloc(sizeof *bidx * (size_t)Bcap);
+    if (!ss || !pos || !bidx) {
+        rerr_set(e, "out of memory");
+        goto done;
+    }
+    if (epoch_batches_fill(&r->eb, &r->ds, r->tr, r->ntr, Bcap,
+                           cfg->data.batching == BATCH_BY_LENGTH, cfg->train.drop_last,
+                           cfg->train.seed, 1, e) != 0 ||
+        eval_order(&r->ds, r->dv, r->ndv, pos, e) != 0)
+        goto done;
+    for (int b = 0; b < r->eb.nb; b++) {
+        int B = r->eb.start[b + 1] - r->eb.start[b];
+        shapes_add(ss, B, batch_length(&r->bt, &r->ds, r->eb.idx + r->eb.start[b], B, r->m.frame));
+    }
+    for (int s = 0; s < r->ndv; s += Bcap) {
+        int B = r->ndv - s < Bcap ? r->ndv - s : Bcap;
+        for (int i = 0; i < B; i++)
+            bidx[i] = r->dv[pos[s + i]];
+        shapes_add(ss, B, batch_length(&r->bt, &r->ds, bidx, B, r->m.frame));
+    }
+    int per = 1 + 2 * r->m.nblocks; /* convolutions of one batch shape */
+    int fit = r->be->prepare_cap > 0 ? r->be->prepare_cap / per : ss->n;
+    r->shapes_known = ss->n;
+    for (int i = 0; i < ss->n && i < fit; i++) {
+        if (model_prepare(&r->m, ss->BL[i][0], ss->BL[i][1], e) != 0)
+            goto done;
+        r->shapes_prepared++;
+    }
+    rc = 0;
+done:
+    free(ss);
+    free(pos);
+    free(bidx);
+    return rc;
 }
 
 /* The data, the run directory, the backend and model (every shape reserved),
@@ -362,7 +416,8 @@ static int net_run_open(net_run *r, rerr *e)
         batch_init(&r->bt, Bcap, cap_L, e) != 0)
         return -1;
     r->bt.buckets = cfg->data.length_buckets;
-    model_init_weights(&r->m, cfg->train.seed);
+    if (model_init_weights(&r->m, cfg->train.seed, e) != 0)
+        return -1;
 
     /* normalisation from the training split only (awni/ecg's Preproc fits
      * on the training records; increase24's code normalised its dev set with
@@ -381,7 +436,9 @@ static int net_run_open(net_run *r, rerr *e)
     r->rec_pred = malloc((size_t)r->ndv * sizeof(int));
     if (!r->rec_probs || !r->rec_pred)
         return rerr_set(e, "out of memory");
-    return epoch_batches_init(&r->eb, r->ntr, e);
+    if (epoch_batches_init(&r->eb, r->ntr, e) != 0)
+        return -1;
+    return r->be->conv1d_prepare ? net_run_prepare(r, e) : 0;
 }
 
 /* The loop state: fresh, or an interrupted run's (--resume); then the
@@ -421,7 +478,20 @@ static int net_run_start(net_run *r, rerr *e)
                r->ntr, r->ndv, r->m.nparams, r->be->name, config_loss_name(cfg->loss.kind),
                cfg->train.batch_size, cfg->train.max_epochs);
     rundir_log(r->log, o->quiet, "%s\n", r->numerics);
+    if (r->shapes_known)
+        rundir_log(r->log, o->quiet,
+                   "prepared %d of %d batch shapes (epoch 1 and dev) before the first step%s\n",
+                   r->shapes_prepared, r->shapes_known,
+                   r->shapes_prepared < r->shapes_known ? "; the rest are built on first use" : "");
     return 0;
+}
+
+/* A kernel could not run in batch b of epoch ep (backend_failed filled e). */
+static int batch_error(rerr *e, int ep, int b, int B, int L)
+{
+    char msg[sizeof e->msg];
+    snprintf(msg, sizeof msg, "%s", e->msg);
+    return rerr_set(e, "epoch %d batch %d (%d x %d samples): %s", ep, b + 1, B, L, msg);
 }
 
 /* Epoch ep's training batches; *train_loss = their mean loss. */
@@ -445,12 +515,16 @@ static int net_run_train_epoch(net_run *r, int ep, double *train_loss, rerr *e)
         shapes_add(r->train_shapes, B, r->bt.L);
         model_forward(&r->m, r->bt.x, B, r->bt.L, 1,
                       rng_hash3(cfg->train.seed, (uint64_t)ep, (uint64_t)b));
+        if (backend_failed(be, e))
+            return batch_error(e, ep, b, B, r->bt.L);
         float l = be->loss_forward_backward(be, NULL, r->m.dlogits, r->m.logits, r->bt.labels,
                                             B * r->bt.T, &r->lp);
         if (!isfinite(l))
             return rerr_set(e, "epoch %d batch %d: the loss is %g (diverged); lower optim.lr", ep,
                             b + 1, (double)l);
         model_backward(&r->m);
+        if (backend_failed(be, e))
+            return batch_error(e, ep, b, B, r->bt.L);
         adam_step_clipped(&r->opt, be, r->m.params, r->m.grads, &cfg->optim, r->st.lr);
         loss_sum += l;
         if (r->o->progress)

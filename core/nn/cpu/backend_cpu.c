@@ -27,14 +27,22 @@ typedef struct cpu_ctx {
     size_t bn_len;
 } cpu_ctx;
 
+/* The first failure of a kernel, for backend_failed. */
+static void fail(backend *be, const char *msg)
+{
+    if (!be->failure[0])
+        snprintf(be->failure, sizeof be->failure, "%.500s", msg);
+}
+
 /* The nwc BN scratch for (B, C, L), grown if needed (conv1d_prepare grows it
- * for every shape of a full batch up front). */
+ * for every shape of a full batch up front); NULL when out of memory. */
 static double *bn_scratch(cpu_ctx *c, int B, int C, int L)
 {
     size_t need = nwc_bn_scratch(B, C, L);
     if (need > c->bn_len) {
         double *nb = realloc(c->bn_ws, need * sizeof(double));
-        RESECG_ASSERT(nb != NULL);
+        if (!nb)
+            return NULL;
         c->bn_ws = nb;
         c->bn_len = need;
     }
@@ -56,36 +64,43 @@ static void cpu_copy(backend *be, void *dst, const void *src, size_t bytes)
 }
 static void cpu_zero(backend *be, void *p, size_t bytes) { (void)be; memset(p, 0, bytes); }
 
-static void cpu_conv_prepare(backend *be, const conv_dims *d)
+static int cpu_conv_prepare(backend *be, const conv_dims *d, rerr *e)
 {
     cpu_ctx *c = be->ctx;
-    if (c->dnnl)
-        onednn_conv1d_prepare(c->dnnl, d);
-    if (be->act_nwc) {
-        // the BN layers around this conv: its input's and its output's shape
-        bn_scratch(c, d->B, d->Cin, d->L);
-        bn_scratch(c, d->B, d->Cout, d->Lout);
-    }
+    if (c->dnnl && onednn_conv1d_prepare(c->dnnl, d, e) != 0)
+        return -1;
+    // the BN layers around this conv: its input's and its output's shape
+    if (be->act_nwc &&
+        (!bn_scratch(c, d->B, d->Cin, d->L) || !bn_scratch(c, d->B, d->Cout, d->Lout)))
+        return rerr_set(e, "out of memory for the batch-norm scratch of a %d x %d batch", d->B,
+                        d->L);
+    return 0;
 }
 
 static void cpu_conv_fwd(backend *be, float *out, const float *inp, const float *w, const float *b,
                          const conv_dims *d)
 {
     cpu_ctx *c = be->ctx;
-    if (c->dnnl)
-        onednn_conv1d_forward(c->dnnl, out, inp, w, b, d);
-    else
+    rerr e;
+    if (be->failure[0])
+        return;
+    if (!c->dnnl)
         cpu_conv1d_forward(out, inp, w, b, d);
+    else if (onednn_conv1d_forward(c->dnnl, out, inp, w, b, d, &e) != 0)
+        fail(be, e.msg);
 }
 
 static void cpu_conv_bwd(backend *be, float *dinp, float *dw, float *db, const float *dout,
                          const float *inp, const float *w, const conv_dims *d)
 {
     cpu_ctx *c = be->ctx;
-    if (c->dnnl)
-        onednn_conv1d_backward(c->dnnl, dinp, dw, db, dout, inp, w, d);
-    else
+    rerr e;
+    if (be->failure[0])
+        return;
+    if (!c->dnnl)
         cpu_conv1d_backward(dinp, dw, db, dout, inp, w, d);
+    else if (onednn_conv1d_backward(c->dnnl, dinp, dw, db, dout, inp, w, d, &e) != 0)
+        fail(be, e.msg);
 }
 
 static void cpu_bnrelu_fwd(backend *be, float *out, float *mean, float *rstd, const float *inp,
@@ -94,8 +109,12 @@ static void cpu_bnrelu_fwd(backend *be, float *out, float *mean, float *rstd, co
                            uint64_t seed)
 {
     if (be->act_nwc) {
-        nwc_bnrelu_forward(out, mean, rstd, inp, gamma, beta, rm, rv, B, C, L, momentum, eps,
-                           training, p, seed, bn_scratch(be->ctx, B, C, L));
+        double *ws = bn_scratch(be->ctx, B, C, L);
+        if (!ws)
+            fail(be, "out of memory for the batch-norm scratch");
+        else if (!be->failure[0])
+            nwc_bnrelu_forward(out, mean, rstd, inp, gamma, beta, rm, rv, B, C, L, momentum, eps,
+                               training, p, seed, ws);
         return;
     }
     cpu_bnrelu_forward(out, mean, rstd, inp, gamma, beta, rm, rv, B, C, L, momentum, eps, training,
@@ -108,9 +127,13 @@ static void cpu_bnrelu_bwd(backend *be, float *dinp, float *dgamma, float *dbeta
                            int L, float p)
 {
     cpu_ctx *c = be->ctx;
-    if (be->act_nwc)
-        nwc_bnrelu_backward(dinp, dgamma, dbeta, dout, out, inp, mean, rstd, gamma, B, C, L, p,
-                            bn_scratch(c, B, C, L));
+    double *ws = be->act_nwc ? bn_scratch(c, B, C, L) : NULL;
+    if (be->act_nwc && !ws)
+        fail(be, "out of memory for the batch-norm scratch");
+    else if (be->failure[0])
+        return;
+    else if (be->act_nwc)
+        nwc_bnrelu_backward(dinp, dgamma, dbeta, dout, out, inp, mean, rstd, gamma, B, C, L, p, ws);
     else if (c->dnnl)
         fast_bnrelu_backward(dinp, dgamma, dbeta, dout, out, inp, mean, rstd, gamma, B, C, L, p);
     else
@@ -263,6 +286,7 @@ backend *cpu_backend_create(int use_dnnl, int threads, precision_kind prec, rerr
     be->upload = cpu_copy;
     be->download = cpu_copy;
     be->zero = cpu_zero;
+    be->prepare_cap = use_dnnl ? ONEDNN_CACHE_CAP : 0;
     be->conv1d_prepare = cpu_conv_prepare;
     be->conv1d_forward = cpu_conv_fwd;
     be->conv1d_backward = cpu_conv_bwd;

@@ -48,8 +48,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* dnnl failures here are programming errors (bad descriptors, unsupported
- * shapes), not bad input, and the kernels return void: report and abort. */
+/* Running a built primitive fails only on a programming error (the
+ * workspace and scratchpad are ours, nothing is allocated): report and
+ * abort. Building one can fail for want of memory or on a shape oneDNN
+ * rejects: DNNL_TRY records that in the ctx and fails the builder, and the
+ * caller gets an error message instead of an abort. */
 #define DNNL_CHECK(call)                                                               \
     do {                                                                               \
         dnnl_status_t st_ = (call);                                                    \
@@ -60,10 +63,13 @@
         }                                                                              \
     } while (0)
 
-/* Enough for every shape of a training run (about 25 distinct convs, twice
- * that with a ragged last batch) and evaluation at other lengths; beyond it
- * the least recently used shape is dropped, so memory stays bounded. */
-#define ONEDNN_CACHE_CAP 256
+#define DNNL_TRY(c, call)                                                              \
+    do {                                                                               \
+        dnnl_status_t st_ = (call);                                                    \
+        if (st_ != dnnl_success)                                                       \
+            return build_fail((c), __LINE__, #call, st_);                              \
+    } while (0)
+
 #define WS_ALIGN 64
 
 /* One argument of a primitive: the caller's buffer and, when the primitive
@@ -128,7 +134,19 @@ typedef struct onednn_ctx {
     unsigned long long clock;
     void *ws;
     size_t ws_bytes;
+    char err[384]; /* why the last shape could not be built ("" when it could) */
 } onednn_ctx;
+
+static int build_fail(onednn_ctx *c, int line, const char *call, dnnl_status_t st)
+{
+    if (!c->err[0]) {
+        size_t n = strcspn(call, "(");
+        snprintf(c->err, sizeof c->err, "%s (%.*s, conv_dnnl.c:%d)",
+                 st == dnnl_out_of_memory ? "out of memory" : dnnl_status2str(st), (int)n, call,
+                 line);
+    }
+    return -1;
+}
 
 static size_t align_up(size_t x) { return (x + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN; }
 
@@ -139,55 +157,62 @@ static int dims_equal(const conv_dims *a, const conv_dims *b)
            a->pad_left == b->pad_left;
 }
 
-static void md_init(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
-                    dnnl_format_tag_t tag)
+static int md_init(onednn_ctx *c, dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+                   dnnl_format_tag_t tag)
 {
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag));
+    DNNL_TRY(c, dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag));
+    return 0;
 }
 
 /* The data type a primitive is offered for an operand: bf16 for what the
  * arithmetic reads in bf16 mode, fp32 for every result and for the bias. */
-static void md_init_op(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
-                       dnnl_format_tag_t tag, int bf16_operand)
+static int md_init_op(onednn_ctx *c, dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+                      dnnl_format_tag_t tag, int bf16_operand)
 {
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, ndims, dims, bf16_operand ? dnnl_bf16 : dnnl_f32,
-                                            tag));
+    DNNL_TRY(c, dnnl_memory_desc_init_by_tag(md, ndims, dims, bf16_operand ? dnnl_bf16 : dnnl_f32,
+                                             tag));
+    return 0;
 }
 
 /* Fills a port: the user memory with user_md and, if the primitive's md
  * differs, an inner memory at *ws_off (advanced) and the reorder. With
  * share_from an input whose inner md equals share_from's reuses its copy. */
-static void port_init(port *p, onednn_ctx *c, int arg, int is_output,
-                      const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *prim_md,
-                      const port *share_from, size_t *ws_off)
+static int port_init(port *p, onednn_ctx *c, int arg, int is_output,
+                     const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *prim_md,
+                     const port *share_from, size_t *ws_off)
 {
     memset(p, 0, sizeof *p);
     p->arg = arg;
     p->is_output = is_output;
-    DNNL_CHECK(dnnl_memory_create(&p->user, user_md, c->engine, DNNL_MEMORY_NONE));
+    DNNL_TRY(c, dnnl_memory_create(&p->user, user_md, c->engine, DNNL_MEMORY_NONE));
+    if (!prim_md)
+        return build_fail(c, __LINE__, "dnnl_primitive_desc_query_md", dnnl_runtime_error);
     if (dnnl_memory_desc_equal(user_md, prim_md))
-        return;
-    DNNL_CHECK(dnnl_memory_create(&p->inner, prim_md, c->engine, DNNL_MEMORY_NONE));
+        return 0;
+    DNNL_TRY(c, dnnl_memory_create(&p->inner, prim_md, c->engine, DNNL_MEMORY_NONE));
     if (share_from && share_from->inner && !is_output) {
         const dnnl_memory_desc_t *other;
-        DNNL_CHECK(dnnl_memory_get_memory_desc(share_from->inner, &other));
+        DNNL_TRY(c, dnnl_memory_get_memory_desc(share_from->inner, &other));
         if (dnnl_memory_desc_equal(other, prim_md)) {
             p->off = share_from->off;
             p->shared = 1;
-            return;
+            return 0;
         }
     }
     p->off = align_up(*ws_off);
     *ws_off = p->off + dnnl_memory_desc_get_size(prim_md);
     dnnl_primitive_desc_t rpd;
     if (is_output)
-        DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, prim_md, c->engine, user_md,
-                                                      c->engine, NULL));
+        DNNL_TRY(c, dnnl_reorder_primitive_desc_create(&rpd, prim_md, c->engine, user_md,
+                                                       c->engine, NULL));
     else
-        DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, user_md, c->engine, prim_md,
-                                                      c->engine, NULL));
-    DNNL_CHECK(dnnl_primitive_create(&p->reorder, rpd));
-    DNNL_CHECK(dnnl_primitive_desc_destroy(rpd));
+        DNNL_TRY(c, dnnl_reorder_primitive_desc_create(&rpd, user_md, c->engine, prim_md,
+                                                       c->engine, NULL));
+    dnnl_status_t st = dnnl_primitive_create(&p->reorder, rpd);
+    dnnl_primitive_desc_destroy(rpd);
+    if (st != dnnl_success)
+        return build_fail(c, __LINE__, "dnnl_primitive_create(reorder)", st);
+    return 0;
 }
 
 static void port_destroy(port *p)
@@ -202,8 +227,8 @@ static void port_destroy(port *p)
 
 /* The convolution descriptor of one op kind, with activations offered in
  * format f (weights: oiw with ncw, else "any"; bias always plain x). */
-static void op_desc_init(dnnl_convolution_desc_t *cd, int kind, const conv_dims *d, act_fmt f,
-                         int bf16)
+static int op_desc_init(onednn_ctx *c, dnnl_convolution_desc_t *cd, int kind, const conv_dims *d,
+                        act_fmt f, int bf16)
 {
     dnnl_dims_t src_dims = {d->B, d->Cin, d->L};
     dnnl_dims_t wei_dims = {d->Cout, d->Cin, d->K};
@@ -215,10 +240,11 @@ static void op_desc_init(dnnl_convolution_desc_t *cd, int kind, const conv_dims 
     // src, diff_dst; backward-data weights, diff_dst. Results (dst,
     // diff_weights, diff_bias, diff_src) and the bias stay fp32.
     dnnl_memory_desc_t src, wei, bias, dst;
-    md_init_op(&src, 3, src_dims, act, bf16 && kind != OP_BWD_D);
-    md_init_op(&wei, 3, wei_dims, wt, bf16 && kind != OP_BWD_W);
-    md_init(&bias, 1, bias_dims, dnnl_x);
-    md_init_op(&dst, 3, dst_dims, act, bf16 && kind != OP_FWD);
+    if (md_init_op(c, &src, 3, src_dims, act, bf16 && kind != OP_BWD_D) ||
+        md_init_op(c, &wei, 3, wei_dims, wt, bf16 && kind != OP_BWD_W) ||
+        md_init(c, &bias, 1, bias_dims, dnnl_x) ||
+        md_init_op(c, &dst, 3, dst_dims, act, bf16 && kind != OP_FWD))
+        return -1;
 
     // TensorFlow "same" padding is asymmetric: the right pad is whatever
     // makes the last window fit, pad_left or pad_left + 1 (0 when K < stride
@@ -229,15 +255,16 @@ static void op_desc_init(dnnl_convolution_desc_t *cd, int kind, const conv_dims 
     dnnl_dims_t pad_r = {pr > 0 ? pr : 0};
 
     if (kind == OP_FWD)
-        DNNL_CHECK(dnnl_convolution_forward_desc_init(cd, dnnl_forward_training,
-                                                      dnnl_convolution_direct, &src, &wei, &bias,
-                                                      &dst, strides, pad_l, pad_r));
+        DNNL_TRY(c, dnnl_convolution_forward_desc_init(cd, dnnl_forward_training,
+                                                       dnnl_convolution_direct, &src, &wei, &bias,
+                                                       &dst, strides, pad_l, pad_r));
     else if (kind == OP_BWD_W)
-        DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(
-            cd, dnnl_convolution_direct, &src, &wei, &bias, &dst, strides, pad_l, pad_r));
+        DNNL_TRY(c, dnnl_convolution_backward_weights_desc_init(
+                        cd, dnnl_convolution_direct, &src, &wei, &bias, &dst, strides, pad_l, pad_r));
     else
-        DNNL_CHECK(dnnl_convolution_backward_data_desc_init(cd, dnnl_convolution_direct, &src,
-                                                            &wei, &dst, strides, pad_l, pad_r));
+        DNNL_TRY(c, dnnl_convolution_backward_data_desc_init(cd, dnnl_convolution_direct, &src,
+                                                             &wei, &dst, strides, pad_l, pad_r));
+    return 0;
 }
 
 /* Backward-data as forward convs, so that it gets the brgemm forward
@@ -287,8 +314,8 @@ static int bwd_d_phases(dphase ph[2], const conv_dims *d)
     return 2;
 }
 
-static void bwd_d_fwd_desc_init(dnnl_convolution_desc_t *cd, const conv_dims *d,
-                                const dphase *ph, act_fmt f)
+static int bwd_d_fwd_desc_init(onednn_ctx *c, dnnl_convolution_desc_t *cd, const conv_dims *d,
+                               const dphase *ph, act_fmt f)
 {
     dnnl_dims_t src_dims = {d->B, d->Cout, d->Lout};
     dnnl_dims_t wei_dims = {d->Cin, d->Cout, ph->taps};
@@ -296,15 +323,16 @@ static void bwd_d_fwd_desc_init(dnnl_convolution_desc_t *cd, const conv_dims *d,
     dnnl_format_tag_t act = f == FMT_NCW ? dnnl_ncw : f == FMT_NWC ? dnnl_nwc : dnnl_format_tag_any;
     dnnl_format_tag_t wt = f == FMT_NCW ? dnnl_oiw : dnnl_format_tag_any;
     dnnl_memory_desc_t src, wei, dst;
-    md_init(&src, 3, src_dims, act);
-    md_init(&wei, 3, wei_dims, wt);
-    md_init(&dst, 3, dst_dims, act);
+    if (md_init(c, &src, 3, src_dims, act) || md_init(c, &wei, 3, wei_dims, wt) ||
+        md_init(c, &dst, 3, dst_dims, act))
+        return -1;
     dnnl_dims_t strides = {1};
     dnnl_dims_t pad_l = {ph->padl};
     dnnl_dims_t pad_r = {ph->padr};
-    DNNL_CHECK(dnnl_convolution_forward_desc_init(cd, dnnl_forward_inference,
-                                                  dnnl_convolution_direct, &src, &wei, NULL, &dst,
-                                                  strides, pad_l, pad_r));
+    DNNL_TRY(c, dnnl_convolution_forward_desc_init(cd, dnnl_forward_inference,
+                                                   dnnl_convolution_direct, &src, &wei, NULL, &dst,
+                                                   strides, pad_l, pad_r));
+    return 0;
 }
 
 /* Creates op->pd for one op kind in the ctx's format for it, with the
@@ -312,44 +340,51 @@ static void bwd_d_fwd_desc_init(dnnl_convolution_desc_t *cd, const conv_dims *d,
  * being allocated by oneDNN at every execution. If the format only gets
  * oneDNN's reference implementation (a CPU without the kernels that the
  * measurements relied on), falls back to "any": oneDNN's own choice. */
-static void op_pd_create(conv_op *op, onednn_ctx *c, int kind, const conv_dims *d,
-                         const dphase *ph, const_dnnl_primitive_desc_t hint)
+static int op_pd_try(conv_op *op, onednn_ctx *c, int kind, const conv_dims *d, const dphase *ph,
+                     act_fmt f, const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint)
+{
+    dnnl_convolution_desc_t cd;
+    if (kind == OP_BWD_D_FWD ? bwd_d_fwd_desc_init(c, &cd, d, ph, f)
+                             : op_desc_init(c, &cd, kind, d, f, c->bf16))
+        return -1;
+    DNNL_TRY(c, dnnl_primitive_desc_create(&op->pd, &cd, attr, c->engine, hint));
+    return 0;
+}
+
+static int op_pd_create(conv_op *op, onednn_ctx *c, int kind, const conv_dims *d,
+                        const dphase *ph, const_dnnl_primitive_desc_t hint)
 {
     dnnl_primitive_attr_t attr;
-    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
-    DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-    dnnl_convolution_desc_t cd;
+    DNNL_TRY(c, dnnl_primitive_attr_create(&attr));
     // the flipped backward-data takes the backward-data format
     act_fmt f = kind == OP_BWD_D_FWD ? c->fmt[OP_BWD_D] : c->fmt[kind];
-    if (kind == OP_BWD_D_FWD)
-        bwd_d_fwd_desc_init(&cd, d, ph, f);
-    else
-        op_desc_init(&cd, kind, d, f, c->bf16);
-    DNNL_CHECK(dnnl_primitive_desc_create(&op->pd, &cd, attr, c->engine, hint));
+    dnnl_status_t st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    int rc = st == dnnl_success ? op_pd_try(op, c, kind, d, ph, f, attr, hint)
+                                : build_fail(c, __LINE__, "dnnl_primitive_attr_set_scratchpad_mode", st);
     const char *impl = NULL;
-    DNNL_CHECK(dnnl_primitive_desc_query(op->pd, dnnl_query_impl_info_str, 0, &impl));
-    if (f != FMT_ANY && impl && strncmp(impl, "ref", 3) == 0) {
-        DNNL_CHECK(dnnl_primitive_desc_destroy(op->pd));
-        if (kind == OP_BWD_D_FWD)
-            bwd_d_fwd_desc_init(&cd, d, ph, FMT_ANY);
-        else
-            op_desc_init(&cd, kind, d, FMT_ANY, c->bf16);
-        DNNL_CHECK(dnnl_primitive_desc_create(&op->pd, &cd, attr, c->engine, hint));
+    if (rc == 0 && f != FMT_ANY &&
+        dnnl_primitive_desc_query(op->pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+        impl && strncmp(impl, "ref", 3) == 0) {
+        dnnl_primitive_desc_destroy(op->pd);
+        op->pd = NULL;
+        rc = op_pd_try(op, c, kind, d, ph, FMT_ANY, attr, hint);
     }
-    DNNL_CHECK(dnnl_primitive_attr_destroy(attr));
+    dnnl_primitive_attr_destroy(attr);
+    return rc;
 }
 
 /* After the ports: the primitive itself and its scratchpad at *ws_off. */
-static void op_finish(conv_op *op, onednn_ctx *c, size_t *ws_off)
+static int op_finish(conv_op *op, onednn_ctx *c, size_t *ws_off)
 {
-    DNNL_CHECK(dnnl_primitive_create(&op->prim, op->pd));
+    DNNL_TRY(c, dnnl_primitive_create(&op->prim, op->pd));
     const dnnl_memory_desc_t *smd =
         dnnl_primitive_desc_query_md(op->pd, dnnl_query_scratchpad_md, 0);
     if (smd && dnnl_memory_desc_get_size(smd) > 0) {
-        DNNL_CHECK(dnnl_memory_create(&op->scratch, smd, c->engine, DNNL_MEMORY_NONE));
+        DNNL_TRY(c, dnnl_memory_create(&op->scratch, smd, c->engine, DNNL_MEMORY_NONE));
         op->scratch_off = align_up(*ws_off);
         *ws_off = op->scratch_off + dnnl_memory_desc_get_size(smd);
     }
+    return 0;
 }
 
 static void op_destroy(conv_op *op)
@@ -416,157 +451,203 @@ static void entry_destroy(conv_entry *e)
     free(e);
 }
 
-/* Builds the three primitives of one shape. Backward-weights runs before
- * backward-data in a backward call, so its workspace copy of diff_dst is
- * laid out first and backward-data reuses it when the formats agree. */
+/* The caller's layouts of one shape's tensors. */
+typedef struct user_mds {
+    dnnl_memory_desc_t src, wei, bias, dst;
+} user_mds;
+
+static const dnnl_memory_desc_t *pd_md(const conv_op *op, dnnl_query_t what, int index)
+{
+    return dnnl_primitive_desc_query_md(op->pd, what, index);
+}
+
+/* forward: (src, weights, bias) -> dst */
+static int entry_fwd(onednn_ctx *c, conv_entry *e, const user_mds *u)
+{
+    conv_op *op = &e->fwd;
+    size_t off = 0;
+    if (op_pd_create(op, c, OP_FWD, &e->d, NULL, NULL))
+        return -1;
+    op->nports = 4;
+    if (port_init(&op->ports[0], c, DNNL_ARG_SRC, 0, &u->src, pd_md(op, dnnl_query_src_md, 0), NULL,
+                  &off) ||
+        port_init(&op->ports[1], c, DNNL_ARG_WEIGHTS, 0, &u->wei,
+                  pd_md(op, dnnl_query_weights_md, 0), NULL, &off) ||
+        port_init(&op->ports[2], c, DNNL_ARG_BIAS, 0, &u->bias, pd_md(op, dnnl_query_weights_md, 1),
+                  NULL, &off) ||
+        port_init(&op->ports[3], c, DNNL_ARG_DST, 1, &u->dst, pd_md(op, dnnl_query_dst_md, 0), NULL,
+                  &off) ||
+        op_finish(op, c, &off))
+        return -1;
+    e->ws_fwd = off;
+    return 0;
+}
+
+/* backward weights: (src, diff_dst) -> (diff_weights, diff_bias), by our
+ * own kernel where it applies (its sums at the start of the workspace),
+ * else by oneDNN; *off: the workspace it uses */
+static int entry_bwd_w(onednn_ctx *c, conv_entry *e, const user_mds *u, size_t *off)
+{
+    const conv_dims *d = &e->d;
+    if (!c->bf16 && !c->nwc && c->use_wgrad != WGRAD_NEVER &&
+        wgrad_supported(d, c->wgrad_isa, c->use_wgrad == WGRAD_ALL)) {
+        e->wgrad_threads = omp_get_max_threads();
+        *off = wgrad_workspace_floats(d, e->wgrad_threads) * sizeof(float);
+        return 0;
+    }
+    conv_op *op = &e->bwd_w;
+    *off = 0;
+    if (op_pd_create(op, c, OP_BWD_W, d, NULL, e->fwd.pd))
+        return -1;
+    op->nports = 4;
+    return port_init(&op->ports[0], c, DNNL_ARG_SRC, 0, &u->src, pd_md(op, dnnl_query_src_md, 0),
+                     NULL, off) ||
+                   port_init(&op->ports[1], c, DNNL_ARG_DIFF_DST, 0, &u->dst,
+                             pd_md(op, dnnl_query_diff_dst_md, 0), NULL, off) ||
+                   port_init(&op->ports[2], c, DNNL_ARG_DIFF_WEIGHTS, 1, &u->wei,
+                             pd_md(op, dnnl_query_diff_weights_md, 0), NULL, off) ||
+                   port_init(&op->ports[3], c, DNNL_ARG_DIFF_BIAS, 1, &u->bias,
+                             pd_md(op, dnnl_query_diff_weights_md, 1), NULL, off) ||
+                   op_finish(op, c, off)
+               ? -1
+               : 0;
+}
+
+/* backward data as forward convs, phase r: (dout, wflip_r) -> the outputs
+ * of phase r; wflip_r is computed into the workspace by the call, in plain
+ * oiw; at stride 2 each phase writes every other element of dinp, through
+ * a strided view (dims (B, Cin, Lr), strides (Cin L, L, 2), from element r) */
+static int entry_bwd_d_phase(onednn_ctx *c, conv_entry *e, const user_mds *u, int r, size_t *off)
+{
+    const conv_dims *d = &e->d;
+    const dphase *ph = &e->ph[r];
+    conv_op *op = r == 0 ? &e->bwd_d : &e->bwd_d1;
+    dnnl_memory_desc_t flip_u, dst_view;
+    dnnl_dims_t flip_dims = {d->Cin, d->Cout, ph->taps};
+    if (md_init(c, &flip_u, 3, flip_dims, dnnl_oiw))
+        return -1;
+    dnnl_dims_t view_dims = {d->B, d->Cin, ph->Lr};
+    dnnl_dims_t view_strides = {(long)d->Cin * d->L, d->L, d->stride};
+    DNNL_TRY(c, dnnl_memory_desc_init_by_strides(&dst_view, 3, view_dims, dnnl_f32, view_strides));
+    e->wflip_off[r] = align_up(*off);
+    *off = e->wflip_off[r] + dnnl_memory_desc_get_size(&flip_u);
+    if (op_pd_create(op, c, OP_BWD_D_FWD, d, ph, NULL))
+        return -1;
+    op->nports = 3;
+    // dout's copy: phase 1 reuses phase 0's (or bwd_w's, where shared)
+    return port_init(&op->ports[0], c, DNNL_ARG_SRC, 0, &u->dst, pd_md(op, dnnl_query_src_md, 0),
+                     r == 0 ? &e->bwd_w.ports[1] : &e->bwd_d.ports[0], off) ||
+                   port_init(&op->ports[1], c, DNNL_ARG_WEIGHTS, 0, &flip_u,
+                             pd_md(op, dnnl_query_weights_md, 0), NULL, off) ||
+                   port_init(&op->ports[2], c, DNNL_ARG_DST, 1, &dst_view,
+                             pd_md(op, dnnl_query_dst_md, 0), NULL, off) ||
+                   op_finish(op, c, off)
+               ? -1
+               : 0;
+}
+
+/* backward data: (diff_dst, weights) -> diff_src, after bwd_w's region;
+ * bf16: oneDNN's own backward-data has AMX kernels, no substitute needed
+ * (and the substitutes only know ncw) */
+static int entry_bwd_d(onednn_ctx *c, conv_entry *e, const user_mds *u, size_t *off)
+{
+    e->nphases = c->bf16 || c->nwc ? 0 : bwd_d_phases(e->ph, &e->d);
+    for (int r = 0; r < e->nphases; r++)
+        if (entry_bwd_d_phase(c, e, u, r, off))
+            return -1;
+    if (e->nphases > 0)
+        return 0;
+    conv_op *op = &e->bwd_d;
+    if (op_pd_create(op, c, OP_BWD_D, &e->d, NULL, e->fwd.pd))
+        return -1;
+    op->nports = 3;
+    return port_init(&op->ports[0], c, DNNL_ARG_DIFF_DST, 0, &u->dst,
+                     pd_md(op, dnnl_query_diff_dst_md, 0), &e->bwd_w.ports[1], off) ||
+                   port_init(&op->ports[1], c, DNNL_ARG_WEIGHTS, 0, &u->wei,
+                             pd_md(op, dnnl_query_weights_md, 0), NULL, off) ||
+                   port_init(&op->ports[2], c, DNNL_ARG_DIFF_SRC, 1, &u->src,
+                             pd_md(op, dnnl_query_diff_src_md, 0), NULL, off) ||
+                   op_finish(op, c, off)
+               ? -1
+               : 0;
+}
+
+/* Builds the three primitives of one shape, or NULL with c->err saying why
+ * (nothing of it is left). Backward-weights runs before backward-data in a
+ * backward call, so its workspace copy of diff_dst is laid out first and
+ * backward-data reuses it when the formats agree. */
 static conv_entry *entry_create(onednn_ctx *c, const conv_dims *d)
 {
     conv_entry *e = calloc(1, sizeof *e);
-    RESECG_ASSERT(e != NULL);
+    if (!e) {
+        snprintf(c->err, sizeof c->err, "out of memory");
+        return NULL;
+    }
     e->d = *d;
-
-    // the caller's layouts
-    dnnl_memory_desc_t src_u, wei_u, bias_u, dst_u;
+    user_mds u;
     dnnl_dims_t src_dims = {d->B, d->Cin, d->L};
     dnnl_dims_t wei_dims = {d->Cout, d->Cin, d->K};
     dnnl_dims_t bias_dims = {d->Cout};
     dnnl_dims_t dst_dims = {d->B, d->Cout, d->Lout};
     const dnnl_format_tag_t act_u = c->nwc ? dnnl_nwc : dnnl_ncw;
-    md_init(&src_u, 3, src_dims, act_u);
-    md_init(&wei_u, 3, wei_dims, dnnl_oiw);
-    md_init(&bias_u, 1, bias_dims, dnnl_x);
-    md_init(&dst_u, 3, dst_dims, act_u);
-    size_t off;
-
-    // forward: (src, weights, bias) -> dst
-    op_pd_create(&e->fwd, c, OP_FWD, d, NULL, NULL);
-    off = 0;
-    e->fwd.nports = 4;
-    port_init(&e->fwd.ports[0], c, DNNL_ARG_SRC, 0, &src_u,
-              dnnl_primitive_desc_query_md(e->fwd.pd, dnnl_query_src_md, 0), NULL, &off);
-    port_init(&e->fwd.ports[1], c, DNNL_ARG_WEIGHTS, 0, &wei_u,
-              dnnl_primitive_desc_query_md(e->fwd.pd, dnnl_query_weights_md, 0), NULL, &off);
-    port_init(&e->fwd.ports[2], c, DNNL_ARG_BIAS, 0, &bias_u,
-              dnnl_primitive_desc_query_md(e->fwd.pd, dnnl_query_weights_md, 1), NULL, &off);
-    port_init(&e->fwd.ports[3], c, DNNL_ARG_DST, 1, &dst_u,
-              dnnl_primitive_desc_query_md(e->fwd.pd, dnnl_query_dst_md, 0), NULL, &off);
-    op_finish(&e->fwd, c, &off);
-    e->ws_fwd = off;
-
-    // backward weights: (src, diff_dst) -> (diff_weights, diff_bias), by our
-    // own kernel where it applies (its sums at the start of the workspace),
-    // else by oneDNN
-    if (!c->bf16 && !c->nwc && c->use_wgrad != WGRAD_NEVER &&
-        wgrad_supported(d, c->wgrad_isa, c->use_wgrad == WGRAD_ALL)) {
-        e->wgrad_threads = omp_get_max_threads();
-        off = wgrad_workspace_floats(d, e->wgrad_threads) * sizeof(float);
-    } else {
-        op_pd_create(&e->bwd_w, c, OP_BWD_W, d, NULL, e->fwd.pd);
-        off = 0;
-        e->bwd_w.nports = 4;
-        port_init(&e->bwd_w.ports[0], c, DNNL_ARG_SRC, 0, &src_u,
-                  dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_src_md, 0), NULL, &off);
-        port_init(&e->bwd_w.ports[1], c, DNNL_ARG_DIFF_DST, 0, &dst_u,
-                  dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_dst_md, 0), NULL,
-                  &off);
-        port_init(&e->bwd_w.ports[2], c, DNNL_ARG_DIFF_WEIGHTS, 1, &wei_u,
-                  dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_weights_md, 0),
-                  NULL, &off);
-        port_init(&e->bwd_w.ports[3], c, DNNL_ARG_DIFF_BIAS, 1, &bias_u,
-                  dnnl_primitive_desc_query_md(e->bwd_w.pd, dnnl_query_diff_weights_md, 1),
-                  NULL, &off);
-        op_finish(&e->bwd_w, c, &off);
-    }
-
-    // backward data: (diff_dst, weights) -> diff_src, after bwd_w's region
-    // bf16: oneDNN's own backward-data has AMX kernels, no substitute needed
-    // (and the substitutes only know ncw)
-    e->nphases = c->bf16 || c->nwc ? 0 : bwd_d_phases(e->ph, d);
-    if (e->nphases > 0) {
-        // as forward convs: (dout, wflip_r) -> the outputs of phase r; wflip_r
-        // is computed into the workspace by the call, in plain oiw; at stride
-        // 2 each phase writes every other element of dinp, through a strided
-        // view (dims (B, Cin, Lr), strides (Cin L, L, 2), from element r)
-        for (int r = 0; r < e->nphases; r++) {
-            const dphase *ph = &e->ph[r];
-            conv_op *op = r == 0 ? &e->bwd_d : &e->bwd_d1;
-            dnnl_memory_desc_t flip_u, dst_view;
-            dnnl_dims_t flip_dims = {d->Cin, d->Cout, ph->taps};
-            md_init(&flip_u, 3, flip_dims, dnnl_oiw);
-            dnnl_dims_t view_dims = {d->B, d->Cin, ph->Lr};
-            dnnl_dims_t view_strides = {(long)d->Cin * d->L, d->L, d->stride};
-            DNNL_CHECK(dnnl_memory_desc_init_by_strides(&dst_view, 3, view_dims, dnnl_f32,
-                                                        view_strides));
-            e->wflip_off[r] = align_up(off);
-            off = e->wflip_off[r] + dnnl_memory_desc_get_size(&flip_u);
-            op_pd_create(op, c, OP_BWD_D_FWD, d, ph, NULL);
-            op->nports = 3;
-            // dout's copy: phase 1 reuses phase 0's (or bwd_w's, where shared)
-            port_init(&op->ports[0], c, DNNL_ARG_SRC, 0, &dst_u,
-                      dnnl_primitive_desc_query_md(op->pd, dnnl_query_src_md, 0),
-                      r == 0 ? &e->bwd_w.ports[1] : &e->bwd_d.ports[0], &off);
-            port_init(&op->ports[1], c, DNNL_ARG_WEIGHTS, 0, &flip_u,
-                      dnnl_primitive_desc_query_md(op->pd, dnnl_query_weights_md, 0), NULL,
-                      &off);
-            port_init(&op->ports[2], c, DNNL_ARG_DST, 1, &dst_view,
-                      dnnl_primitive_desc_query_md(op->pd, dnnl_query_dst_md, 0), NULL, &off);
-            op_finish(op, c, &off);
-        }
-    } else {
-        op_pd_create(&e->bwd_d, c, OP_BWD_D, d, NULL, e->fwd.pd);
-        e->bwd_d.nports = 3;
-        port_init(&e->bwd_d.ports[0], c, DNNL_ARG_DIFF_DST, 0, &dst_u,
-                  dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_diff_dst_md, 0),
-                  &e->bwd_w.ports[1], &off);
-        port_init(&e->bwd_d.ports[1], c, DNNL_ARG_WEIGHTS, 0, &wei_u,
-                  dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_weights_md, 0), NULL,
-                  &off);
-        port_init(&e->bwd_d.ports[2], c, DNNL_ARG_DIFF_SRC, 1, &src_u,
-                  dnnl_primitive_desc_query_md(e->bwd_d.pd, dnnl_query_diff_src_md, 0), NULL,
-                  &off);
-        op_finish(&e->bwd_d, c, &off);
+    size_t off = 0;
+    if (md_init(c, &u.src, 3, src_dims, act_u) || md_init(c, &u.wei, 3, wei_dims, dnnl_oiw) ||
+        md_init(c, &u.bias, 1, bias_dims, dnnl_x) || md_init(c, &u.dst, 3, dst_dims, act_u) ||
+        entry_fwd(c, e, &u) || entry_bwd_w(c, e, &u, &off) || entry_bwd_d(c, e, &u, &off)) {
+        entry_destroy(e);
+        return NULL;
     }
     e->ws_bwd = off;
     return e;
 }
 
 /* The cached entry for d (built on first use), with a workspace big enough
- * for it. */
+ * for it; NULL with c->err filled when it cannot be built. */
 static conv_entry *ctx_lookup(onednn_ctx *c, const conv_dims *d)
 {
-    conv_entry *e = NULL;
     for (int i = 0; i < c->n; i++) {
         if (dims_equal(&c->entries[i]->d, d)) {
-            e = c->entries[i];
-            break;
+            c->entries[i]->stamp = ++c->clock;
+            return c->entries[i];
         }
     }
-    if (!e) {
-        if (c->n == ONEDNN_CACHE_CAP) {
-            int old = 0;
-            for (int i = 1; i < c->n; i++)
-                if (c->entries[i]->stamp < c->entries[old]->stamp)
-                    old = i;
-            entry_destroy(c->entries[old]);
-            c->entries[old] = c->entries[--c->n];
+    c->err[0] = '\0';
+    conv_entry *e = entry_create(c, d);
+    if (!e)
+        return NULL;
+    size_t need = e->ws_fwd > e->ws_bwd ? e->ws_fwd : e->ws_bwd;
+    if (need > c->ws_bytes) {
+        // grow-only: the largest layer sets the size once, early in training
+        void *ws = aligned_alloc(WS_ALIGN, align_up(need));
+        if (!ws) {
+            snprintf(c->err, sizeof c->err, "out of memory for the oneDNN workspace (%zu bytes)",
+                     need);
+            entry_destroy(e);
+            return NULL;
         }
-        e = entry_create(c, d);
-        c->entries[c->n++] = e;
-        size_t need = e->ws_fwd > e->ws_bwd ? e->ws_fwd : e->ws_bwd;
-        if (need > c->ws_bytes) {
-            // grow-only: the largest layer sets the size once, early in training
-            free(c->ws);
-            c->ws = aligned_alloc(WS_ALIGN, align_up(need));
-            if (!c->ws) {
-                fprintf(stderr, "%s:%d: oneDNN workspace: out of memory (%zu bytes)\n",
-                        __FILE__, __LINE__, need);
-                abort();
-            }
-            c->ws_bytes = need;
-        }
+        free(c->ws);
+        c->ws = ws;
+        c->ws_bytes = need;
     }
+    if (c->n == ONEDNN_CACHE_CAP) {
+        int old = 0;
+        for (int i = 1; i < c->n; i++)
+            if (c->entries[i]->stamp < c->entries[old]->stamp)
+                old = i;
+        entry_destroy(c->entries[old]);
+        c->entries[old] = c->entries[--c->n];
+    }
+    c->entries[c->n++] = e;
     e->stamp = ++c->clock;
     return e;
+}
+
+/* The error of a shape that could not be built, naming it. */
+static int shape_error(const onednn_ctx *c, const conv_dims *d, rerr *e)
+{
+    return rerr_set(e, "oneDNN could not build the convolution of %d x %d x %d -> %d channels "
+                       "(kernel %d, stride %d): %s",
+                    d->B, d->Cin, d->L, d->Cout, d->K, d->stride, c->err);
 }
 
 /* cpuid leaf 7: sub-leaf 0 EDX bit 22 is AMX-BF16, sub-leaf 1 EAX bit 5
@@ -759,31 +840,36 @@ double onednn_sgemm_gflops(int n)
     return best;
 }
 
-void onednn_conv1d_prepare(void *ctx, const conv_dims *d)
+int onednn_conv1d_prepare(void *ctx, const conv_dims *d, rerr *e)
 {
     // the entry (three primitives or their substitutes) and the workspace
     // for d, now rather than at the first call
-    ctx_lookup(ctx, d);
+    return ctx_lookup(ctx, d) ? 0 : shape_error(ctx, d, e);
 }
 
-void onednn_conv1d_forward(void *ctx, float *out, const float *inp, const float *w,
-                           const float *b, const conv_dims *d)
+int onednn_conv1d_forward(void *ctx, float *out, const float *inp, const float *w,
+                          const float *b, const conv_dims *d, rerr *er)
 {
     // out (B, Cout, Lout) =, inp (B, Cin, L), w (Cout, Cin, K), b (Cout)
     onednn_ctx *c = ctx;
     conv_entry *e = ctx_lookup(c, d);
+    if (!e)
+        return shape_error(c, d, er);
     void *h[4] = {(void *)inp, (void *)w, (void *)b, out};
     op_run(c, &e->fwd, h);
     DNNL_CHECK(dnnl_stream_wait(c->stream));
+    return 0;
 }
 
-void onednn_conv1d_backward(void *ctx, float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w, const conv_dims *d)
+int onednn_conv1d_backward(void *ctx, float *dinp, float *dw, float *db, const float *dout,
+                           const float *inp, const float *w, const conv_dims *d, rerr *er)
 {
     // dinp (B, Cin, L) = (may be NULL), dw (Cout, Cin, K) =, db (Cout) =
     // dout (B, Cout, Lout), inp (B, Cin, L), w (Cout, Cin, K)
     onednn_ctx *c = ctx;
     conv_entry *e = ctx_lookup(c, d);
+    if (!e)
+        return shape_error(c, d, er);
     if (e->wgrad_threads > 0) {
         wgrad_conv1d_backward_weights(dw, db, dout, inp, d, c->wgrad_isa, e->wgrad_threads, c->ws);
     } else {
@@ -811,4 +897,5 @@ void onednn_conv1d_backward(void *ctx, float *dinp, float *dw, float *db, const 
         op_run(c, &e->bwd_d, hd);
     }
     DNNL_CHECK(dnnl_stream_wait(c->stream));
+    return 0;
 }

@@ -27,11 +27,22 @@ void *onednn_ctx_create(precision_kind prec, int nwc, rerr *e);
  * naming the missing CPU feature. */
 int onednn_bf16_check(rerr *e);
 void onednn_ctx_destroy(void *ctx);
-void onednn_conv1d_prepare(void *ctx, const conv_dims *d);
-void onednn_conv1d_forward(void *ctx, float *out, const float *inp, const float *w,
-                         const float *b, const conv_dims *d);
-void onednn_conv1d_backward(void *ctx, float *dinp, float *dw, float *db, const float *dout,
-                          const float *inp, const float *w, const conv_dims *d);
+/* Convolution shapes a oneDNN ctx keeps built: enough for the full and the
+ * ragged batch of a training run (about 33 convs each) and a few evaluation
+ * lengths; beyond it the least recently used shape is dropped, so memory
+ * stays bounded (backend.h prepare_cap). */
+#define ONEDNN_CACHE_CAP 256
+
+/* Builds the primitives and workspace of shape d now (see backend.h's
+ * conv1d_prepare); -1 with e filled (out of memory, a shape oneDNN
+ * rejects) when it cannot. The kernels build a shape on first use the same
+ * way and return -1 with e filled, their outputs untouched, when they
+ * cannot: nothing aborts. */
+int onednn_conv1d_prepare(void *ctx, const conv_dims *d, rerr *e);
+int onednn_conv1d_forward(void *ctx, float *out, const float *inp, const float *w,
+                          const float *b, const conv_dims *d, rerr *e);
+int onednn_conv1d_backward(void *ctx, float *dinp, float *dw, float *db, const float *dout,
+                           const float *inp, const float *w, const conv_dims *d, rerr *e);
 
 /* The "cpu" backend's batch norm + ReLU + dropout backward (core/nn/cpu/bn_fast.c):
  * cpu_bnrelu_backward's contract, float instead of double row sums. */

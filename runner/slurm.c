@@ -146,23 +146,24 @@ static void shell_quote(sbuf *b, const char *s)
 /* Submits jobs idx[0..n) (at most SL_MAX_ARRAY) as one array: their
  * job.yaml, sub-K.ids, sub-K.sh, then sbatch. On failure nothing of them
  * is queued and e says what Slurm said. */
-static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
+/* A submission's files in <root>/slurm/: sub-K.ids (the jobs idx[0..n),
+ * one id a line, each with its job.yaml written and its old exit record
+ * removed) and sub-K.sh (what each array task runs), K the next number no
+ * earlier run used. */
+static int submit_files(sl_ctx *c, const int *idx, int n, char *ids, char *script, size_t size,
+                        rerr *e)
 {
-    const sweep_run_opts *o = c->o;
-    char dir[4200], ids[4300], script[4300], outpat[4300];
+    char dir[4200];
     snprintf(dir, sizeof dir, "%s/slurm", c->ss->root_abs);
     if (util_mkdir_p(dir, e))
         return -1;
-    /* the next number whose files no earlier run left */
     for (;;) {
         c->nsub++;
-        snprintf(ids, sizeof ids, "%s/sub-%d.ids", dir, c->nsub);
+        snprintf(ids, size, "%s/sub-%d.ids", dir, c->nsub);
         if (!util_file_exists(ids))
             break;
     }
-    snprintf(script, sizeof script, "%s/sub-%d.sh", dir, c->nsub);
-    snprintf(outpat, sizeof outpat, "--output=%s/%%A_%%a.out", dir);
-
+    snprintf(script, size, "%s/sub-%d.sh", dir, c->nsub);
     sbuf b = {0};
     for (int i = 0; i < n; i++) {
         sl_job *j = &c->jobs[idx[i]];
@@ -195,9 +196,9 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
     shell_quote(&b, ids);
     sbuf_puts(&b, " --device ");
     shell_quote(&b, c->device);
-    if (o->job_program) {
+    if (c->o->job_program) {
         sbuf_puts(&b, " --job-program ");
-        shell_quote(&b, o->job_program);
+        shell_quote(&b, c->o->job_program);
     }
     sbuf_puts(&b, "\n");
     int werr = b.oom ? rerr_set(e, "out of memory") : util_write_file_atomic(script, b.p, b.len, e);
@@ -206,13 +207,21 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
         return -1;
     if (chmod(script, 0755) != 0)
         return rerr_set(e, "%s: chmod: %s", script, strerror(errno));
+    return 0;
+}
 
-    char arr[64], name[300], part[300], gres[300], tl[300];
+/* sbatch of script as an array of n tasks with the sweep's options; the
+ * array's job id, or 0 with why filled. */
+static long submit_sbatch(sl_ctx *c, const char *script, int n, char *why, size_t whysize)
+{
+    const sweep_run_opts *o = c->o;
+    char arr[64], name[300], part[300], gres[300], tl[300], outpat[4300];
     if (o->array_limit > 0)
         snprintf(arr, sizeof arr, "--array=0-%d%%%d", n - 1, o->array_limit);
     else
         snprintf(arr, sizeof arr, "--array=0-%d", n - 1);
     snprintf(name, sizeof name, "--job-name=resecg-%s", c->ss->sw.name);
+    snprintf(outpat, sizeof outpat, "--output=%s/slurm/%%A_%%a.out", c->ss->root_abs);
     char *argv[40 + 64];
     int a = 0;
     argv[a++] = "sbatch";
@@ -234,11 +243,13 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
     }
     for (int i = 0; i < o->nsbatch_args && a < 40 + 60; i++)
         argv[a++] = (char *)o->sbatch_args[i];
-    argv[a++] = script;
+    argv[a++] = (char *)script;
     argv[a] = NULL;
     sl_cmd *cmd = calloc(1, sizeof *cmd);
-    if (!cmd)
-        return rerr_set(e, "out of memory");
+    if (!cmd) {
+        snprintf(why, whysize, "out of memory");
+        return 0;
+    }
     slcmd_run(c->loop, cmd, argv);
     long array = 0;
     if (slcmd_ok(cmd) && cmd->o.p) {
@@ -247,24 +258,19 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
         if (end == cmd->o.p || (*end && *end != ';' && *end != '\n'))
             array = 0;
     }
-    if (array <= 0) {
-        char why[900];
-        if (slcmd_ok(cmd))
-            snprintf(why, sizeof why, "sbatch printed no job id ('%.100s')", cmd->o.p ? cmd->o.p : "");
-        else
-            slcmd_why(cmd, "sbatch", why, sizeof why);
-        slcmd_free(cmd);
-        free(cmd);
-        sweep_session_jlog(c->ss, "-", "submit-refused", "sub=%d tasks=%d note=%s", c->nsub, n,
-                           why);
-        return rerr_set(e, "Slurm rejected the submission of %d job%s (%s): %s", n,
-                        n == 1 ? "" : "s", script, why);
-    }
+    if (array <= 0 && slcmd_ok(cmd))
+        snprintf(why, whysize, "sbatch printed no job id ('%.100s')", cmd->o.p ? cmd->o.p : "");
+    else if (array <= 0)
+        slcmd_why(cmd, "sbatch", why, whysize);
     slcmd_free(cmd);
     free(cmd);
-    if (array_add(c, array))
-        return rerr_set(e, "out of memory");
+    return array > 0 ? array : 0;
+}
 
+/* The jobs idx[0..n) are tasks 0..n-1 of array now: their state, and the
+ * submit and submitted lines in one journal write. */
+static void submit_record(sl_ctx *c, const int *idx, int n, long array)
+{
     size_t cap = (size_t)n * 96 + 256, len = 0;
     char *jb = malloc(cap);
     char f[256];
@@ -293,9 +299,27 @@ static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
         }
         free(jb);
     }
+}
+
+/* Submits the jobs idx[0..n) as one job array. */
+static int submit(sl_ctx *c, const int *idx, int n, rerr *e)
+{
+    char ids[4300], script[4300], why[900];
+    if (submit_files(c, idx, n, ids, script, sizeof ids, e))
+        return -1;
+    long array = submit_sbatch(c, script, n, why, sizeof why);
+    if (array <= 0) {
+        sweep_session_jlog(c->ss, "-", "submit-refused", "sub=%d tasks=%d note=%s", c->nsub, n,
+                           why);
+        return rerr_set(e, "Slurm rejected the submission of %d job%s (%s): %s", n,
+                        n == 1 ? "" : "s", script, why);
+    }
+    if (array_add(c, array))
+        return rerr_set(e, "out of memory");
+    submit_record(c, idx, n, array);
     sweep_session_say("submitted %d job%s as Slurm array %ld (%s, tasks 0-%d%s)", n,
                       n == 1 ? "" : "s", array, script, n - 1,
-                      o->array_limit > 0 ? ", limited by --array-limit" : "");
+                      c->o->array_limit > 0 ? ", limited by --array-limit" : "");
     return 0;
 }
 

@@ -1114,27 +1114,17 @@ static void st_resolve(st_job *j, const char *dir, int running, const slurm_task
     }
 }
 
-static int status_write(const char *dir, FILE *out, rerr *e)
+/* jobs.tsv's jobs into st (fields point into text, which it cuts),
+ * sorted by id; a job listed twice is an error. */
+static int status_jobs(st_ctx *st, const char *dir, char *text, size_t len, rerr *e)
 {
-    char p[4200], *text = NULL;
-    size_t len;
-    st_ctx st = {0};
-    int rc = -1;
-    snprintf(p, sizeof p, "%s/jobs.tsv", dir);
-    if (access(p, R_OK) != 0)
-        return rerr_set(e, "%s: not a sweep output directory (no jobs.tsv; has `sweep run` started?)",
-                        dir);
-    if (util_read_file_kind(p, UTIL_TEXT, UTIL_NOFOLLOW, &text, &len, e))
-        return -1;
     int lines = 0;
     for (size_t i = 0; i < len; i++)
         lines += text[i] == '\n';
-    st.jobs = calloc((size_t)lines + 1, sizeof *st.jobs);
-    st.order = calloc((size_t)lines + 1, sizeof *st.order);
-    if (!st.jobs || !st.order) {
-        rerr_set(e, "out of memory");
-        goto done;
-    }
+    st->jobs = calloc((size_t)lines + 1, sizeof *st->jobs);
+    st->order = calloc((size_t)lines + 1, sizeof *st->order);
+    if (!st->jobs || !st->order)
+        return rerr_set(e, "out of memory");
     for (char *l = text; l && *l;) {
         char *nl = strchr(l, '\n');
         if (nl)
@@ -1149,43 +1139,85 @@ static int status_write(const char *dir, FILE *out, rerr *e)
                 }
             }
             if (f[3] && strlen(f[0]) == 12) {
-                st_job *j = &st.jobs[st.n];
+                st_job *j = &st->jobs[st->n];
                 memcpy(j->id, f[0], 13);
                 j->variant = f[1];
                 j->seed = f[2];
                 j->overrides = f[3];
-                st.order[st.n] = st.n;
-                st.n++;
+                st->order[st->n] = st->n;
+                st->n++;
             }
         }
         l = nl ? nl + 1 : NULL;
     }
-    st_sort_ctx = &st;
-    qsort(st.order, (size_t)st.n, sizeof *st.order, st_cmp);
-    for (int i = 1; i < st.n; i++)
-        if (strcmp(st.jobs[st.order[i]].id, st.jobs[st.order[i - 1]].id) == 0) {
-            rerr_set(e, "%s/jobs.tsv: job %s is listed twice: the file is damaged (`sweep run` "
-                        "writes it anew)", dir, st.jobs[st.order[i]].id);
-            goto done;
-        }
-    snprintf(p, sizeof p, "%s/journal.log", dir);
-    if (journal_read(p, st_visit, &st, e))
-        goto done;
+    st_sort_ctx = st;
+    qsort(st->order, (size_t)st->n, sizeof *st->order, st_cmp);
+    for (int i = 1; i < st->n; i++)
+        if (strcmp(st->jobs[st->order[i]].id, st->jobs[st->order[i - 1]].id) == 0)
+            return rerr_set(e, "%s/jobs.tsv: job %s is listed twice: the file is damaged (`sweep "
+                               "run` writes it anew)",
+                            dir, st->jobs[st->order[i]].id);
+    return 0;
+}
 
-    /* a running scheduler holds the lock */
+/* Whether a scheduler runs on dir (it holds the lock), and its pid. */
+static int status_scheduler(const char *dir, char *pid, size_t n)
+{
+    char p[4200];
     int running = 0;
-    char pid[32] = "";
+    pid[0] = '\0';
     snprintf(p, sizeof p, "%s/.lock", dir);
     int fd = util_open(p, O_RDONLY, UTIL_NOFOLLOW, NULL);
     if (fd >= 0) {
         if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
             running = 1;
-            ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-            pid[n > 0 ? n : 0] = '\0';
+            ssize_t got = pread(fd, pid, n - 1, 0);
+            pid[got > 0 ? got : 0] = '\0';
             pid[strcspn(pid, "\n")] = '\0';
         }
         close(fd);
     }
+    return running;
+}
+
+/* The failed jobs, each with why and the end of its job.log. */
+static void status_failures(const st_ctx *st, const char *dir, FILE *out)
+{
+    fprintf(out, "\nfailures:\n");
+    for (int i = 0; i < st->n; i++) {
+        const st_job *j = &st->jobs[i];
+        if (strcmp(j->state, "failed") != 0)
+            continue;
+        char d[300], p[4200];
+        st_describe(j->status, d, sizeof d);
+        fprintf(out, "  %s (%s seed %s%s%s): %s after %d attempt%s\n", j->id, j->variant, j->seed,
+                j->overrides[0] ? " " : "", j->overrides, d, j->attempts,
+                j->attempts == 1 ? "" : "s");
+        snprintf(p, sizeof p, "%s/%s/" RUNDIR_JOB_LOG, dir, j->id);
+        fprintf(out, "    last lines of %s:\n", p);
+        print_tail(out, p, 10);
+    }
+}
+
+static int status_write(const char *dir, FILE *out, rerr *e)
+{
+    char p[4200], *text = NULL;
+    size_t len;
+    st_ctx st = {0};
+    int rc = -1;
+    snprintf(p, sizeof p, "%s/jobs.tsv", dir);
+    if (access(p, R_OK) != 0)
+        return rerr_set(e, "%s: not a sweep output directory (no jobs.tsv; has `sweep run` started?)",
+                        dir);
+    if (util_read_file_kind(p, UTIL_TEXT, UTIL_NOFOLLOW, &text, &len, e))
+        return -1;
+    if (status_jobs(&st, dir, text, len, e))
+        goto done;
+    snprintf(p, sizeof p, "%s/journal.log", dir);
+    if (journal_read(p, st_visit, &st, e))
+        goto done;
+    char pid[32];
+    int running = status_scheduler(dir, pid, sizeof pid);
     /* Slurm jobs whose last task may still be queued: one squeue for all */
     slurm_task *queue = NULL;
     int nqueue = 0, slurm_jobs = 0, slurm_ok = 0;
@@ -1230,22 +1262,8 @@ static int status_write(const char *dir, FILE *out, rerr *e)
         fprintf(out, "%-12s  %-11s  %-8d  %-10s  %-6s  %s%s\n", j->id, j->state, j->attempts, j->variant,
                 j->seed, j->overrides[0] ? j->overrides : "-", j->detail);
     }
-    if (nfail) {
-        fprintf(out, "\nfailures:\n");
-        for (int i = 0; i < st.n; i++) {
-            st_job *j = &st.jobs[i];
-            if (strcmp(j->state, "failed") != 0)
-                continue;
-            char d[300];
-            st_describe(j->status, d, sizeof d);
-            fprintf(out, "  %s (%s seed %s%s%s): %s after %d attempt%s\n", j->id, j->variant, j->seed,
-                    j->overrides[0] ? " " : "", j->overrides, d, j->attempts,
-                    j->attempts == 1 ? "" : "s");
-            snprintf(p, sizeof p, "%s/%s/" RUNDIR_JOB_LOG, dir, j->id);
-            fprintf(out, "    last lines of %s:\n", p);
-            print_tail(out, p, 10);
-        }
-    }
+    if (nfail)
+        status_failures(&st, dir, out);
     rc = 0;
 done:
     free(st.jobs);

@@ -345,20 +345,30 @@ static void detrend(double *dst, const double *src, int n)
         dst[i] = src[i] - (src[0] + (src[n - 1] - src[0]) * (n > 1 ? (double)i / (n - 1) : 0.0));
 }
 
-/* The morphology features from the nb beats of w->sig (len samples). */
-static void morphology(const feat_ctx *c, feat_work *w, int len, int nb, float *out)
+/* The median beat of a record: what the morphology features measure. */
+typedef struct beat_tpl {
+    int pre, L;      /* samples before R in the window, window length */
+    const int *fb;   /* the complete beats (whole window inside the record) */
+    int nf;
+    double base;     /* the template's median level */
+    double ramp;     /* its height at R above base */
+} beat_tpl;
+
+/* The complete beats of the nb in w->beats and their median beat into
+ * w->tpl; 0, or -1 when there are too few or no deflection at R (nothing
+ * to scale the other waves by). */
+static int morph_template(const feat_ctx *c, feat_work *w, int len, int nb, beat_tpl *t)
 {
     int fs = c->fs, pre = (int)lround(FT_PRE * fs), L = template_len(fs);
     const float *s = w->sig;
     const int *bt = w->beats;
-    /* complete beats: the whole template window inside the record */
     int first = 0, nf = 0;
     while (first < nb && bt[first] - pre < 0)
         first++;
     while (first + nf < nb && bt[first + nf] - pre + L <= len)
         nf++;
     if (nf < FT_MIN_BEATS)
-        return;
+        return -1;
     const int *fb = bt + first;
     double *tmp = w->tmp, *tpl = w->tpl;
     for (int k = 0; k < L; k++) {
@@ -367,14 +377,15 @@ static void morphology(const feat_ctx *c, feat_work *w, int len, int nb, float *
         tpl[k] = qrs_median(tmp, nf);
     }
     memcpy(tmp, tpl, sizeof *tpl * (size_t)L);
-    double base = qrs_median(tmp, L);
-    double ramp = tpl[pre] - base;
-    if (!(ramp > 1e-6))
-        return; /* no deflection at R: nothing to scale the other waves by */
-    out[FT_R_AMP] = (float)ramp;
+    *t = (beat_tpl){.pre = pre, .L = L, .fb = fb, .nf = nf, .base = qrs_median(tmp, L)};
+    t->ramp = tpl[pre] - t->base;
+    return t->ramp > 1e-6 ? 0 : -1;
+}
 
-    /* QRS width: the run around R where the slope exceeds 15% of its peak,
-     * gaps of up to 20 ms (the R apex, where the slope is 0) bridged */
+/* QRS width: the run around R where the slope exceeds 15% of its peak,
+ * gaps of up to 20 ms (the R apex, where the slope is 0) bridged. */
+static float morph_qrs_width(int fs, const double *tpl, int pre, int L)
+{
     int q6 = (int)lround(0.06 * fs), q15 = (int)lround(0.15 * fs), gap = (int)lround(0.02 * fs);
     double gmax = 0.0;
     for (int k = pre - q6; k <= pre + q6; k++)
@@ -387,9 +398,17 @@ static void morphology(const feat_ctx *c, feat_work *w, int len, int nb, float *
     for (int k = pre + 1; k < L - 1 && k <= pre + q15 && k - right <= gap; k++)
         if (fabs(tpl[k + 1] - tpl[k - 1]) > 0.15 * gmax)
             right = k;
-    out[FT_QRS_WIDTH] = (float)((right - left + 1) * 1000.0 / fs);
+    return (float)((right - left + 1) * 1000.0 / fs);
+}
 
-    /* P wave: [R - 250 ms, R - 70 ms], detrended */
+/* P wave ([R - 250 ms, R - 70 ms], detrended: height and beat-to-beat
+ * consistency) and T wave ([R + 100 ms, R + 450 ms], detrended, largest
+ * excursion), relative to the R height. */
+static void morph_waves(const feat_ctx *c, feat_work *w, const beat_tpl *t, float *out)
+{
+    int fs = c->fs, pre = t->pre, L = t->L;
+    const float *s = w->sig;
+    double *tmp = w->tmp, *tpl = w->tpl;
     int pa = pre - (int)lround(FT_P_START * fs);
     int pn = pre - (int)lround(FT_P_END * fs) + 1 - pa;
     double *ptpl = tmp, *pbeat = tmp + L, *praw = tmp + 2 * L;
@@ -397,35 +416,38 @@ static void morphology(const feat_ctx *c, feat_work *w, int len, int nb, float *
     double pmax = ptpl[0];
     for (int k = 1; k < pn; k++)
         pmax = ptpl[k] > pmax ? ptpl[k] : pmax;
-    out[FT_P_AMP] = (float)(pmax / ramp);
+    out[FT_P_AMP] = (float)(pmax / t->ramp);
     double pc = 0.0;
-    for (int b = 0; b < nf; b++) {
+    for (int b = 0; b < t->nf; b++) {
         for (int k = 0; k < pn; k++)
-            praw[k] = s[fb[b] - pre + pa + k];
+            praw[k] = s[t->fb[b] - pre + pa + k];
         detrend(pbeat, praw, pn);
         pc += corr(pbeat, ptpl, pn);
     }
-    out[FT_P_CONSIST] = (float)(pc / nf);
-
-    /* T wave: [R + 100 ms, R + 450 ms], detrended, largest excursion */
+    out[FT_P_CONSIST] = (float)(pc / t->nf);
     int ta = pre + (int)lround(FT_T_START * fs), tn = L - ta;
     detrend(ptpl, tpl + ta, tn);
     double tmax = 0.0;
     for (int k = 0; k < tn; k++)
         tmax = fabs(ptpl[k]) > tmax ? fabs(ptpl[k]) : tmax;
-    out[FT_T_AMP] = (float)(tmax / ramp);
+    out[FT_T_AMP] = (float)(tmax / t->ramp);
+}
 
-    /* beat-to-beat consistency of the QRS and of the R amplitude */
-    int qh = (int)lround(FT_QRS_HALF * fs), qn = 2 * qh + 1;
+/* Beat-to-beat consistency of the QRS and of the R amplitude. */
+static void morph_consistency(const feat_ctx *c, feat_work *w, const beat_tpl *t, float *out)
+{
+    int qh = (int)lround(FT_QRS_HALF * c->fs), qn = 2 * qh + 1, nf = t->nf;
+    const float *s = w->sig;
+    double *pbeat = w->tmp + t->L;
     double csum = 0.0, asum = 0.0, ass = 0.0;
     int outl = 0;
     for (int b = 0; b < nf; b++) {
         for (int k = 0; k < qn; k++)
-            pbeat[k] = s[fb[b] - qh + k];
-        double r = corr(pbeat, tpl + pre - qh, qn);
+            pbeat[k] = s[t->fb[b] - qh + k];
+        double r = corr(pbeat, w->tpl + t->pre - qh, qn);
         csum += r;
         outl += r < 0.8;
-        double a = s[fb[b]] - qrs_median(pbeat, qn);
+        double a = s[t->fb[b]] - qrs_median(pbeat, qn);
         asum += a;
         ass += a * a;
     }
@@ -434,11 +456,20 @@ static void morphology(const feat_ctx *c, feat_work *w, int len, int nb, float *
     double am = asum / nf, avar = (ass - nf * am * am) / (nf - 1);
     if (fabs(am) > 0.0)
         out[FT_R_AMP_CV] = (float)(sqrt(avar > 0.0 ? avar : 0.0) / fabs(am));
+}
 
-    /* QRST cancellation: subtract the median beat (less its level) from
-     * 80 ms before each R to 400 ms after it, or to 80 ms before the next R */
+/* QRST cancellation: subtract the median beat (less its level) from 80 ms
+ * before each R to 400 ms after it, or to 80 ms before the next R; what is
+ * left, relative to the R height, and its f-wave band share. Overwrites
+ * w->sig. */
+static void morph_residual(const feat_ctx *c, feat_work *w, int len, int nb, const beat_tpl *t,
+                           float *out)
+{
+    int fs = c->fs, pre = t->pre;
+    const int *bt = w->beats;
+    const double *tpl = w->tpl;
     int q8 = (int)lround(0.08 * fs), q40 = (int)lround(0.40 * fs);
-    int post = L - 1 - pre;
+    int post = t->L - 1 - pre;
     float *res = w->sig; /* the signal is not needed any more */
     for (int b = 0; b < nb; b++) {
         int end = bt[b] + (q40 < post ? q40 : post);
@@ -446,35 +477,48 @@ static void morphology(const feat_ctx *c, feat_work *w, int len, int nb, float *
             end = bt[b + 1] - q8 - 1;
         for (int i = bt[b] - q8; i <= end; i++)
             if (i >= 0 && i < len)
-                res[i] -= (float)(tpl[i - bt[b] + pre] - base);
+                res[i] -= (float)(tpl[i - bt[b] + pre] - t->base);
     }
     int ra = bt[0] - q8 < 0 ? 0 : bt[0] - q8;
     int rb = bt[nb - 1] + q40 + 1 > len ? len : bt[nb - 1] + q40 + 1;
     int rn = rb - ra;
-    if (rn >= fs) {
-        double rm = 0.0, rss = 0.0;
-        for (int i = ra; i < rb; i++)
-            rm += res[i];
-        rm /= rn;
-        for (int i = ra; i < rb; i++)
-            rss += (res[i] - rm) * (res[i] - rm);
-        out[FT_RESID_REL] = (float)(sqrt(rss / rn) / ramp);
-        /* the f-wave band from the T-Q stretches only: what cancellation
-         * leaves of each QRS (beats differ a little from the median beat)
-         * is blanked, by a straight line from R - 60 ms to R + 80 ms */
-        int q6b = (int)lround(0.06 * fs);
-        for (int b = 0; b < nb; b++) {
-            int a = bt[b] - q6b, z = bt[b] + q8;
-            if (a < ra || z >= rb)
-                continue;
-            for (int i = a + 1; i < z; i++)
-                res[i] = res[a] + (res[z] - res[a]) * (float)(i - a) / (float)(z - a);
-        }
-        welch(c, w, res + ra, rn, w->psd);
-        double all = band(c, w->psd, 1.0, 40.0);
-        if (all > 0.0)
-            out[FT_RESID_AF] = (float)(band(c, w->psd, 4.0, 9.0) / all);
+    if (rn < fs)
+        return;
+    double rm = 0.0, rss = 0.0;
+    for (int i = ra; i < rb; i++)
+        rm += res[i];
+    rm /= rn;
+    for (int i = ra; i < rb; i++)
+        rss += (res[i] - rm) * (res[i] - rm);
+    out[FT_RESID_REL] = (float)(sqrt(rss / rn) / t->ramp);
+    /* the f-wave band from the T-Q stretches only: what cancellation
+     * leaves of each QRS (beats differ a little from the median beat)
+     * is blanked, by a straight line from R - 60 ms to R + 80 ms */
+    int q6b = (int)lround(0.06 * fs);
+    for (int b = 0; b < nb; b++) {
+        int a = bt[b] - q6b, z = bt[b] + q8;
+        if (a < ra || z >= rb)
+            continue;
+        for (int i = a + 1; i < z; i++)
+            res[i] = res[a] + (res[z] - res[a]) * (float)(i - a) / (float)(z - a);
     }
+    welch(c, w, res + ra, rn, w->psd);
+    double all = band(c, w->psd, 1.0, 40.0);
+    if (all > 0.0)
+        out[FT_RESID_AF] = (float)(band(c, w->psd, 4.0, 9.0) / all);
+}
+
+/* The morphology features from the nb beats of w->sig (len samples). */
+static void morphology(const feat_ctx *c, feat_work *w, int len, int nb, float *out)
+{
+    beat_tpl t;
+    if (morph_template(c, w, len, nb, &t) != 0)
+        return;
+    out[FT_R_AMP] = (float)t.ramp;
+    out[FT_QRS_WIDTH] = morph_qrs_width(c->fs, w->tpl, t.pre, t.L);
+    morph_waves(c, w, &t, out);
+    morph_consistency(c, w, &t, out);
+    morph_residual(c, w, len, nb, &t, out);
 }
 
 /* ---- one record ---- */

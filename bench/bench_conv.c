@@ -382,6 +382,145 @@ static void sgemm_peak(int n)
     free(A), free(B), free(C);
 }
 
+/* The totals over the network's layers, per implementation. */
+typedef struct bench_totals {
+    double tot[NIMPL][3]; /* weighted by count; ref only on its layers */
+    double tot_flop[3], ref_flop;
+    double ref_sub[NIMPL]; /* every impl on the reference's layers, for a fair ratio */
+    int nconv;
+} bench_totals;
+
+/* One layer of the network: every implementation checked against oneDNN's
+ * result, then timed (best of nrep), one line each. */
+static void bench_layer(bench_ctx *bc, const layer *ly, int batch, int nrep, int with_ref, rng *r,
+                        bench_totals *t)
+{
+    const int ref_here = with_ref && ly->run_ref;
+    bufs u;
+    conv_dims_same(&u.d, batch, ly->Cin, ly->Cout, ly->L, KERNEL, ly->stride);
+    const conv_dims *d = &u.d;
+    size_t ni = (size_t)d->B * d->Cin * d->L, nw = (size_t)d->Cout * d->Cin * d->K;
+    size_t no = (size_t)d->B * d->Cout * d->Lout;
+    u.x = falloc(ni), u.w = falloc(nw), u.b = falloc(d->Cout), u.dout = falloc(no);
+    u.out = falloc(no), u.dx = falloc(ni), u.dw = falloc(nw), u.db = falloc(d->Cout);
+    for (size_t i = 0; i < ni; i++)
+        u.x[i] = rng_normal(r);
+    for (size_t i = 0; i < nw; i++)
+        u.w[i] = rng_normal(r) * (float)sqrt(2.0 / (d->Cin * d->K));
+    for (int i = 0; i < d->Cout; i++)
+        u.b[i] = 0.1f * rng_normal(r);
+    for (size_t i = 0; i < no; i++)
+        u.dout[i] = rng_normal(r);
+    blas_ws_reserve(&bc->bws, d);
+    double flop = 2.0 * d->B * d->Cout * (double)d->Lout * d->Cin * d->K;
+    t->nconv += ly->count;
+    t->tot_flop[0] += ly->count * flop;
+    t->tot_flop[1] += ly->has_dinp ? ly->count * flop : 0.0;
+    t->tot_flop[2] += ly->count * flop;
+    const int nwhich = ly->has_dinp ? 3 : 2;
+
+    // warm-up (builds oneDNN primitives, touches pages) and the check
+    // of every implementation against oneDNN's preferred-format result
+    float *out0 = falloc(no), *dx0 = falloc(ni), *dw0 = falloc(nw);
+    double md[NIMPL] = {0};
+    for (int impl = 0; impl < NIMPL; impl++) {
+        if (impl == IMPL_REF && !ref_here)
+            continue;
+        for (int which = 0; which < nwhich; which++)
+            run_once(bc, impl, which, &u);
+        blas_settle(impl);
+        if (impl == IMPL_DNNL) {
+            memcpy(out0, u.out, no * sizeof(float));
+            memcpy(dx0, u.dx, ni * sizeof(float));
+            memcpy(dw0, u.dw, nw * sizeof(float));
+            continue;
+        }
+        md[impl] = max_rel_diff(u.out, out0, no);
+        double m2 = max_rel_diff(u.dw, dw0, nw);
+        double m3 = ly->has_dinp ? max_rel_diff(u.dx, dx0, ni) : 0.0;
+        md[impl] = fmax(md[impl], fmax(m2, m3));
+    }
+
+    // best[impl][which]: forward, backward-w, backward-w + data
+    double best[NIMPL][3];
+    for (int impl = 0; impl < NIMPL; impl++)
+        for (int which = 0; which < 3; which++)
+            best[impl][which] = 1e30;
+    for (int rep = 0; rep < nrep; rep++) {
+        for (int impl = 0; impl < NIMPL; impl++) {
+            if (impl == IMPL_REF && (!ref_here || rep > 0))
+                continue;
+            for (int which = 0; which < nwhich; which++)
+                best[impl][which] = fmin(best[impl][which], timed_once(bc, impl, which, &u));
+            blas_settle(impl);
+        }
+    }
+
+    char shape[64];
+    snprintf(shape, sizeof shape, "%d->%d L%d->%d s%d", d->Cin, d->Cout, d->L, d->Lout, d->stride);
+    for (int impl = 0; impl < NIMPL; impl++) {
+        if (impl == IMPL_REF && !ref_here)
+            continue;
+        double tf = best[impl][0], tw = best[impl][1];
+        double td = ly->has_dinp ? fmax(best[impl][2] - tw, 0.0) : 0.0;
+        double tk[3] = {tf, td, tw};
+        char col[3][32];
+        for (int k = 0; k < 3; k++) {
+            if (k == 1 && !ly->has_dinp)
+                snprintf(col[k], sizeof col[k], "-");
+            else
+                snprintf(col[k], sizeof col[k], "%7.2f (%5.0f)", tk[k] * 1e3,
+                         tk[k] > 0 ? flop / tk[k] * 1e-9 : 0.0);
+            if (impl != IMPL_REF)
+                t->tot[impl][k] += ly->count * tk[k];
+            if (ref_here)
+                t->ref_sub[impl] += tk[k];
+        }
+        // name, count, shape and GFLOP on the layer's first line only
+        char cnt[16] = "", gf[16] = "";
+        if (impl == IMPL_DNNL) {
+            snprintf(cnt, sizeof cnt, "%d", ly->count);
+            snprintf(gf, sizeof gf, "%.2f", flop * 1e-9);
+        }
+        printf("%-10s %2s %-26s %6s | %-12s %16s %16s %16s | %8.1e\n",
+               impl == IMPL_DNNL ? ly->name : "", cnt, impl == IMPL_DNNL ? shape : "", gf,
+               IMPL_NAME[impl], col[0], col[1], col[2], md[impl]);
+    }
+    fflush(stdout);
+    if (ref_here)
+        t->ref_flop += flop * nwhich;
+    free(out0), free(dx0), free(dw0);
+    free(u.x), free(u.w), free(u.b), free(u.dout), free(u.out), free(u.dx), free(u.dw), free(u.db);
+}
+
+/* One training step's convolutions per implementation, and the ratio the
+ * benchmark is for. */
+static void bench_summary(const bench_totals *t, int batch)
+{
+    printf("\nOne training step's convolutions (%d layers, batch %d): %.1f GFLOP fwd, "
+           "%.1f bwd-data, %.1f bwd-w\n",
+           t->nconv, batch, t->tot_flop[0] * 1e-9, t->tot_flop[1] * 1e-9, t->tot_flop[2] * 1e-9);
+    printf("%-12s %12s %12s %12s %12s %10s\n", "impl", "fwd ms", "bwd-data ms", "bwd-w ms",
+           "total ms", "GFLOP/s");
+    for (int impl = 0; impl < IMPL_REF; impl++) {
+        double all = t->tot[impl][0] + t->tot[impl][1] + t->tot[impl][2];
+        printf("%-12s %12.1f %12.1f %12.1f %12.1f %10.1f\n", IMPL_NAME[impl],
+               t->tot[impl][0] * 1e3, t->tot[impl][1] * 1e3, t->tot[impl][2] * 1e3, all * 1e3,
+               (t->tot_flop[0] + t->tot_flop[1] + t->tot_flop[2]) / all * 1e-9);
+    }
+    if (t->ref_flop > 0) {
+        printf("\nOn the reference's layers only (%.1f GFLOP):\n", t->ref_flop * 1e-9);
+        for (int impl = 0; impl < NIMPL; impl++)
+            printf("%-12s %12.1f ms %10.1f GFLOP/s\n", IMPL_NAME[impl], t->ref_sub[impl] * 1e3,
+                   t->ref_flop / t->ref_sub[impl] * 1e-9);
+    }
+    const double *d = t->tot[IMPL_DNNL], *b = t->tot[IMPL_BLAS], *bo = t->tot[IMPL_BLAS_OMP];
+    double t_dnnl = d[0] + d[1] + d[2];
+    double t_blas = fmin(b[0] + b[1] + b[2], bo[0] + bo[1] + bo[2]);
+    printf("\nonednn (the backend's choice) vs the better OpenBLAS scheme: %.2fx\n",
+           t_blas / t_dnnl);
+}
+
 int main(int argc, char **argv)
 {
     int batch = 32, with_ref = 1, nrep = 3, cpu_time = 0;
@@ -435,136 +574,12 @@ int main(int argc, char **argv)
     printf("%-10s %2s %-26s %6s | %-12s %16s %16s %16s | %8s\n", "layer", "n", "shape", "GFLOP",
            "impl", "fwd ms (GF/s)", "bwd-data", "bwd-w", "maxdiff");
 
-    // totals per implementation, weighted by count; ref only on its layers
-    double tot[NIMPL][3] = {{0}}, tot_flop[3] = {0}, ref_flop = 0;
-    double ref_sub[NIMPL] = {0}; // every impl on the reference's layers, for a fair ratio
-    int nconv = 0;
+    bench_totals t = {0};
     rng r;
     rng_seed(&r, 2019);
-    for (int li = 0; li < NLAYERS; li++) {
-        const layer *ly = &LAYERS[li];
-        const int ref_here = with_ref && ly->run_ref;
-        bufs u;
-        conv_dims_same(&u.d, batch, ly->Cin, ly->Cout, ly->L, KERNEL, ly->stride);
-        const conv_dims *d = &u.d;
-        size_t ni = (size_t)d->B * d->Cin * d->L, nw = (size_t)d->Cout * d->Cin * d->K;
-        size_t no = (size_t)d->B * d->Cout * d->Lout;
-        u.x = falloc(ni), u.w = falloc(nw), u.b = falloc(d->Cout), u.dout = falloc(no);
-        u.out = falloc(no), u.dx = falloc(ni), u.dw = falloc(nw), u.db = falloc(d->Cout);
-        for (size_t i = 0; i < ni; i++)
-            u.x[i] = rng_normal(&r);
-        for (size_t i = 0; i < nw; i++)
-            u.w[i] = rng_normal(&r) * (float)sqrt(2.0 / (d->Cin * d->K));
-        for (int i = 0; i < d->Cout; i++)
-            u.b[i] = 0.1f * rng_normal(&r);
-        for (size_t i = 0; i < no; i++)
-            u.dout[i] = rng_normal(&r);
-        blas_ws_reserve(&bc.bws, d);
-        double flop = 2.0 * d->B * d->Cout * (double)d->Lout * d->Cin * d->K;
-        nconv += ly->count;
-        tot_flop[0] += ly->count * flop;
-        tot_flop[1] += ly->has_dinp ? ly->count * flop : 0.0;
-        tot_flop[2] += ly->count * flop;
-        const int nwhich = ly->has_dinp ? 3 : 2;
-
-        // warm-up (builds oneDNN primitives, touches pages) and the check
-        // of every implementation against oneDNN's preferred-format result
-        float *out0 = falloc(no), *dx0 = falloc(ni), *dw0 = falloc(nw);
-        double md[NIMPL] = {0};
-        for (int impl = 0; impl < NIMPL; impl++) {
-            if (impl == IMPL_REF && !ref_here)
-                continue;
-            for (int which = 0; which < nwhich; which++)
-                run_once(&bc, impl, which, &u);
-            blas_settle(impl);
-            if (impl == IMPL_DNNL) {
-                memcpy(out0, u.out, no * sizeof(float));
-                memcpy(dx0, u.dx, ni * sizeof(float));
-                memcpy(dw0, u.dw, nw * sizeof(float));
-                continue;
-            }
-            md[impl] = max_rel_diff(u.out, out0, no);
-            double m2 = max_rel_diff(u.dw, dw0, nw);
-            double m3 = ly->has_dinp ? max_rel_diff(u.dx, dx0, ni) : 0.0;
-            md[impl] = fmax(md[impl], fmax(m2, m3));
-        }
-
-        // best[impl][which]: forward, backward-w, backward-w + data
-        double best[NIMPL][3];
-        for (int impl = 0; impl < NIMPL; impl++)
-            for (int which = 0; which < 3; which++)
-                best[impl][which] = 1e30;
-        for (int rep = 0; rep < nrep; rep++) {
-            for (int impl = 0; impl < NIMPL; impl++) {
-                if (impl == IMPL_REF && (!ref_here || rep > 0))
-                    continue;
-                for (int which = 0; which < nwhich; which++)
-                    best[impl][which] = fmin(best[impl][which], timed_once(&bc, impl, which, &u));
-                blas_settle(impl);
-            }
-        }
-
-        char shape[64];
-        snprintf(shape, sizeof shape, "%d->%d L%d->%d s%d", d->Cin, d->Cout, d->L, d->Lout,
-                 d->stride);
-        for (int impl = 0; impl < NIMPL; impl++) {
-            if (impl == IMPL_REF && !ref_here)
-                continue;
-            double tf = best[impl][0], tw = best[impl][1];
-            double td = ly->has_dinp ? fmax(best[impl][2] - tw, 0.0) : 0.0;
-            double t[3] = {tf, td, tw};
-            char col[3][32];
-            for (int k = 0; k < 3; k++) {
-                if (k == 1 && !ly->has_dinp)
-                    snprintf(col[k], sizeof col[k], "-");
-                else
-                    snprintf(col[k], sizeof col[k], "%7.2f (%5.0f)", t[k] * 1e3,
-                             t[k] > 0 ? flop / t[k] * 1e-9 : 0.0);
-                if (impl != IMPL_REF)
-                    tot[impl][k] += ly->count * t[k];
-                if (ref_here)
-                    ref_sub[impl] += t[k];
-            }
-            // name, count, shape and GFLOP on the layer's first line only
-            char cnt[16] = "", gf[16] = "";
-            if (impl == IMPL_DNNL) {
-                snprintf(cnt, sizeof cnt, "%d", ly->count);
-                snprintf(gf, sizeof gf, "%.2f", flop * 1e-9);
-            }
-            printf("%-10s %2s %-26s %6s | %-12s %16s %16s %16s | %8.1e\n",
-                   impl == IMPL_DNNL ? ly->name : "", cnt, impl == IMPL_DNNL ? shape : "", gf,
-                   IMPL_NAME[impl], col[0], col[1], col[2], md[impl]);
-        }
-        fflush(stdout);
-        if (ref_here)
-            ref_flop += flop * nwhich;
-        free(out0), free(dx0), free(dw0);
-        free(u.x), free(u.w), free(u.b), free(u.dout), free(u.out), free(u.dx), free(u.dw),
-            free(u.db);
-    }
-
-    printf("\nOne training step's convolutions (%d layers, batch %d): %.1f GFLOP fwd, "
-           "%.1f bwd-data, %.1f bwd-w\n",
-           nconv, batch, tot_flop[0] * 1e-9, tot_flop[1] * 1e-9, tot_flop[2] * 1e-9);
-    printf("%-12s %12s %12s %12s %12s %10s\n", "impl", "fwd ms", "bwd-data ms", "bwd-w ms",
-           "total ms", "GFLOP/s");
-    for (int impl = 0; impl < IMPL_REF; impl++) {
-        double all = tot[impl][0] + tot[impl][1] + tot[impl][2];
-        printf("%-12s %12.1f %12.1f %12.1f %12.1f %10.1f\n", IMPL_NAME[impl], tot[impl][0] * 1e3,
-               tot[impl][1] * 1e3, tot[impl][2] * 1e3, all * 1e3,
-               (tot_flop[0] + tot_flop[1] + tot_flop[2]) / all * 1e-9);
-    }
-    if (ref_flop > 0) {
-        printf("\nOn the reference's layers only (%.1f GFLOP):\n", ref_flop * 1e-9);
-        for (int impl = 0; impl < NIMPL; impl++)
-            printf("%-12s %12.1f ms %10.1f GFLOP/s\n", IMPL_NAME[impl], ref_sub[impl] * 1e3,
-                   ref_flop / ref_sub[impl] * 1e-9);
-    }
-    double t_dnnl = tot[IMPL_DNNL][0] + tot[IMPL_DNNL][1] + tot[IMPL_DNNL][2];
-    double t_blas = fmin(tot[IMPL_BLAS][0] + tot[IMPL_BLAS][1] + tot[IMPL_BLAS][2],
-                         tot[IMPL_BLAS_OMP][0] + tot[IMPL_BLAS_OMP][1] + tot[IMPL_BLAS_OMP][2]);
-    printf("\nonednn (the backend's choice) vs the better OpenBLAS scheme: %.2fx\n",
-           t_blas / t_dnnl);
+    for (int li = 0; li < NLAYERS; li++)
+        bench_layer(&bc, &LAYERS[li], batch, nrep, with_ref, &r, &t);
+    bench_summary(&t, batch);
     for (int i = 0; i < NDNNL; i++)
         onednn_ctx_destroy(bc.dnnl[i]);
     free(bc.bws.col);

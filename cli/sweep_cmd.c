@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "slurm.h"
 #include "sweep_run.h"
+#include "sweep_status.h"
 #include "base/util.h"
 
 static const char *usage_sweep =

@@ -2,8 +2,8 @@
  * discovery (gpu.h), the process pool (scheduler.h) and the journal
  * (journal.h). It lays out <out>/<sweep>/ (one run directory per job id,
  * journal.log, jobs.tsv, a lock), writes each job's resolved config as
- * job.yaml, launches `resecg train` per job, and shows progress; `status`
- * reads the same directory back. */
+ * job.yaml, launches `resecg train` per job, and shows progress;
+ * sweep_status.h reads the same directory back. */
 #ifndef RESECG_SWEEP_RUN_H
 #define RESECG_SWEEP_RUN_H
 
@@ -16,21 +16,5 @@
  * slurm.h for Slurm). How it ended is the outcome; e is
  * filled when it could not start or go on. */
 sweep_outcome sweep_run(const char *path, const sweep_run_opts *o, rerr *e);
-
-/* Prints the jobs of a sweep file (id, variant, seed, overrides, and
- * whether its run directory under out_root is finished). */
-int sweep_plan_print(const char *path, const char *out_root, FILE *out, rerr *e);
-
-/* Prints the state of a sweep output directory (<out>/<sweep>): counts,
- * one line per job, and each failure's exit status and log tail. */
-int sweep_status(const char *dir, FILE *out, rerr *e);
-
-/* `sweep adopt`: every job of the sweep in path that an older resecg
- * finished (f1.csv without complete.txt, sweep_dir.h SWEEP_LEGACY) gets
- * its complete.txt, recording the data as it is now, after its config.yaml
- * is checked to be the job's. One line per job to msg. The outcome is
- * DONE, INCOMPLETE when a job could not be adopted, or BAD_INPUT / RESULTS
- * with e filled. */
-sweep_outcome sweep_adopt(const char *path, const char *out_root, FILE *msg, rerr *e);
 
 #endif

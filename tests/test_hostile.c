@@ -18,6 +18,7 @@
 #include "sweep.h"
 #include "sweep_dir.h"
 #include "sweep_run.h"
+#include "sweep_status.h"
 #include "sweeptest.h"
 #include "run/rundir.h"
 #include "run/train.h"

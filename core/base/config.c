@@ -1,8 +1,11 @@
-/* The configuration loader (see config.h). One table, `keys`, describes every
- * setting once: its dotted YAML path, type, field, allowed range and a help
- * line. The same table drives the YAML walk, `--set` overrides, range checks
- * in config_validate and the writer, so a new setting is one table row. */
+/* The configuration (see config.h): the key table, defaults and protocol
+ * presets, and reading YAML (files, --set, config_apply). One table,
+ * `config_keys`, describes every setting once: its dotted YAML path, type,
+ * field, allowed range and a help line. The same table drives the YAML
+ * walk, `--set` overrides, the range checks of config_validate.c and the
+ * writer, config_write.c, so a new setting is one table row. */
 #include "base/config.h"
+#include "base/config_keys.h"
 #include "base/yamlerr.h"
 
 #include <errno.h>
@@ -20,30 +23,6 @@
 #include <yaml.h>
 
 /* ---- the key table ---- */
-
-typedef enum key_type {
-    KT_INT,     /* int, decimal */
-    KT_FLOAT,   /* float */
-    KT_U64,     /* uint64_t, decimal, no sign */
-    KT_BOOL,    /* int 0/1 from true/false/yes/no */
-    KT_STRING,  /* char[size]; `choices` restricts it when not NULL */
-    KT_ENUM,    /* an int-sized enum, value = index into `choices` */
-    KT_FLOATS,  /* float[RESECG_MAX_CLASSES], one entry per class */
-    KT_WEIGHTS, /* loss.class_weights: `balanced`, `none` or a list like KT_FLOATS */
-} key_type;
-
-#define LO_OPEN 1u /* the lower bound is excluded */
-#define HI_OPEN 2u /* the upper bound is excluded */
-
-typedef struct key_desc {
-    const char *name; /* dotted path: section.key */
-    key_type type;
-    size_t off, size; /* the field inside resecg_config */
-    double lo, hi;    /* allowed values (numbers, list entries); INT_MAX / HUGE_VAL = no upper bound */
-    unsigned open;    /* LO_OPEN | HI_OPEN */
-    const char *const *choices; /* NULL-terminated names (KT_ENUM, KT_STRING) */
-    const char *help;
-} key_desc;
 
 static const char *const sections[] = {"model", "loss", "optim", "train", "data", "features", NULL};
 /* in model_type order */
@@ -67,10 +46,9 @@ _Static_assert(sizeof(batching_kind) == sizeof(int), "batching_kind must be int-
 _Static_assert(sizeof(precision_kind) == sizeof(int), "precision_kind must be int-sized");
 
 #define FIELD(f) offsetof(resecg_config, f), sizeof(((resecg_config *)0)->f)
-#define NOMAX INT_MAX
 
 /* Ordered by section as in config.h; the writer emits them in this order. */
-static const key_desc keys[] = {
+const key_desc config_keys[] = {
     {"model.type", KT_ENUM, FIELD(model.type), 0, 0, 0, model_types,
      "resecg (the network) | features (gradient-boosted trees on ECG features)"},
     {"model.in_channels", KT_INT, FIELD(model.in_channels), 1, 64, 0, NULL,
@@ -188,24 +166,19 @@ static const key_desc keys[] = {
      "L2 penalty on leaf weights"},
 };
 
-#define NKEYS ((int)(sizeof keys / sizeof keys[0]))
-_Static_assert(sizeof keys / sizeof keys[0] <= RESECG_CONFIG_MAX_KEYS,
-               "raise RESECG_CONFIG_MAX_KEYS");
+_Static_assert(sizeof config_keys / sizeof config_keys[0] == NKEYS,
+               "NKEYS (config_keys.h) must count config_keys");
+_Static_assert(NKEYS <= RESECG_CONFIG_MAX_KEYS, "raise RESECG_CONFIG_MAX_KEYS");
 
 static void *key_field(const key_desc *k, resecg_config *c)
 {
     return (char *)c + k->off;
 }
 
-static const void *key_cfield(const key_desc *k, const resecg_config *c)
-{
-    return (const char *)c + k->off;
-}
-
 static int key_find(const char *name)
 {
     for (int i = 0; i < NKEYS; i++)
-        if (strcmp(keys[i].name, name) == 0)
+        if (strcmp(config_keys[i].name, name) == 0)
             return i;
     return -1;
 }
@@ -218,17 +191,12 @@ static int is_section(const char *name)
     return 0;
 }
 
-static int choice_index(const char *const *choices, const char *s)
+int config_choice_index(const char *const *choices, const char *s)
 {
     for (int i = 0; choices[i]; i++)
         if (strcmp(choices[i], s) == 0)
             return i;
     return -1;
-}
-
-static int list_len(const key_desc *k)
-{
-    return (int)(k->size / sizeof(float));
 }
 
 /* ---- protocol presets ----
@@ -256,9 +224,9 @@ static const protocol_preset presets[] = {
 static void preset_int(resecg_config *c, const char *name, int v)
 {
     int ki = key_find(name);
-    RESECG_ASSERT(ki >= 0 && keys[ki].size == sizeof(int));
+    RESECG_ASSERT(ki >= 0 && config_keys[ki].size == sizeof(int));
     if (!c->given[ki])
-        memcpy(key_field(&keys[ki], c), &v, sizeof v);
+        memcpy(key_field(&config_keys[ki], c), &v, sizeof v);
 }
 
 void config_set_protocol(resecg_config *c, data_protocol p)
@@ -353,7 +321,7 @@ void config_defaults(resecg_config *c)
 }
 
 /* names[v], or "?" outside the NULL-terminated list */
-static const char *choice_name(const char *const *names, int v)
+const char *config_choice_name(const char *const *names, int v)
 {
     for (int i = 0; names[i]; i++)
         if (i == v)
@@ -361,12 +329,12 @@ static const char *choice_name(const char *const *names, int v)
     return "?";
 }
 
-const char *config_model_name(model_type t) { return choice_name(model_types, (int)t); }
-const char *config_loss_name(loss_kind k) { return choice_name(loss_kinds, (int)k); }
-const char *config_protocol_name(data_protocol p) { return choice_name(protocols, (int)p); }
-const char *config_split_name(split_kind k) { return choice_name(split_kinds, (int)k); }
-const char *config_batching_name(batching_kind k) { return choice_name(batching_kinds, (int)k); }
-const char *config_precision_name(precision_kind k) { return choice_name(precisions, (int)k); }
+const char *config_model_name(model_type t) { return config_choice_name(model_types, (int)t); }
+const char *config_loss_name(loss_kind k) { return config_choice_name(loss_kinds, (int)k); }
+const char *config_protocol_name(data_protocol p) { return config_choice_name(protocols, (int)p); }
+const char *config_split_name(split_kind k) { return config_choice_name(split_kinds, (int)k); }
+const char *config_batching_name(batching_kind k) { return config_choice_name(batching_kinds, (int)k); }
+const char *config_precision_name(precision_kind k) { return config_choice_name(precisions, (int)k); }
 
 /* ---- error reporting ----
  * A load context knows where text came from: a file (messages start with
@@ -536,7 +504,7 @@ static int text_is_float(const char *s, size_t n)
     return i == n;
 }
 
-static int in_range(const key_desc *k, double v)
+int config_in_range(const key_desc *k, double v)
 {
     if ((k->open & LO_OPEN) ? !(v > k->lo) : !(v >= k->lo))
         return 0;
@@ -548,7 +516,7 @@ static int in_range(const key_desc *k, double v)
 }
 
 /* "must be >= 1", "must be > 0", "must be in [0, 1)" */
-static const char *range_text(const key_desc *k, char *buf, size_t n)
+const char *config_range_text(const key_desc *k, char *buf, size_t n)
 {
     int unbounded = isinf(k->hi) || (k->type == KT_INT && k->hi >= NOMAX);
     if (unbounded)
@@ -594,7 +562,7 @@ static int parse_number(const load_ctx *x, const key_desc *k, const yaml_node_t 
         long long ll = strtoll(s, NULL, 10);
         if (errno == ERANGE || ll < -(1LL << 53) || ll > (1LL << 53))
             return ctx_error(x, n->start_mark, what, "%s is out of range (%s)", s,
-                             range_text(k, rng, sizeof rng));
+                             config_range_text(k, rng, sizeof rng));
         v = (double)ll;
     } else {
         double d = strtod(s, NULL);
@@ -602,9 +570,9 @@ static int parse_number(const load_ctx *x, const key_desc *k, const yaml_node_t 
             return ctx_error(x, n->start_mark, what, "%s is out of range (too large for a float)", s);
         v = (double)(float)d; /* check what will be stored: 1e-50 becomes 0 */
     }
-    if (!in_range(k, v))
+    if (!config_in_range(k, v))
         return ctx_error(x, n->start_mark, what, "%s is out of range (%s)", s,
-                         range_text(k, rng, sizeof rng));
+                         config_range_text(k, rng, sizeof rng));
     *out = v;
     return 0;
 }
@@ -614,7 +582,7 @@ static int parse_number(const load_ctx *x, const key_desc *k, const yaml_node_t 
 static int apply_list(load_ctx *x, const key_desc *k, const yaml_node_t *n, float *dst)
 {
     char got[80];
-    int cap = list_len(k);
+    int cap = config_list_len(k);
     if (n->type != YAML_SEQUENCE_NODE)
         return ctx_error(x, n->start_mark, k->name, "expected a list of numbers, got %s",
                          node_desc(n, got, sizeof got));
@@ -636,7 +604,7 @@ static int apply_list(load_ctx *x, const key_desc *k, const yaml_node_t *n, floa
         v[i] = (float)d;
     }
     memcpy(dst, v, sizeof(float) * (size_t)cap);
-    int ki = (int)(k - keys);
+    int ki = (int)(k - config_keys);
     x->list_n[ki] = count;
     x->list_mark[ki] = n->start_mark;
     return 0;
@@ -706,7 +674,7 @@ static int apply_value(load_ctx *x, const key_desc *k, const yaml_node_t *n, res
         if (memchr(s, '\0', len))
             return ctx_error(x, n->start_mark, k->name, "contains a NUL character");
         if (k->choices) {
-            int idx = choice_index(k->choices, s);
+            int idx = config_choice_index(k->choices, s);
             if (idx < 0)
                 return ctx_error(x, n->start_mark, k->name, "expected %s, got %s", expect,
                                  node_desc(n, got, sizeof got));
@@ -794,7 +762,7 @@ static const char *suggest(const char *typed, const char *const *names)
     const char *best = NULL;
     int best_d = limit + 1;
     for (int i = 0; names ? names[i] != NULL : i < NKEYS; i++) {
-        const char *cand = names ? names[i] : keys[i].name;
+        const char *cand = names ? names[i] : config_keys[i].name;
         int d = edit_distance(typed, cand);
         const char *ctail = strchr(cand, '.');
         if (tail && ctail && strcmp(tail, ctail) == 0 && d > 1)
@@ -825,7 +793,7 @@ static int ctx_unknown_key(const load_ctx *x, yaml_mark_t m, const char *name)
 static void key_given(resecg_config *c, int ki)
 {
     c->given[ki] = 1;
-    if (strcmp(keys[ki].name, "data.protocol") == 0)
+    if (strcmp(config_keys[ki].name, "data.protocol") == 0)
         config_set_protocol(c, c->data.protocol);
 }
 
@@ -884,7 +852,7 @@ static int apply_section(load_ctx *x, const char *section, const yaml_node_t *n,
         int ki = key_find(full);
         if (ki < 0)
             return ctx_unknown_key(x, kn->start_mark, full);
-        if (apply_value(x, &keys[ki], doc_node(x, pair->value), c))
+        if (apply_value(x, &config_keys[ki], doc_node(x, pair->value), c))
             return -1;
         key_given(c, ki);
     }
@@ -935,7 +903,7 @@ static int apply_document(load_ctx *x, resecg_config *c)
      * later in the same file than the list itself */
     for (int ki = 0; ki < NKEYS; ki++) {
         if (x->list_n[ki] && x->list_n[ki] != c->model.num_classes)
-            return ctx_error(x, x->list_mark[ki], keys[ki].name,
+            return ctx_error(x, x->list_mark[ki], config_keys[ki].name,
                              "%d values given but model.classes is %d", x->list_n[ki],
                              c->model.num_classes);
     }
@@ -1032,8 +1000,6 @@ int config_load_file(resecg_config *c, const char *path, rerr *e)
 
 /* ---- --set ---- */
 
-static void write_value(FILE *fp, const key_desc *k, const resecg_config *c);
-
 int config_apply(resecg_config *c, const char *key, const char *text, config_error *err)
 {
     memset(err, 0, sizeof *err);
@@ -1067,7 +1033,7 @@ int config_apply(resecg_config *c, const char *key, const char *text, config_err
         v = &empty;
     }
     resecg_config tmp = *c;
-    int rc = apply_value(&x, &keys[ki], v, &tmp);
+    int rc = apply_value(&x, &config_keys[ki], v, &tmp);
     if (rc == 0)
         key_given(&tmp, ki);
     if (rc == 0 && x.list_n[ki] && x.list_n[ki] != tmp.model.num_classes) {
@@ -1119,7 +1085,7 @@ int config_foreach(const resecg_config *c,
     for (int i = 0; i < NKEYS; i++) {
         fflush(fp);
         at[i] = len;
-        write_value(fp, &keys[i], c);
+        config_write_value(fp, &config_keys[i], c);
         fputc('\0', fp);
     }
     if (fclose(fp) != 0) {
@@ -1128,355 +1094,8 @@ int config_foreach(const resecg_config *c,
     }
     int rc = 0;
     for (int i = 0; i < NKEYS && rc == 0; i++)
-        rc = fn(keys[i].name, buf + at[i], data);
+        rc = fn(config_keys[i].name, buf + at[i], data);
     free(buf);
     return rc;
 }
 
-/* ---- validation ---- */
-
-/* Shortest %.Ng (N <= 9) that reads back to the same float: 0.001 rather
- * than %.9g's 0.00100000005, still exact. */
-static void format_float(char *buf, size_t n, float v)
-{
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, n, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v)
-            return;
-    }
-    snprintf(buf, n, "%.9g", (double)v);
-}
-
-double config_decimal(float v)
-{
-    char buf[32];
-    format_float(buf, sizeof buf, v);
-    return strtod(buf, NULL);
-}
-
-/* Range check of one table entry on a struct that may not have come through
- * the loader (built in code, or a list left longer than model.classes). */
-static int validate_key(const key_desc *k, const resecg_config *c, rerr *e)
-{
-    const void *f = key_cfield(k, c);
-    char rng[80], num[32];
-    switch (k->type) {
-    case KT_INT: {
-        int v = *(const int *)f;
-        if (!in_range(k, v))
-            return rerr_set(e, "%s: %d is out of range (%s)", k->name, v, range_text(k, rng, sizeof rng));
-        return 0;
-    }
-    case KT_FLOAT: {
-        float v = *(const float *)f;
-        if (!isfinite(v) || !in_range(k, v)) {
-            format_float(num, sizeof num, v);
-            return rerr_set(e, "%s: %s is out of range (%s)", k->name, num, range_text(k, rng, sizeof rng));
-        }
-        return 0;
-    }
-    case KT_BOOL:
-        if (*(const int *)f != 0 && *(const int *)f != 1)
-            return rerr_set(e, "%s: %d is not a boolean", k->name, *(const int *)f);
-        return 0;
-    case KT_ENUM: {
-        int v;
-        memcpy(&v, f, sizeof v);
-        int n = 0;
-        while (k->choices[n])
-            n++;
-        if (v < 0 || v >= n)
-            return rerr_set(e, "%s: invalid value %d", k->name, v);
-        return 0;
-    }
-    case KT_STRING: {
-        const char *s = f;
-        if (!memchr(s, '\0', k->size))
-            return rerr_set(e, "%s: not NUL-terminated", k->name);
-        if (k->choices && choice_index(k->choices, s) < 0)
-            return rerr_set(e, "%s: unknown value '%s'", k->name, s);
-        return 0;
-    }
-    case KT_WEIGHTS:
-    case KT_FLOATS: {
-        const float *v = f;
-        int classes = c->model.num_classes;
-        for (int i = 0; i < list_len(k); i++) {
-            format_float(num, sizeof num, v[i]);
-            if (!isfinite(v[i]) || !in_range(k, v[i]))
-                return rerr_set(e, "%s[%d]: %s is out of range (%s)", k->name, i, num,
-                                range_text(k, rng, sizeof rng));
-            /* Entries past the given list are 1; anything else there is a
-             * list longer than model.classes (classes lowered after it). */
-            if (i >= classes && v[i] != 1.0f && !(k->type == KT_WEIGHTS && c->loss.balanced))
-                return rerr_set(e, "%s: has a value (%s) for class %d but model.classes is %d",
-                                k->name, num, i, classes);
-        }
-        return 0;
-    }
-    case KT_U64:
-        return 0;
-    }
-    return 0;
-}
-
-int config_validate(const resecg_config *c, rerr *e)
-{
-    for (int i = 0; i < NKEYS; i++)
-        if (validate_key(&keys[i], c, e))
-            return -1;
-    const model_config *m = &c->model;
-    const loss_config *l = &c->loss;
-    const data_config *d = &c->data;
-
-    /* The trees see whole records (no frames, no resampling: core/baseline/trees.c)
-     * and minimise log loss, with or without class weights. */
-    int network = m->type == MODEL_RESECG;
-    if (!network && l->kind == LOSS_FOCAL)
-        return rerr_set(e, "loss.kind focal: not available with model.type features (the trees "
-                           "train on ce or weighted; focal loss is for the network)");
-
-    /* Blocks subsample_every-1, 2*subsample_every-1, ... have stride 2, so the
-     * output has one frame per 2^(blocks / subsample_every) input samples. */
-    int strided = m->num_blocks / m->subsample_every;
-    if (network && strided > 24)
-        return rerr_set(e, "model.blocks %d with model.subsample_every %d halves the length %d times "
-                           "(at most 24)", m->num_blocks, m->subsample_every, strided);
-    long frame = network ? 1L << strided : 1;
-    /* Width doubles every increase_channels_at blocks: F * 2^((blocks-1) / at). */
-    int doublings = (m->num_blocks - 1) / m->increase_channels_at;
-    if (network && (doublings > 20 || ((long)m->filters_start << doublings) > 65536))
-        return rerr_set(e, "model.filters %d doubled %d times (model.blocks %d, "
-                           "model.increase_channels_at %d) exceeds 65536 channels",
-                        m->filters_start, doublings, m->num_blocks, m->increase_channels_at);
-
-    if (l->kind == LOSS_WEIGHTED && !l->balanced) {
-        int any = 0;
-        for (int i = 0; i < m->num_classes; i++)
-            any |= l->class_weights[i] > 0;
-        if (!any)
-            return rerr_set(e, "loss.class_weights: every weight is 0");
-    }
-    if (l->kind == LOSS_FOCAL) {
-        int any = 0;
-        for (int i = 0; i < m->num_classes; i++)
-            any |= l->alpha[i] > 0;
-        if (!any)
-            return rerr_set(e, "loss.alpha: every value is 0");
-    }
-
-    if (c->optim.min_lr > c->optim.lr) {
-        char a[32], b[32];
-        format_float(a, sizeof a, c->optim.min_lr);
-        format_float(b, sizeof b, c->optim.lr);
-        return rerr_set(e, "optim.min_lr %s is above optim.lr %s", a, b);
-    }
-
-    if (strcmp(d->source, "synthetic") == 0) {
-        if (d->synth_min_length > d->synth_length)
-            return rerr_set(e, "data.synth_min_length %d is longer than data.synth_length %d",
-                            d->synth_min_length, d->synth_length);
-        if (network && frame > d->synth_min_length)
-            return rerr_set(e, "data.synth_min_length %d is shorter than one output frame (%ld "
-                               "samples: model.blocks %d / model.subsample_every %d stride-2 blocks)",
-                            d->synth_min_length, frame, m->num_blocks, m->subsample_every);
-        /* the generator draws the four CinC 2017 classes (data.h) */
-        if (m->num_classes != 4)
-            return rerr_set(e, "model.classes is %d but data.source synthetic has 4 classes",
-                            m->num_classes);
-    }
-    if (strcmp(d->source, "cinc17") == 0 && d->dir[0] == '\0')
-        return rerr_set(e, "data.dir must name the records directory when data.source is cinc17");
-    if (strcmp(d->source, "cinc17") == 0 && d->labels[0] == '\0')
-        return rerr_set(e, "data.labels must name the label file (e.g. REFERENCE-v3.csv)");
-    /* records are trimmed to whole frames first, then resampled: a length
-     * that is not whole frames would leave a partial frame unlabelled */
-    if (network && d->resample_length > 0 && d->resample_length % frame != 0)
-        return rerr_set(e, "data.resample_length %d is not a multiple of the network's frame (%ld "
-                           "samples: model.blocks %d / model.subsample_every %d stride-2 blocks)",
-                        d->resample_length, frame, m->num_blocks, m->subsample_every);
-    return 0;
-}
-
-/* ---- writing ---- */
-
-/* Code points libyaml's reader rejects in raw input (it takes escapes). */
-static int yaml_printable(unsigned long cp)
-{
-    return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0x7E) || cp == 0x85 ||
-           (cp >= 0xA0 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD && cp != 0xFEFF) ||
-           (cp >= 0x10000 && cp <= 0x10FFFF);
-}
-
-/* A double-quoted YAML string; everything that would not survive raw is escaped. */
-static void write_quoted(FILE *fp, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    fputc('"', fp);
-    while (*p) {
-        unsigned long cp = *p;
-        int n = 0; /* bytes of this UTF-8 sequence; 0: not UTF-8 (never from libyaml), raw */
-        if (*p < 0x80)
-            n = 1;
-        else if (*p >= 0xC2 && *p < 0xE0)
-            n = 2, cp = *p & 0x1F;
-        else if (*p >= 0xE0 && *p < 0xF0)
-            n = 3, cp = *p & 0x0F;
-        else if (*p >= 0xF0 && *p < 0xF5)
-            n = 4, cp = *p & 0x07;
-        for (int i = 1; i < n; i++) {
-            if ((p[i] & 0xC0) != 0x80) {
-                n = 0;
-                break;
-            }
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if (n == 0) {
-            fputc(*p++, fp);
-            continue;
-        }
-        if (cp == '"' || cp == '\\')
-            fprintf(fp, "\\%c", (int)cp);
-        else if (cp == '\t' || cp == '\n' || cp == '\r' || cp == 0x85 || cp == 0x2028 ||
-                 cp == 0x2029 || !yaml_printable(cp)) /* YAML folds raw line breaks */
-            fprintf(fp, cp < 0x100 ? "\\x%02lX" : cp < 0x10000 ? "\\u%04lX" : "\\U%08lX", cp);
-        else
-            fwrite(p, 1, (size_t)n, fp);
-        p += n;
-    }
-    fputc('"', fp);
-}
-
-static void write_list(FILE *fp, const float *v, int n)
-{
-    char num[32];
-    fputc('[', fp);
-    for (int i = 0; i < n; i++) {
-        format_float(num, sizeof num, v[i]);
-        fprintf(fp, "%s%s", i ? ", " : "", num);
-    }
-    fputc(']', fp);
-}
-
-static void write_value(FILE *fp, const key_desc *k, const resecg_config *c)
-{
-    const void *f = key_cfield(k, c);
-    char num[32];
-    int classes = c->model.num_classes;
-    if (classes < 1)
-        classes = 1;
-    if (classes > RESECG_MAX_CLASSES)
-        classes = RESECG_MAX_CLASSES;
-    switch (k->type) {
-    case KT_INT:
-        fprintf(fp, "%d", *(const int *)f);
-        break;
-    case KT_FLOAT:
-        format_float(num, sizeof num, *(const float *)f);
-        fputs(num, fp);
-        break;
-    case KT_U64:
-        fprintf(fp, "%" PRIu64, *(const uint64_t *)f);
-        break;
-    case KT_BOOL:
-        fputs(*(const int *)f ? "true" : "false", fp);
-        break;
-    case KT_ENUM: {
-        int v;
-        memcpy(&v, f, sizeof v);
-        fputs(choice_name(k->choices, v), fp);
-        break;
-    }
-    case KT_STRING:
-        if (k->choices) /* a fixed name: plain, like an enum */
-            fputs((const char *)f, fp);
-        else
-            write_quoted(fp, (const char *)f);
-        break;
-    case KT_FLOATS:
-        write_list(fp, (const float *)f, classes);
-        break;
-    case KT_WEIGHTS: {
-        int all_one = 1;
-        for (int i = 0; i < RESECG_MAX_CLASSES; i++)
-            all_one &= c->loss.class_weights[i] == 1.0f;
-        if (c->loss.balanced)
-            fputs("balanced", fp);
-        else if (all_one)
-            fputs("none", fp);
-        else
-            write_list(fp, c->loss.class_weights, classes);
-        break;
-    }
-    }
-}
-
-/* Writes every key, section by section, each with its help as a comment. */
-static void write_config(FILE *fp, const resecg_config *c)
-{
-    fputs("# resecg resolved configuration: every setting, after --set overrides", fp);
-    if (c->source_path[0])
-        fprintf(fp, ", from %s", c->source_path);
-    fputs("\n", fp);
-    size_t seclen = 0;
-    const char *sec = NULL;
-    for (int i = 0; i < NKEYS; i++) {
-        const key_desc *k = &keys[i];
-        const char *dot = strchr(k->name, '.');
-        size_t len = (size_t)(dot - k->name);
-        if (!sec || len != seclen || strncmp(sec, k->name, len) != 0) {
-            fprintf(fp, "%.*s:\n", (int)len, k->name);
-            sec = k->name;
-            seclen = len;
-        }
-        /* the help comments line up in one column */
-        long start = ftell(fp);
-        fprintf(fp, "  %s: ", dot + 1);
-        write_value(fp, k, c);
-        long used = ftell(fp) - start;
-        fprintf(fp, "%*s # %s\n", used < 34 ? (int)(34 - used) : 0, "", k->help);
-    }
-}
-
-char *config_to_string(const resecg_config *c)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *fp = open_memstream(&buf, &len);
-    if (!fp)
-        return NULL;
-    write_config(fp, c);
-    if (fclose(fp) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-int config_write(const resecg_config *c, const char *path, rerr *e)
-{
-    return config_write_note(c, path, NULL, e);
-}
-
-int config_write_note(const resecg_config *c, const char *path, const char *note, rerr *e)
-{
-    char *text = config_to_string(c);
-    if (!text)
-        return rerr_set(e, "%s: out of memory", path);
-    sbuf b = {0};
-    sbuf_puts(&b, text);
-    free(text);
-    if (note) {
-        sbuf_puts(&b, "# ");
-        for (const char *q = note; *q; q++) /* one comment line, whatever the note holds */
-            sbuf_putn(&b, *q == '\n' || *q == '\r' ? " " : q, 1);
-        sbuf_puts(&b, "\n");
-    }
-    if (b.oom) {
-        free(b.p);
-        return rerr_set(e, "%s: out of memory", path);
-    }
-    int rc = util_write_file_atomic(path, b.p, b.len, e);
-    free(b.p);
-    return rc;
-}

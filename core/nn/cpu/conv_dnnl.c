@@ -461,23 +461,41 @@ static const dnnl_memory_desc_t *pd_md(const conv_op *op, dnnl_query_t what, int
     return dnnl_primitive_desc_query_md(op->pd, what, index);
 }
 
+/* One port of an op: its argument, whether it is an output, the caller's
+ * layout, where the primitive's layout is queried, and the port whose
+ * workspace copy an input may share. */
+typedef struct port_spec {
+    int arg, is_output;
+    const dnnl_memory_desc_t *user;
+    dnnl_query_t query;
+    int index;
+    const port *share;
+} port_spec;
+
+/* The ports of op (its pd created), then the primitive; *off advances over
+ * the workspace they take. */
+static int op_ports(onednn_ctx *c, conv_op *op, const port_spec *ps, int n, size_t *off)
+{
+    op->nports = n;
+    for (int i = 0; i < n; i++)
+        if (port_init(&op->ports[i], c, ps[i].arg, ps[i].is_output, ps[i].user,
+                      pd_md(op, ps[i].query, ps[i].index), ps[i].share, off))
+            return -1;
+    return op_finish(op, c, off);
+}
+
 /* forward: (src, weights, bias) -> dst */
 static int entry_fwd(onednn_ctx *c, conv_entry *e, const user_mds *u)
 {
     conv_op *op = &e->fwd;
     size_t off = 0;
-    if (op_pd_create(op, c, OP_FWD, &e->d, NULL, NULL))
-        return -1;
-    op->nports = 4;
-    if (port_init(&op->ports[0], c, DNNL_ARG_SRC, 0, &u->src, pd_md(op, dnnl_query_src_md, 0), NULL,
-                  &off) ||
-        port_init(&op->ports[1], c, DNNL_ARG_WEIGHTS, 0, &u->wei,
-                  pd_md(op, dnnl_query_weights_md, 0), NULL, &off) ||
-        port_init(&op->ports[2], c, DNNL_ARG_BIAS, 0, &u->bias, pd_md(op, dnnl_query_weights_md, 1),
-                  NULL, &off) ||
-        port_init(&op->ports[3], c, DNNL_ARG_DST, 1, &u->dst, pd_md(op, dnnl_query_dst_md, 0), NULL,
-                  &off) ||
-        op_finish(op, c, &off))
+    const port_spec ps[4] = {
+        {DNNL_ARG_SRC, 0, &u->src, dnnl_query_src_md, 0, NULL},
+        {DNNL_ARG_WEIGHTS, 0, &u->wei, dnnl_query_weights_md, 0, NULL},
+        {DNNL_ARG_BIAS, 0, &u->bias, dnnl_query_weights_md, 1, NULL},
+        {DNNL_ARG_DST, 1, &u->dst, dnnl_query_dst_md, 0, NULL},
+    };
+    if (op_pd_create(op, c, OP_FWD, &e->d, NULL, NULL) || op_ports(c, op, ps, 4, &off))
         return -1;
     e->ws_fwd = off;
     return 0;
@@ -497,20 +515,14 @@ static int entry_bwd_w(onednn_ctx *c, conv_entry *e, const user_mds *u, size_t *
     }
     conv_op *op = &e->bwd_w;
     *off = 0;
-    if (op_pd_create(op, c, OP_BWD_W, d, NULL, e->fwd.pd))
-        return -1;
-    op->nports = 4;
-    return port_init(&op->ports[0], c, DNNL_ARG_SRC, 0, &u->src, pd_md(op, dnnl_query_src_md, 0),
-                     NULL, off) ||
-                   port_init(&op->ports[1], c, DNNL_ARG_DIFF_DST, 0, &u->dst,
-                             pd_md(op, dnnl_query_diff_dst_md, 0), NULL, off) ||
-                   port_init(&op->ports[2], c, DNNL_ARG_DIFF_WEIGHTS, 1, &u->wei,
-                             pd_md(op, dnnl_query_diff_weights_md, 0), NULL, off) ||
-                   port_init(&op->ports[3], c, DNNL_ARG_DIFF_BIAS, 1, &u->bias,
-                             pd_md(op, dnnl_query_diff_weights_md, 1), NULL, off) ||
-                   op_finish(op, c, off)
-               ? -1
-               : 0;
+    const port_spec ps[4] = {
+        {DNNL_ARG_SRC, 0, &u->src, dnnl_query_src_md, 0, NULL},
+        {DNNL_ARG_DIFF_DST, 0, &u->dst, dnnl_query_diff_dst_md, 0, NULL},
+        {DNNL_ARG_DIFF_WEIGHTS, 1, &u->wei, dnnl_query_diff_weights_md, 0, NULL},
+        {DNNL_ARG_DIFF_BIAS, 1, &u->bias, dnnl_query_diff_weights_md, 1, NULL},
+    };
+    return op_pd_create(op, c, OP_BWD_W, d, NULL, e->fwd.pd) || op_ports(c, op, ps, 4, off) ? -1
+                                                                                            : 0;
 }
 
 /* backward data as forward convs, phase r: (dout, wflip_r) -> the outputs
@@ -531,19 +543,14 @@ static int entry_bwd_d_phase(onednn_ctx *c, conv_entry *e, const user_mds *u, in
     DNNL_TRY(c, dnnl_memory_desc_init_by_strides(&dst_view, 3, view_dims, dnnl_f32, view_strides));
     e->wflip_off[r] = align_up(*off);
     *off = e->wflip_off[r] + dnnl_memory_desc_get_size(&flip_u);
-    if (op_pd_create(op, c, OP_BWD_D_FWD, d, ph, NULL))
-        return -1;
-    op->nports = 3;
     // dout's copy: phase 1 reuses phase 0's (or bwd_w's, where shared)
-    return port_init(&op->ports[0], c, DNNL_ARG_SRC, 0, &u->dst, pd_md(op, dnnl_query_src_md, 0),
-                     r == 0 ? &e->bwd_w.ports[1] : &e->bwd_d.ports[0], off) ||
-                   port_init(&op->ports[1], c, DNNL_ARG_WEIGHTS, 0, &flip_u,
-                             pd_md(op, dnnl_query_weights_md, 0), NULL, off) ||
-                   port_init(&op->ports[2], c, DNNL_ARG_DST, 1, &dst_view,
-                             pd_md(op, dnnl_query_dst_md, 0), NULL, off) ||
-                   op_finish(op, c, off)
-               ? -1
-               : 0;
+    const port_spec ps[3] = {
+        {DNNL_ARG_SRC, 0, &u->dst, dnnl_query_src_md, 0,
+         r == 0 ? &e->bwd_w.ports[1] : &e->bwd_d.ports[0]},
+        {DNNL_ARG_WEIGHTS, 0, &flip_u, dnnl_query_weights_md, 0, NULL},
+        {DNNL_ARG_DST, 1, &dst_view, dnnl_query_dst_md, 0, NULL},
+    };
+    return op_pd_create(op, c, OP_BWD_D_FWD, d, ph, NULL) || op_ports(c, op, ps, 3, off) ? -1 : 0;
 }
 
 /* backward data: (diff_dst, weights) -> diff_src, after bwd_w's region;
@@ -558,16 +565,12 @@ static int entry_bwd_d(onednn_ctx *c, conv_entry *e, const user_mds *u, size_t *
     if (e->nphases > 0)
         return 0;
     conv_op *op = &e->bwd_d;
-    if (op_pd_create(op, c, OP_BWD_D, &e->d, NULL, e->fwd.pd))
-        return -1;
-    op->nports = 3;
-    return port_init(&op->ports[0], c, DNNL_ARG_DIFF_DST, 0, &u->dst,
-                     pd_md(op, dnnl_query_diff_dst_md, 0), &e->bwd_w.ports[1], off) ||
-                   port_init(&op->ports[1], c, DNNL_ARG_WEIGHTS, 0, &u->wei,
-                             pd_md(op, dnnl_query_weights_md, 0), NULL, off) ||
-                   port_init(&op->ports[2], c, DNNL_ARG_DIFF_SRC, 1, &u->src,
-                             pd_md(op, dnnl_query_diff_src_md, 0), NULL, off) ||
-                   op_finish(op, c, off)
+    const port_spec ps[3] = {
+        {DNNL_ARG_DIFF_DST, 0, &u->dst, dnnl_query_diff_dst_md, 0, &e->bwd_w.ports[1]},
+        {DNNL_ARG_WEIGHTS, 0, &u->wei, dnnl_query_weights_md, 0, NULL},
+        {DNNL_ARG_DIFF_SRC, 1, &u->src, dnnl_query_diff_src_md, 0, NULL},
+    };
+    return op_pd_create(op, c, OP_BWD_D, &e->d, NULL, e->fwd.pd) || op_ports(c, op, ps, 3, off)
                ? -1
                : 0;
 }

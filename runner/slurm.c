@@ -102,10 +102,7 @@ static int job_state(sl_ctx *c, const sl_job *j, rerr *why)
 
 static void job_label(const sl_ctx *c, const sl_job *j, char *buf, size_t n)
 {
-    char ov[600];
-    sweep_job_overrides(&c->ss->plan, j->sj, ov, sizeof ov);
-    snprintf(buf, n, "%s %s seed %" PRIu64 "%s%s", j->id, sweep_job_variant(&c->ss->plan, j->sj),
-             j->sj->seed, ov[0] ? " " : "", ov);
+    sweep_session_job_label(c->ss, j->sj, j->id, buf, n);
 }
 
 static int array_add(sl_ctx *c, long a)

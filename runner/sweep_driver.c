@@ -3,6 +3,7 @@
 #include "sweep_driver.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,15 @@ int sweep_session_results(sweep_session *s, sweep_outcome *out, rerr *e)
     if (journal_open(&s->jr, s->jpath, e) || sweep_dir_manifest(s->root, &s->sw, &s->plan, e))
         return fail(out, SWEEP_END_RESULTS);
     return 0;
+}
+
+void sweep_session_job_label(const sweep_session *s, const sweep_job *sj, const char *id,
+                             char *buf, size_t n)
+{
+    char ov[600];
+    sweep_job_overrides(&s->plan, sj, ov, sizeof ov);
+    snprintf(buf, n, "%s %s seed %" PRIu64 "%s%s", id, sweep_job_variant(&s->plan, sj), sj->seed,
+             ov[0] ? " " : "", ov);
 }
 
 void sweep_session_say(const char *fmt, ...)

@@ -50,6 +50,10 @@ int sweep_session_open(sweep_session *s, const char *path, const sweep_run_opts 
  * opened, jobs.tsv written. -1 with e filled (out->end RESULTS). */
 int sweep_session_results(sweep_session *s, sweep_outcome *out, rerr *e);
 
+/* "id variant seed S overrides" of job sj (id its hex), for log lines. */
+void sweep_session_job_label(const sweep_session *s, const sweep_job *sj, const char *id,
+                             char *buf, size_t n);
+
 /* A line for the user (time-stamped, on stderr). */
 void sweep_session_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

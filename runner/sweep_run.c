@@ -152,10 +152,7 @@ static void say(run_ctx *c, const char *fmt, ...)
 
 static void job_label(const run_ctx *c, const run_job *r, char *buf, size_t n)
 {
-    char ov[600];
-    sweep_job_overrides(&c->ss->plan, r->sj, ov, sizeof ov);
-    snprintf(buf, n, "%s %s seed %" PRIu64 "%s%s", r->id, sweep_job_variant(&c->ss->plan, r->sj),
-             r->sj->seed, ov[0] ? " " : "", ov);
+    sweep_session_job_label(c->ss, r->sj, r->id, buf, n);
 }
 
 static double eta_seconds(const run_ctx *c)

@@ -79,8 +79,8 @@ static int predictions_write(const char *path, const dataset *ds, const int *idx
     fprintf(af.fp, "\n");
     for (int i = 0; i < n; i++) {
         const record *r = &ds->recs[idx[i]];
-        fprintf(af.fp, "%s,%s,%s", r->name, metrics_class_name(r->label),
-                metrics_class_name(pred[i]));
+        util_csv_field(af.fp, r->name, 1); /* a name with a comma or quote stays one field */
+        fprintf(af.fp, ",%s,%s", metrics_class_name(r->label), metrics_class_name(pred[i]));
         for (int k = 0; k < K; k++)
             fprintf(af.fp, ",%.6f", probs[(size_t)i * K + k]);
         fprintf(af.fp, "\n");

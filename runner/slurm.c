@@ -440,7 +440,7 @@ static void slurm_verdict(sl_ctx *c, const sl_job *j, char *buf, size_t n)
     free(cmd);
 }
 
-/* An attempt that ended without f1.csv: again after the back-off, or failed. */
+/* An attempt that ended without a finished run: again after the back-off, or failed. */
 static void attempt_failed(sl_ctx *c, sl_job *j, int code, int sig, const char *note)
 {
     char lab[700], st[300], where[200] = "";
@@ -448,7 +448,7 @@ static void attempt_failed(sl_ctx *c, sl_job *j, int code, int sig, const char *
     if (sig)
         snprintf(st, sizeof st, "killed by signal %d (%s)", sig, strsignal(sig));
     else if (code == 0)
-        snprintf(st, sizeof st, "exit 0 without f1.csv");
+        snprintf(st, sizeof st, "exit 0 without a finished run (complete.txt)");
     else if (code < 0)
         snprintf(st, sizeof st, "no exit status");
     else
@@ -465,7 +465,7 @@ static void attempt_failed(sl_ctx *c, sl_job *j, int code, int sig, const char *
     if (note)
         sbuf_printf(&fb, " note=%s", note); /* note runs to the end of the line */
     else if (code == 0 && !sig)
-        sbuf_puts(&fb, " note=exited 0 but wrote no f1.csv");
+        sbuf_puts(&fb, " note=exited 0 but left no finished run (complete.txt)");
     char fields[900];
     snprintf(fields, sizeof fields, "%s", fb.p ? fb.p : "");
     free(fb.p);

@@ -248,7 +248,8 @@ static void status_fields(const sched_job *j, char *buf, size_t n)
     if (j->term_signal && o > 0 && (size_t)o < n)
         o += snprintf(buf + o, n - (size_t)o, " signal=%d", j->term_signal);
     if (j->no_result && o > 0 && (size_t)o < n)
-        o += snprintf(buf + o, n - (size_t)o, " note=exited 0 but wrote no f1.csv");
+        o += snprintf(buf + o, n - (size_t)o,
+                      " note=exited 0 but left no finished run (complete.txt)");
     else if (j->error[0] && o > 0 && (size_t)o < n)
         snprintf(buf + o, n - (size_t)o, " note=%s", j->error);
 }
@@ -258,7 +259,7 @@ static void status_text(const sched_job *j, char *buf, size_t n)
     if (j->error[0])
         snprintf(buf, n, "%s", j->error);
     else if (j->no_result)
-        snprintf(buf, n, "exit 0 without f1.csv");
+        snprintf(buf, n, "exit 0 without a finished run (complete.txt)");
     else if (j->term_signal)
         snprintf(buf, n, "killed by signal %d (%s), status %d", j->term_signal,
                  strsignal(j->term_signal), j->exit_status);

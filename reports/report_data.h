@@ -140,4 +140,9 @@ int rp_write_html(const rp_report *r, const char *path, rerr *e);
 /* Writes table1.tex and significance.tex into out (latex.c). */
 int rp_write_latex(const rp_report *r, const char *out, rerr *e);
 
+/* collect.c: the jobs of r->dir (and r->dir_b) with their scores,
+ * predictions and curves, the configurations and the baseline (r->o set). */
+int rp_collect(rp_report *r, rerr *e);
+void rp_report_free(rp_report *r);
+
 #endif

@@ -321,6 +321,71 @@ static const int CONV_SHAPES[][7] = {
 };
 #define NCONV ((int)(sizeof CONV_SHAPES / sizeof CONV_SHAPES[0]))
 
+/* Out of device memory when a new shape needs a buffer grown is the
+ * backend's failure (backend.h), not an abort: with the GPU filled by 1 GiB
+ * allocations, a convolution of a shape not seen before cannot get its
+ * scratch; nothing is launched, its output stays as it was, the kernels
+ * after it do nothing, and once the memory is back a fresh backend runs the
+ * same shape. */
+START_TEST(test_out_of_memory_is_a_failure)
+{
+    backend *be = make_backend("cuda", NULL, 0);
+    conv_dims d;
+    conv_dims_same(&d, 32, 64, 64, 4096, 16, 1); /* K even: shifted, needs the scratch */
+    size_t ni = (size_t)d.B * d.Cin * d.L, nw = (size_t)d.Cout * d.Cin * d.K;
+    size_t no = (size_t)d.B * d.Cout * d.Lout;
+    float *x = dev_floats(be, ni), *w = dev_floats(be, nw), *b = dev_floats(be, d.Cout);
+    float *out = dev_floats(be, no);
+    be->zero(be, x, ni * sizeof(float));
+    be->zero(be, w, nw * sizeof(float));
+    be->zero(be, b, d.Cout * sizeof(float));
+    float *sentinel = testutil_falloc(no);
+    for (size_t i = 0; i < no; i++)
+        sentinel[i] = 7.0f;
+    be->upload(be, out, sentinel, no * sizeof(float));
+    void *hog[1024];
+    int nhog = 0;
+    while (nhog < 1024 && (hog[nhog] = be->alloc(be, (size_t)1 << 30)) != NULL)
+        nhog++;
+    for (size_t mb = 512; mb >= 1; mb /= 2) /* the last crumbs too */
+        while (nhog < 1024 && (hog[nhog] = be->alloc(be, mb << 20)) != NULL)
+            nhog++;
+    printf("filled the GPU with %d allocations\n", nhog);
+    be->conv1d_forward(be, out, x, w, b, &d);
+    rerr e = {{0}};
+    int failed = backend_failed(be, &e);
+    for (int i = 0; i < nhog; i++)
+        be->free(be, hog[i]);
+    ck_assert_msg(failed == -1, "a conv without memory for its scratch ran");
+    printf("failure: %s\n", e.msg);
+    ck_assert_msg(strstr(e.msg, "out of device memory") != NULL, "%s", e.msg);
+    float *got = host_of(be, out, no);
+    ck_assert_int_eq(memcmp(got, sentinel, no * sizeof(float)), 0);
+    be->conv1d_forward(be, out, x, w, b, &d); /* memory is back, but the backend has failed */
+    free(got);
+    got = host_of(be, out, no);
+    ck_assert_int_eq(memcmp(got, sentinel, no * sizeof(float)), 0);
+    free(got);
+    be->free(be, x), be->free(be, w), be->free(be, b), be->free(be, out);
+    backend_destroy(be);
+
+    be = make_backend("cuda", NULL, 0);
+    x = dev_floats(be, ni), w = dev_floats(be, nw), b = dev_floats(be, d.Cout);
+    out = dev_floats(be, no);
+    be->zero(be, x, ni * sizeof(float));
+    be->zero(be, w, nw * sizeof(float));
+    be->zero(be, b, d.Cout * sizeof(float));
+    be->conv1d_forward(be, out, x, w, b, &d);
+    ck_assert_int_eq(backend_failed(be, &e), 0);
+    got = host_of(be, out, no);
+    ck_assert(got[0] == 0.0f && got[no - 1] == 0.0f);
+    free(got);
+    free(sentinel);
+    be->free(be, x), be->free(be, w), be->free(be, b), be->free(be, out);
+    backend_destroy(be);
+}
+END_TEST
+
 START_TEST(test_conv_vs_ref)
 {
     backend *fp32 = make_backend("cuda", "fp32", 0), *tf32 = make_backend("cuda", "tf32", 0);
@@ -1219,6 +1284,7 @@ static Suite *cuda_suite(void)
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, test_probe_and_env);
     tcase_add_test(tc, test_memory);
+    tcase_add_test(tc, test_out_of_memory_is_a_failure);
     tcase_add_test(tc, test_conv_vs_ref);
     tcase_add_test(tc, test_conv_cache);
     tcase_add_test(tc, test_conv_at_model_offsets);

@@ -28,6 +28,7 @@
  * not implemented: it would need bf16 copies of weights and activations and
  * loss scaling through the whole model, not a backend-local change. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,21 +92,38 @@ static cuda_ctx *ctx_of(backend *be) { return (cuda_ctx *)be->ctx; }
 
 /* ---- memory ---- */
 
-void cuda_buf_reserve(cuda_ctx *c, cuda_buf *buf, size_t bytes)
+void cuda_fail_soft(cuda_ctx *c, const char *fmt, ...)
+{
+    if (!c->failure || c->failure[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->failure, c->failure_size, fmt, ap);
+    va_end(ap);
+}
+
+int cuda_buf_reserve(cuda_ctx *c, cuda_buf *buf, size_t bytes, const char *what)
 {
     if (bytes <= buf->bytes)
-        return;
+        return 0;
     CUDA_CHECK(cudaStreamSynchronize(c->stream)); // queued work may still read the old one
     if (buf->p)
         CUDA_CHECK(cudaFree(buf->p));
     buf->p = NULL;
     buf->bytes = 0;
-    CUDA_CHECK(cudaMalloc(&buf->p, bytes));
+    if (cudaMalloc(&buf->p, bytes) != cudaSuccess) {
+        (void)cudaGetLastError(); // an allocation failure is not sticky: clear it
+        buf->p = NULL;
+        cuda_fail_soft(c, "CUDA: out of device memory for the %s (%zu MiB more)", what,
+                       (bytes + (1 << 20) - 1) >> 20);
+        return -1;
+    }
     buf->bytes = bytes;
     c->stats.device_allocs++;
     c->stats.workspace_grows++;
     if (buf == &c->ws)
         c->stats.workspace_bytes = bytes;
+    return 0;
 }
 
 static void *cuda_alloc(backend *be, size_t bytes)
@@ -188,7 +206,8 @@ static cudnnMathType_t conv_base_math(const cuda_ctx *c)
 }
 
 /* The plan of shape d, made on first sight: descriptors, the symmetric pad
- * and shift (see conv_plan), the conv scratch grown to fit. */
+ * and shift (see conv_plan), the conv scratch grown to fit; NULL with the
+ * backend's failure set when memory runs out. */
 static conv_plan *conv_plan_get(cuda_ctx *c, const conv_dims *d)
 {
     for (int i = 0; i < c->nplans; i++)
@@ -197,7 +216,10 @@ static conv_plan *conv_plan_get(cuda_ctx *c, const conv_dims *d)
     if (c->nplans == c->plans_cap) {
         int cap = c->plans_cap ? 2 * c->plans_cap : 64;
         conv_plan *np = (conv_plan *)realloc(c->plans, (size_t)cap * sizeof *np);
-        RESECG_ASSERT(np != NULL);
+        if (!np) {
+            cuda_fail_soft(c, "out of memory for a convolution plan");
+            return NULL;
+        }
         c->plans = np;
         c->plans_cap = cap;
     }
@@ -239,8 +261,17 @@ static conv_plan *conv_plan_get(cuda_ctx *c, const conv_dims *d)
     CUDNN_CHECK(
         cudnnGetConvolution2dForwardOutputDim(p->conv_desc, p->x_desc, p->w_desc, &n, &ch, &h, &w));
     RESECG_ASSERT(n == d->B && ch == d->Cout && h == 1 && w == p->Lc);
-    if (!p->direct)
-        cuda_buf_reserve(c, &c->conv_tmp, (size_t)d->B * d->Cout * p->Lc * sizeof(float));
+    if (!p->direct &&
+        cuda_buf_reserve(c, &c->conv_tmp, (size_t)d->B * d->Cout * p->Lc * sizeof(float),
+                         "convolution scratch") != 0) {
+        // not kept: a later lookup must not find a plan without its scratch
+        cudnnDestroyTensorDescriptor(p->x_desc);
+        cudnnDestroyTensorDescriptor(p->y_desc);
+        cudnnDestroyFilterDescriptor(p->w_desc);
+        cudnnDestroyConvolutionDescriptor(p->conv_desc);
+        c->nplans--;
+        return NULL;
+    }
     c->stats.conv_plans++;
     return p;
 }
@@ -302,24 +333,27 @@ template <typename Perf> static size_t ws_need(const cuda_ctx *c, const Perf *pe
     return need;
 }
 
-static void conv_shape_fatal(const char *what, const cuda_ctx *c, const conv_dims *d)
+/* No algorithm the search found may be used: the backend's failure, -1. */
+static int conv_shape_error(const char *what, cuda_ctx *c, const conv_dims *d)
 {
-    fprintf(stderr,
-            "cuda backend: no usable cuDNN %s algorithm for B %d, %d -> %d channels, L %d -> %d, "
-            "K %d, stride %d (math %s%s, workspace limit %zu MiB)\n",
-            what, d->B, d->Cin, d->Cout, d->L, d->Lout, d->K, d->stride, c->tf32 ? "tf32" : "fp32",
-            c->deterministic ? ", deterministic" : "", c->ws_limit >> 20);
-    abort();
+    cuda_fail_soft(c,
+                   "cuda backend: no usable cuDNN %s algorithm for B %d, %d -> %d channels, L %d "
+                   "-> %d, K %d, stride %d (math %s%s, workspace limit %zu MiB)",
+                   what, d->B, d->Cin, d->Cout, d->L, d->Lout, d->K, d->stride,
+                   c->tf32 ? "tf32" : "fp32", c->deterministic ? ", deterministic" : "",
+                   c->ws_limit >> 20);
+    return -1;
 }
 
-static void conv_find_fwd(cuda_ctx *c, conv_plan *p, const float *x, const float *w, float *y)
+static int conv_find_fwd(cuda_ctx *c, conv_plan *p, const float *x, const float *w, float *y)
 {
     cudnnConvolutionFwdAlgoPerf_t perf[MAX_ALGOS];
     int n = 0;
     CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, conv_base_math(c)));
     CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, p->x_desc, p->w_desc, p->conv_desc,
                                                        p->y_desc, MAX_ALGOS, &n, perf));
-    cuda_buf_reserve(c, &c->ws, ws_need(c, perf, n));
+    if (cuda_buf_reserve(c, &c->ws, ws_need(c, perf, n), "cuDNN workspace") != 0)
+        return -1;
     find_fence();
     CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(c->cudnn, p->x_desc, x, p->w_desc, w,
                                                        p->conv_desc, p->y_desc, y, MAX_ALGOS, &n,
@@ -334,12 +368,12 @@ static void conv_find_fwd(cuda_ctx *c, conv_plan *p, const float *x, const float
             p->have_fwd = 1;
             algo_report(c, "forward", p, (int)perf[i].algo, p->fwd_math, perf[i].time,
                         perf[i].memory, n);
-            return;
+            return 0;
         }
-    conv_shape_fatal("forward", c, &p->d);
+    return conv_shape_error("forward", c, &p->d);
 }
 
-static void conv_find_bwd_data(cuda_ctx *c, conv_plan *p, const float *w, const float *dy,
+static int conv_find_bwd_data(cuda_ctx *c, conv_plan *p, const float *w, const float *dy,
                                float *dx)
 {
     cudnnConvolutionBwdDataAlgoPerf_t perf[MAX_ALGOS];
@@ -347,7 +381,8 @@ static void conv_find_bwd_data(cuda_ctx *c, conv_plan *p, const float *w, const 
     CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, conv_base_math(c)));
     CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
         c->cudnn, p->w_desc, p->y_desc, p->conv_desc, p->x_desc, MAX_ALGOS, &n, perf));
-    cuda_buf_reserve(c, &c->ws, ws_need(c, perf, n));
+    if (cuda_buf_reserve(c, &c->ws, ws_need(c, perf, n), "cuDNN workspace") != 0)
+        return -1;
     find_fence();
     CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(c->cudnn, p->w_desc, w, p->y_desc, dy,
                                                             p->conv_desc, p->x_desc, dx, MAX_ALGOS,
@@ -362,12 +397,12 @@ static void conv_find_bwd_data(cuda_ctx *c, conv_plan *p, const float *w, const 
             p->have_bwd_data = 1;
             algo_report(c, "backward-data", p, (int)perf[i].algo, p->bwd_data_math, perf[i].time,
                         perf[i].memory, n);
-            return;
+            return 0;
         }
-    conv_shape_fatal("backward-data", c, &p->d);
+    return conv_shape_error("backward-data", c, &p->d);
 }
 
-static void conv_find_bwd_filter(cuda_ctx *c, conv_plan *p, const float *x, const float *dy,
+static int conv_find_bwd_filter(cuda_ctx *c, conv_plan *p, const float *x, const float *dy,
                                  float *dw)
 {
     cudnnConvolutionBwdFilterAlgoPerf_t perf[MAX_ALGOS];
@@ -375,7 +410,8 @@ static void conv_find_bwd_filter(cuda_ctx *c, conv_plan *p, const float *x, cons
     CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, conv_base_math(c)));
     CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
         c->cudnn, p->x_desc, p->y_desc, p->conv_desc, p->w_desc, MAX_ALGOS, &n, perf));
-    cuda_buf_reserve(c, &c->ws, ws_need(c, perf, n));
+    if (cuda_buf_reserve(c, &c->ws, ws_need(c, perf, n), "cuDNN workspace") != 0)
+        return -1;
     find_fence();
     CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
         c->cudnn, p->x_desc, x, p->y_desc, dy, p->conv_desc, p->w_desc, dw, MAX_ALGOS, &n, perf,
@@ -390,9 +426,9 @@ static void conv_find_bwd_filter(cuda_ctx *c, conv_plan *p, const float *x, cons
             p->have_bwd_filter = 1;
             algo_report(c, "backward-filter", p, (int)perf[i].algo, p->bwd_filter_math,
                         perf[i].time, perf[i].memory, n);
-            return;
+            return 0;
         }
-    conv_shape_fatal("backward-filter", c, &p->d);
+    return conv_shape_error("backward-filter", c, &p->d);
 }
 
 static void cuda_conv_fwd(backend *be, float *out, const float *inp, const float *w, const float *b,
@@ -400,10 +436,12 @@ static void cuda_conv_fwd(backend *be, float *out, const float *inp, const float
 {
     // out (B, Cout, Lout) =, inp (B, Cin, L), w (Cout, Cin, K), b (Cout)
     cuda_ctx *c = ctx_of(be);
-    conv_plan *p = conv_plan_get(c, d);
+    conv_plan *p = be->failure[0] ? NULL : conv_plan_get(c, d);
+    if (!p)
+        return;
     float *y = p->direct ? out : (float *)c->conv_tmp.p; // (B, Cout, Lc)
-    if (!p->have_fwd)
-        conv_find_fwd(c, p, inp, w, y);
+    if (!p->have_fwd && conv_find_fwd(c, p, inp, w, y) != 0)
+        return;
     const float one = 1.0f, zero = 0.0f;
     CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, p->fwd_math));
     CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, p->x_desc, inp, p->w_desc, w, p->conv_desc,
@@ -418,7 +456,9 @@ static void cuda_conv_bwd(backend *be, float *dinp, float *dw, float *db, const 
     // dinp (B, Cin, L) = (optional), dw (Cout, Cin, K) =, db (Cout) =,
     // dout (B, Cout, Lout), inp (B, Cin, L), w (Cout, Cin, K)
     cuda_ctx *c = ctx_of(be);
-    conv_plan *p = conv_plan_get(c, d);
+    conv_plan *p = be->failure[0] ? NULL : conv_plan_get(c, d);
+    if (!p)
+        return;
     const float *dy = dout; // (B, Cout, Lc): cuDNN's view of the output gradient
     if (!p->direct) {
         float *t = (float *)c->conv_tmp.p;
@@ -427,15 +467,15 @@ static void cuda_conv_bwd(backend *be, float *dinp, float *dw, float *db, const 
     }
     const float one = 1.0f, zero = 0.0f;
     if (dinp) {
-        if (!p->have_bwd_data)
-            conv_find_bwd_data(c, p, w, dy, dinp);
+        if (!p->have_bwd_data && conv_find_bwd_data(c, p, w, dy, dinp) != 0)
+            return;
         CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, p->bwd_data_math));
         CUDNN_CHECK(cudnnConvolutionBackwardData(c->cudnn, &one, p->w_desc, w, p->y_desc, dy,
                                                  p->conv_desc, p->bwd_data_algo, c->ws.p,
                                                  p->bwd_data_ws, &zero, p->x_desc, dinp));
     }
-    if (!p->have_bwd_filter)
-        conv_find_bwd_filter(c, p, inp, dy, dw);
+    if (!p->have_bwd_filter && conv_find_bwd_filter(c, p, inp, dy, dw) != 0)
+        return;
     CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, p->bwd_filter_math));
     CUDNN_CHECK(cudnnConvolutionBackwardFilter(c->cudnn, &one, p->x_desc, inp, p->y_desc, dy,
                                                p->conv_desc, p->bwd_filter_algo, c->ws.p,
@@ -534,7 +574,8 @@ static float cuda_loss(backend *be, float *probs, float *dlogits, const float *l
     }
     if (N <= 0)
         return 0.0f;
-    cuda_buf_reserve(c, &c->labels, (size_t)N * sizeof(int));
+    if (be->failure[0] || cuda_buf_reserve(c, &c->labels, (size_t)N * sizeof(int), "loss labels"))
+        return 0.0f; /* the caller stops on the failure (backend_failed) */
     cuda_upload(be, c->labels.p, labels, (size_t)N * sizeof(int));
     return cuda_run_loss(c, probs, dlogits, logits, (const int *)c->labels.p, nvalid, N, p);
 }
@@ -684,6 +725,8 @@ backend *cuda_backend_create(int threads, rerr *e)
     }
     be->name = "cuda";
     be->ctx = c;
+    c->failure = be->failure;
+    c->failure_size = sizeof be->failure;
     be->destroy = cuda_destroy;
     if (cuda_read_env(c, e) != 0)
         goto fail;

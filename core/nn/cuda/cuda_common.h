@@ -111,14 +111,22 @@ typedef struct cuda_ctx {
     int nplans, plans_cap;
 
     cuda_backend_stats stats;
+    char *failure; /* the backend's failure (backend.h): set once, the first */
+    size_t failure_size;
 } cuda_ctx;
 
-/* Makes buf at least `bytes` long: synchronises the stream, frees the old
- * buffer, allocates the new one. Called only when a new shape is first seen
- * (plan creation, algorithm search, a bigger reduction), so the steady
- * training loop never allocates; running out of memory here is fatal, as
- * for any other failed call inside a kernel entry point. */
-void cuda_buf_reserve(cuda_ctx *c, cuda_buf *buf, size_t bytes);
+/* Records why a kernel entry point could not run (backend.h: failure), if
+ * nothing was recorded before. */
+void cuda_fail_soft(cuda_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Makes buf (what: its name, for the message) at least `bytes` long:
+ * synchronises the stream, frees the old buffer, allocates the new one.
+ * Called only when a new shape is first seen (plan creation, algorithm
+ * search, a bigger reduction), so the steady training loop never
+ * allocates. Out of device memory is not fatal: -1 with the backend's
+ * failure set (buf is then empty), and the caller returns without
+ * launching; every other failed call here still is. */
+int cuda_buf_reserve(cuda_ctx *c, cuda_buf *buf, size_t bytes, const char *what);
 
 /* ---- own kernels (kernels_cuda.cu); all enqueue on c->stream ---- */
 

@@ -98,10 +98,13 @@ static chan_split chan_split_for(int B, int C, int L)
     return sp;
 }
 
-/* Reduction scratch for 2 x C x S partial sums (grown on a new shape only). */
+/* Reduction scratch for 2 x C x S partial sums (grown on a new shape
+ * only); NULL, the backend's failure set, when it cannot grow. */
 static double *red_partials(cuda_ctx *c, int C, int S)
 {
-    cuda_buf_reserve(c, &c->red, 2 * (size_t)C * (size_t)S * sizeof(double));
+    if (cuda_buf_reserve(c, &c->red, 2 * (size_t)C * (size_t)S * sizeof(double),
+                         "reduction scratch") != 0)
+        return NULL;
     return (double *)c->red.p;
 }
 
@@ -145,6 +148,8 @@ void cuda_launch_channel_sum(cuda_ctx *c, float *db, const float *dout, int B, i
     // db (C) =, dout (B, C, L): the conv bias gradient, in double as conv_ref.c
     chan_split sp = chan_split_for(B, C, L);
     double *part = red_partials(c, C, sp.S);
+    if (!part)
+        return;
     k_chan_partial<0>
         <<<dim3(C, sp.S), THREADS, 0, c->stream>>>(part, NULL, dout, C, L, sp.n, sp.chunk, sp.S);
     KERNEL_CHECK();
@@ -220,6 +225,8 @@ void cuda_launch_bnrelu_forward(cuda_ctx *c, float *out, float *mean, float *rst
     double *psum = NULL, *pssq = NULL;
     if (training) {
         psum = red_partials(c, C, sp.S);
+        if (!psum)
+            return;
         pssq = psum + (long)C * sp.S;
         k_chan_partial<0>
             <<<dim3(C, sp.S), THREADS, 0, c->stream>>>(psum, NULL, inp, C, L, sp.n, sp.chunk, sp.S);
@@ -301,7 +308,10 @@ void cuda_launch_bnrelu_backward(cuda_ctx *c, float *dinp, float *dgamma, float 
                                  int C, int L, float drop_p)
 {
     chan_split sp = chan_split_for(B, C, L);
-    double *p1 = red_partials(c, C, sp.S), *p2 = p1 + (long)C * sp.S;
+    double *p1 = red_partials(c, C, sp.S);
+    if (!p1)
+        return;
+    double *p2 = p1 + (long)C * sp.S;
     const float keep_scale = dropout_scale(drop_p); // 1 when drop_p == 0
     k_bnb_partial<<<dim3(C, sp.S), THREADS, 0, c->stream>>>(p1, p2, dout, out, inp, mean, rstd, C,
                                                             L, sp.n, sp.chunk, sp.S, keep_scale);
@@ -578,7 +588,8 @@ float cuda_run_loss(cuda_ctx *c, float *probs, float *dlogits, const float *logi
     const double inv_n = nvalid > 0 ? 1.0 / nvalid : 0.0;
     if (N <= 0)
         return 0.0f;
-    cuda_buf_reserve(c, &c->red, ((size_t)N + 1) * sizeof(double));
+    if (cuda_buf_reserve(c, &c->red, ((size_t)N + 1) * sizeof(double), "loss scratch") != 0)
+        return 0.0f; /* the caller stops on the failure (backend_failed) */
     double *frame_loss = (double *)c->red.p;
     k_loss<<<(N + THREADS - 1) / THREADS, THREADS, 0, c->stream>>>(
         probs, dlogits, frame_loss, logits, labels_dev, N, *p, inv_n);
@@ -612,7 +623,8 @@ double cuda_run_sqnorm(cuda_ctx *c, const float *x, long n)
         G = 1024;
     const long chunk = (n + G - 1) / G;
     G = (n + chunk - 1) / chunk;
-    cuda_buf_reserve(c, &c->red, ((size_t)G + 1) * sizeof(double));
+    if (cuda_buf_reserve(c, &c->red, ((size_t)G + 1) * sizeof(double), "norm scratch") != 0)
+        return 0.0; /* the caller stops on the failure (backend_failed) */
     double *part = (double *)c->red.p;
     k_sq_partial<<<(unsigned int)G, THREADS, 0, c->stream>>>(part, x, n, chunk);
     KERNEL_CHECK();

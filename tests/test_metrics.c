@@ -399,6 +399,29 @@ START_TEST(test_confusion_csv)
 }
 END_TEST
 
+/* rerr_prefix puts context before a message already in e, and truncates at
+ * the end like rerr_set when the two do not fit. */
+START_TEST(test_rerr_prefix)
+{
+    rerr e;
+    rerr_set(&e, "out of memory");
+    ck_assert_int_eq(rerr_prefix(&e, "epoch %d batch %d", 3, 7), -1);
+    ck_assert_str_eq(e.msg, "epoch 3 batch 7: out of memory");
+    char big[2000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    rerr_set(&e, "%s", "tail");
+    rerr_prefix(&e, "%s", big);
+    ck_assert_uint_eq(strlen(e.msg), sizeof e.msg - 1);
+    ck_assert(e.msg[0] == 'x' && e.msg[sizeof e.msg - 2] == 'x');
+    rerr_set(&e, "%.1020s", big); /* with "ctx: " longer than e holds */
+    rerr_prefix(&e, "ctx");
+    ck_assert(strncmp(e.msg, "ctx: xxx", 8) == 0);
+    ck_assert_uint_eq(strlen(e.msg), sizeof e.msg - 1);
+    ck_assert_int_eq(rerr_prefix(NULL, "ignored"), -1);
+}
+END_TEST
+
 int main(void)
 {
     const char *s = getenv("RESECG_SEED");
@@ -409,6 +432,7 @@ int main(void)
     TCase *tc = tcase_create("metrics");
     tcase_add_unchecked_fixture(tc, dir_setup, dir_teardown);
     tcase_add_test(tc, test_case1);
+    tcase_add_test(tc, test_rerr_prefix);
     tcase_add_test(tc, test_case2_zero_division);
     tcase_add_test(tc, test_two_classes);
     tcase_add_test(tc, test_vote);

@@ -23,6 +23,27 @@ int rerr_set(rerr *e, const char *fmt, ...)
     return -1;
 }
 
+int rerr_prefix(rerr *e, const char *fmt, ...)
+{
+    if (e) {
+        char msg[sizeof e->msg];
+        snprintf(msg, sizeof msg, "%s", e->msg);
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+        size_t cap = sizeof e->msg - 1, o = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap;
+        for (const char *p = ": "; *p && o < cap; p++)
+            e->msg[o++] = *p;
+        size_t m = strlen(msg); /* truncated at the end, as rerr_set would */
+        if (m > cap - o)
+            m = cap - o;
+        memcpy(e->msg + o, msg, m);
+        e->msg[o + m] = '\0';
+    }
+    return -1;
+}
+
 static const struct {
     size_t cap;
     const char *name;

@@ -18,6 +18,10 @@ typedef struct rerr {
  * write `return rerr_set(e, "%s:%d: ...", file, line);`. */
 int rerr_set(rerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Puts the formatted context and ": " before the message already in e (if
+ * e is not NULL) and returns -1: "epoch 3 batch 7: out of memory ...". */
+int rerr_prefix(rerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- One read path and one write path for every file ----
  *
  * Inputs are opened without blocking (a FIFO never hangs a reader), must be

@@ -574,14 +574,11 @@ int trees_train_run(const resecg_config *cfg, const train_opts *o, train_result 
 
     /* one epochs.csv row, so the report's epochs, best epoch and wall time
      * columns (and the scheduler's live table) read as for the network */
-    char path[4096];
     sbuf row = {0};
     sbuf_puts(&row, RUNDIR_EPOCHS_HEADER);
     rundir_epoch_row(&row, 1, train_loss, dev_loss, (double)cfg->features.eta, &mdv, K,
                      util_now() - t0);
-    util_path_join(path, sizeof path, o->out_dir, RUNDIR_EPOCHS);
-    int wrc = row.oom || !row.p ? rerr_set(e, "%s: out of memory", path)
-                                : util_write_file_atomic(path, row.p, row.len, e);
+    int wrc = rundir_epochs_write(o->out_dir, &row, e);
     free(row.p);
     if (wrc != 0 ||
         rundir_results_write(o->out_dir, &r->ds, r->dv, r->ndv, r->pred_dv, r->pdv, K, &mdv, e) != 0)
@@ -648,11 +645,7 @@ int trees_evaluate_run(const resecg_config *cfg, const eval_opts *o, eval_result
     if (make_dmatrix(f, ndv, NULL, NULL, nt, &d, e) != 0)
         goto done;
     if (predict(b, d, ndv, K, probs, e) != 0) {
-        if (e) {
-            char msg[sizeof e->msg];
-            snprintf(msg, sizeof msg, "%s", e->msg);
-            rerr_set(e, "%s: %s", o->ckpt, msg);
-        }
+        rerr_prefix(e, "%s", o->ckpt);
         goto done;
     }
     /* the loss with the training split's class weights, as evaluate_run */

@@ -58,6 +58,15 @@ void rundir_epoch_row(sbuf *rows, int epoch, double train_loss, double dev_loss,
                 K > 3 ? mt->f1[3] : 0, mt->cinc_f1, mt->macro_f1, mt->weighted_f1, seconds);
 }
 
+int rundir_epochs_write(const char *dir, const sbuf *rows, rerr *e)
+{
+    char path[4096];
+    util_path_join(path, sizeof path, dir, RUNDIR_EPOCHS);
+    if (rows->oom || !rows->p)
+        return rerr_set(e, "%s: out of memory", path);
+    return util_write_file_atomic(path, rows->p, rows->len, e);
+}
+
 int rundir_normalization_write(const char *dir, double mean, double std, rerr *e)
 {
     char path[4096], text[128];

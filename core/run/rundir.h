@@ -69,6 +69,10 @@ void rundir_log(FILE *log, int quiet, const char *fmt, ...) __attribute__((forma
 void rundir_epoch_row(sbuf *rows, int epoch, double train_loss, double dev_loss, double lr,
                       const metrics *mt, int K, double seconds);
 
+/* Writes rows (the header and every row so far) as dir/epochs.csv; rows
+ * that ran out of memory are an error. */
+int rundir_epochs_write(const char *dir, const sbuf *rows, rerr *e);
+
 /* Writes dir/normalization.csv: "mean,std" and the values (%.17g). */
 int rundir_normalization_write(const char *dir, double mean, double std, rerr *e);
 

@@ -63,6 +63,16 @@ done:
     return rc;
 }
 
+/* The evaluation batch starting at position s of pos (eval_order of the n
+ * records idx), at most cap records, into bidx; returns its size. */
+static int eval_batch(const int *idx, const int *pos, int n, int s, int cap, int *bidx)
+{
+    int B = n - s < cap ? n - s : cap;
+    for (int i = 0; i < B; i++)
+        bidx[i] = idx[pos[s + i]];
+    return B;
+}
+
 /* The distinct batch shapes (B x L) a run has fed the model, for train.log:
  * each is a set of convolution primitives (oneDNN) or algorithm searches
  * (cuDNN) the backend made. */
@@ -118,16 +128,12 @@ static int eval_records(model *m, const dataset *ds, const int *idx, int n, floa
     double loss_sum = 0;
     long frames = 0;
     for (int s = 0; s < n; s += cap) {
-        int B = n - s < cap ? n - s : cap;
-        for (int i = 0; i < B; i++)
-            bidx[i] = idx[pos[s + i]];
+        int B = eval_batch(idx, pos, n, s, cap, bidx);
         batch_fill(bt, ds, bidx, B, m->frame, mean, sd);
         shapes_add(shapes, B, bt->L);
         model_forward(m, bt->x, B, bt->L, 0, 0);
         if (backend_failed(be, e)) {
-            char msg[sizeof e->msg];
-            snprintf(msg, sizeof msg, "%s", e->msg);
-            rerr_set(e, "evaluating a %d x %d batch: %s", B, bt->L, msg);
+            rerr_prefix(e, "evaluating a %d x %d batch", B, bt->L);
             break;
         }
         long valid = 0;
@@ -360,9 +366,7 @@ static int net_run_prepare(net_run *r, rerr *e)
         shapes_add(ss, B, batch_length(&r->bt, &r->ds, r->eb.idx + r->eb.start[b], B, r->m.frame));
     }
     for (int s = 0; s < r->ndv; s += Bcap) {
-        int B = r->ndv - s < Bcap ? r->ndv - s : Bcap;
-        for (int i = 0; i < B; i++)
-            bidx[i] = r->dv[pos[s + i]];
+        int B = eval_batch(r->dv, pos, r->ndv, s, Bcap, bidx);
         shapes_add(ss, B, batch_length(&r->bt, &r->ds, bidx, B, r->m.frame));
     }
     int per = 1 + 2 * r->m.nblocks; /* convolutions of one batch shape */
@@ -486,14 +490,6 @@ static int net_run_start(net_run *r, rerr *e)
     return 0;
 }
 
-/* A kernel could not run in batch b of epoch ep (backend_failed filled e). */
-static int batch_error(rerr *e, int ep, int b, int B, int L)
-{
-    char msg[sizeof e->msg];
-    snprintf(msg, sizeof msg, "%s", e->msg);
-    return rerr_set(e, "epoch %d batch %d (%d x %d samples): %s", ep, b + 1, B, L, msg);
-}
-
 /* Epoch ep's training batches; *train_loss = their mean loss. */
 static int net_run_train_epoch(net_run *r, int ep, double *train_loss, rerr *e)
 {
@@ -516,7 +512,7 @@ static int net_run_train_epoch(net_run *r, int ep, double *train_loss, rerr *e)
         model_forward(&r->m, r->bt.x, B, r->bt.L, 1,
                       rng_hash3(cfg->train.seed, (uint64_t)ep, (uint64_t)b));
         if (backend_failed(be, e))
-            return batch_error(e, ep, b, B, r->bt.L);
+            return rerr_prefix(e, "epoch %d batch %d (%d x %d samples)", ep, b + 1, B, r->bt.L);
         float l = be->loss_forward_backward(be, NULL, r->m.dlogits, r->m.logits, r->bt.labels,
                                             B * r->bt.T, &r->lp);
         if (!isfinite(l))
@@ -524,7 +520,7 @@ static int net_run_train_epoch(net_run *r, int ep, double *train_loss, rerr *e)
                             b + 1, (double)l);
         model_backward(&r->m);
         if (backend_failed(be, e))
-            return batch_error(e, ep, b, B, r->bt.L);
+            return rerr_prefix(e, "epoch %d batch %d (%d x %d samples)", ep, b + 1, B, r->bt.L);
         adam_step_clipped(&r->opt, be, r->m.params, r->m.grads, &cfg->optim, r->st.lr);
         loss_sum += l;
         if (r->o->progress)
@@ -559,10 +555,7 @@ static int net_run_end_epoch(net_run *r, int ep, double train_loss, const eval_o
         return -1;
     const metrics *mt = &ev->mt;
     rundir_epoch_row(&r->rows, ep, train_loss, ev->loss, (double)lr_used, mt, K, secs);
-    util_path_join(path, sizeof path, dir, RUNDIR_EPOCHS);
-    if (r->rows.oom || !r->rows.p)
-        return rerr_set(e, "%s: out of memory", path);
-    if (util_write_file_atomic(path, r->rows.p, r->rows.len, e) != 0)
+    if (rundir_epochs_write(dir, &r->rows, e) != 0)
         return -1;
     util_path_join(path, sizeof path, dir, RUNDIR_LAST);
     if (save_last(&r->m, &r->opt, &r->st, path, r->mean, r->sd, e) != 0)

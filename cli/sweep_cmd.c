@@ -36,6 +36,8 @@ static const char *usage_sweep =
     "  --retries N               extra attempts after a failure, 1 s, 2 s, 4 s ... apart (1)\n"
     "  --fail-fast               stop everything at the first job that fails for good\n"
     "  --out DIR                 results root (default results)\n"
+    "  --variants A,B            run only the jobs of these variants (the others keep their\n"
+    "                            ids and wait; a later run without it does them)\n"
     "  --device NAME             passed to train (default cuda on GPUs, cpu otherwise)\n"
     "  --grace SECONDS           SIGTERM to SIGKILL delay when stopping (default 10)\n"
     "  --live / --no-live        live table / plain log lines (default: table on a terminal)\n"
@@ -114,6 +116,7 @@ static const sweep_opt sweep_opts[] = {
     {"--grace", OPT_DBL, FIELD(grace_s), 0, 86400, FOR_ANY},
     {"--backoff", OPT_DBL, FIELD(backoff_s), 0, 3600, FOR_ANY},
     {"--job-program", OPT_STR, FIELD(job_program), 0, 0, FOR_ANY},
+    {"--variants", OPT_STR, FIELD(variants), 0, 0, FOR_ANY},
     {"--backend", OPT_STR, FIELD(backend), 0, 0, FOR_ANY},
     {"--partition", OPT_STR, FIELD(partition), 0, 0, FOR_SLURM},
     {"--gres", OPT_STR, FIELD(gres), 0, 0, FOR_SLURM},

@@ -997,9 +997,10 @@ sweep_outcome slurm_sweep_run(const char *path, const sweep_run_opts *o, rerr *e
     char followed[64] = "";
     if (nfollowed)
         snprintf(followed, sizeof followed, ", %d of them already in the queue", nfollowed);
-    sweep_session_say("sweep %s: %zu jobs, %d already done, %d to run on Slurm%s (device %s%s%s); "
+    sweep_session_say("sweep %s: %zu jobs, %d already done, %d to run on Slurm%s%s (device %s%s%s); "
                       "results in %s",
-                      ss.sw.name, ss.plan.njobs, c->nskipped, c->njobs, followed, c->device,
+                      ss.sw.name, ss.plan.njobs, c->nskipped, c->njobs, followed,
+                      ss.unselected, c->device,
                       o->gres ? ", --gres " : "", o->gres ? o->gres : "", ss.root);
     if (ss.nstale)
         sweep_session_say("%d finished job%s no longer match%s and run%s again: %s", ss.nstale,

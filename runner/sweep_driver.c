@@ -16,13 +16,50 @@ static int fail(sweep_outcome *out, sweep_end end)
     return -1;
 }
 
-/* The pending jobs of s->plan into s->pending. */
+/* The variants --variants names ("a,b") as sel[v] = 1; every variant when
+ * it names none. A name the sweep file lacks, or an empty one, is an error
+ * that lists the file's variants. */
+static int variants_select(const sweep_session *s, unsigned char *sel, rerr *e)
+{
+    const sweep *sw = &s->sw;
+    const char *list = s->o->variants;
+    memset(sel, list ? 0 : 1, (size_t)sw->nvariants);
+    for (const char *p = list; p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        int found = -1;
+        for (int v = 0; v < sw->nvariants && found < 0; v++)
+            if (strlen(sw->variants[v].name) == n && memcmp(sw->variants[v].name, p, n) == 0)
+                found = v;
+        if (found < 0) {
+            char names[600] = "";
+            size_t o = 0;
+            for (int v = 0; v < sw->nvariants && o < sizeof names; v++)
+                o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", v ? ", " : "",
+                                      sw->variants[v].name);
+            return rerr_set(e, "--variants: %s%.*s%s: the sweep file %s has the variants %s",
+                            n ? "no variant '" : "an empty name", (int)n, p, n ? "'" : "",
+                            s->path, names);
+        }
+        sel[found] = 1;
+        p = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+/* The pending jobs of s->plan (of the selected variants) into s->pending. */
 static int pending_scan(sweep_session *s, sweep_outcome *out, rerr *e)
 {
     const sweep_plan *plan = &s->plan;
     s->pending = malloc(sizeof *s->pending * (plan->njobs ? plan->njobs : 1));
-    if (!s->pending) {
+    unsigned char *sel = malloc((size_t)s->sw.nvariants);
+    if (!s->pending || !sel) {
+        free(sel);
         rerr_set(e, "out of memory");
+        return fail(out, SWEEP_END_BAD_INPUT);
+    }
+    if (variants_select(s, sel, e)) {
+        free(sel);
         return fail(out, SWEEP_END_BAD_INPUT);
     }
     int nlegacy = 0;
@@ -36,10 +73,16 @@ static int pending_scan(sweep_session *s, sweep_outcome *out, rerr *e)
         }
         rerr why = {{0}};
         int st = sweep_job_done(plan, &plan->jobs[i], dir, &s->done_cache, &why, e);
-        if (st < 0)
+        if (st < 0) {
+            free(sel);
             return fail(out, SWEEP_END_BAD_INPUT);
+        }
         if (st == SWEEP_DONE) {
             s->nskipped++;
+            continue;
+        }
+        if (!sel[plan->jobs[i].variant]) {
+            s->nunselected++;
             continue;
         }
         if (st == SWEEP_LEGACY && !nlegacy++)
@@ -48,6 +91,10 @@ static int pending_scan(sweep_session *s, sweep_outcome *out, rerr *e)
             snprintf(s->stale, sizeof s->stale, "%s", why.msg);
         s->pending[s->npending++] = (int)i;
     }
+    free(sel);
+    if (s->nunselected)
+        snprintf(s->unselected, sizeof s->unselected, ", %d not selected (--variants %.100s)",
+                 s->nunselected, s->o->variants);
     if (nlegacy) {
         sweep_dir_legacy_error(s->root, nlegacy, legacy, s->path, s->o->out, e);
         return fail(out, SWEEP_END_RESULTS);
@@ -131,16 +178,16 @@ void sweep_session_end(sweep_session *s, int done, int failed, int stopped, int 
     sweep_session_jlog(s, "-", "sweep-end", "done=%d failed=%d stopped=%d seconds=%.1f", done,
                        failed, stopped, secs);
     if (!quiet)
-        sweep_session_say("sweep %s: %d of %zu jobs done, %d failed%s (%.1f s); `resecg sweep "
+        sweep_session_say("sweep %s: %d of %zu jobs done, %d failed%s%s (%.1f s); `resecg sweep "
                           "status %s` for details",
-                          s->sw.name, done, s->plan.njobs, failed, stopping ? ", stopped early" : "",
-                          secs, s->root);
+                          s->sw.name, done, s->plan.njobs, failed, s->unselected,
+                          stopping ? ", stopped early" : "", secs, s->root);
     out->done = done;
     out->failed = failed;
     out->signal = stop_signal;
-    out->end = stop_signal              ? SWEEP_END_SIGNAL
-               : done == out->jobs      ? SWEEP_END_DONE
-                                        : SWEEP_END_INCOMPLETE;
+    out->end = stop_signal                            ? SWEEP_END_SIGNAL
+               : done + s->nunselected == out->jobs ? SWEEP_END_DONE
+                                                      : SWEEP_END_INCOMPLETE;
 }
 
 void sweep_session_close(sweep_session *s)

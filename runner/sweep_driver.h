@@ -30,6 +30,9 @@ typedef struct sweep_session {
     int *pending;        /* plan indices of the jobs still to run, in plan order */
     int npending;
     int nskipped;        /* finished before this run */
+    int nunselected;     /* not finished, but of a variant --variants leaves out */
+    char unselected[160]; /* ", N not selected (--variants ...)", or "": for the lines
+                             that count the jobs */
     int nstale;          /* finished ones whose results no longer match (run again) */
     char stale[1024];    /* why, for the first of them */
     int lock_fd;
@@ -38,7 +41,9 @@ typedef struct sweep_session {
 } sweep_session;
 
 /* Loads and expands path, checks its data, and finds the pending jobs (not
- * finished, or finished on other data or with changed files). A results
+ * finished, or finished on other data or with changed files) of the
+ * variants o->variants names (every job when NULL; a name the sweep file
+ * lacks is bad input). A results
  * directory of an older resecg is refused (sweep_dir_legacy_error). Ignores
  * SIGPIPE until sweep_session_close: a closed output (`sweep run | head`, a
  * dropped ssh session) must not kill the scheduler and orphan its jobs.
@@ -65,7 +70,8 @@ void sweep_session_jlog(sweep_session *s, const char *id, const char *event, con
 /* The end of a run that started its jobs: journal "sweep-end", the summary
  * line (unless quiet), and *out from the counts: done (finished before
  * included) and failed of the whole sweep, stopped (neither), whether it was
- * stopping early and by which signal (0 for none). */
+ * stopping early and by which signal (0 for none). A run of some variants
+ * (--variants) is done when each of their jobs is. */
 void sweep_session_end(sweep_session *s, int done, int failed, int stopped, int stopping,
                        int stop_signal, int quiet, sweep_outcome *out);
 

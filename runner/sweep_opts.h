@@ -17,6 +17,7 @@ typedef struct sweep_run_opts {
     const char *job_program;  /* run this instead of `resecg train` (tests) */
     int live;                 /* -1: a live table when stderr is a terminal; 0: log lines; 1: table */
     double backoff_s;         /* first retry delay, 1 s (doubles, at most 60 s) */
+    const char *variants;     /* "a,b": run only the jobs of these variants; NULL: all */
     const char *backend;      /* "local" (default): this machine; "slurm": job arrays (slurm.h) */
     /* --backend slurm */
     const char *partition;    /* sbatch --partition, NULL: the cluster's default */

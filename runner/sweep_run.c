@@ -797,8 +797,8 @@ sweep_outcome sweep_run(const char *path, const sweep_run_opts *o, rerr *e)
     so.tick_s = c->live ? 0.5 : 0;
     sched_hooks h = {prepare_hook, check_hook, event_hook, line_hook, tick_hook};
     run_journal_start(c);
-    say(c, "sweep %s: %zu jobs, %d already done, %d to run; results in %s", ss.sw.name,
-        ss.plan.njobs, c->nskipped, c->njobs, ss.root);
+    say(c, "sweep %s: %zu jobs, %d already done, %d to run%s; results in %s", ss.sw.name,
+        ss.plan.njobs, c->nskipped, c->njobs, ss.unselected, ss.root);
     if (ss.nstale)
         say(c, "%d finished job%s no longer match%s and run%s again: %s", ss.nstale,
             ss.nstale == 1 ? "" : "s", ss.nstale == 1 ? "es" : "", ss.nstale == 1 ? "s" : "",

@@ -10,7 +10,8 @@
  * interrupted ones rerun with --resume, nothing of the first run left
  * alive); retries with back-off, then success or a reported failure;
  * --fail-fast; SIGINT and a second SIGINT (exit 130, no child left, the
- * journal says so); `sweep status` naming failures with exit code and log. */
+ * journal says so); `sweep status` naming failures with exit code and log;
+ * --variants running some variants' jobs, then the rest. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -601,6 +602,44 @@ START_TEST(test_cli_errors)
 }
 END_TEST
 
+/* --variants runs the jobs of the named variants only; the rest keep their
+ * ids and run when the same sweep runs without it; a name the file lacks is
+ * bad usage naming the file's variants. */
+START_TEST(test_variants_subset)
+{
+    fixture f;
+    fixture_init(&f, "variants", 2, 2); /* seed-major: v0 s1, v1 s1, v0 s2, v1 s2 */
+    char ids[4][13], startsf[1100], p[1100];
+    ck_assert_int_eq(fixture_ids(&f, ids, 4), 4);
+    fixture_path(&f, "starts", startsf, sizeof startsf);
+    const char *bad[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--gpus", "none",
+                         "--variants", "v1,nope", "--no-live", NULL};
+    ck_assert_int_eq(run_sync(&f, "bad.log", NULL, bad, 30), 2);
+    fixture_path(&f, "bad.log", p, sizeof p);
+    ck_assert_int_eq(count_matching(p, "--variants: no variant 'nope'", "has the variants v0, v1"), 1);
+    ck_assert_int_eq(count_lines(startsf), 0);
+
+    const char *one[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--gpus", "none",
+                         "--max-parallel", "2", "--variants", "v1", "--no-live", NULL};
+    ck_assert_int_eq(run_sync(&f, "one.log", NULL, one, 60), 0);
+    ck_assert_int_eq(count_lines(startsf), 2);
+    ck_assert_int_eq(count_matching(startsf, ids[1], NULL), 1);
+    ck_assert_int_eq(count_matching(startsf, ids[3], NULL), 1);
+    fixture_path(&f, "one.log", p, sizeof p);
+    ck_assert_int_eq(count_matching(p, "4 jobs, 0 already done, 2 to run, 2 not selected (--variants v1)", NULL), 1);
+    ck_assert_int_eq(count_matching(p, "2 of 4 jobs done, 0 failed, 2 not selected", NULL), 1);
+
+    const char *all[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--gpus", "none",
+                         "--max-parallel", "2", "--no-live", NULL};
+    ck_assert_int_eq(run_sync(&f, "all.log", NULL, all, 60), 0);
+    ck_assert_int_eq(count_lines(startsf), 4); /* v0's two jobs, v1's not again */
+    ck_assert_int_eq(count_matching(startsf, ids[0], NULL), 1);
+    ck_assert_int_eq(count_matching(startsf, ids[2], NULL), 1);
+    ck_assert_int_eq(count_matching(startsf, ids[1], NULL), 1);
+    testutil_rmtree(f.dir);
+}
+END_TEST
+
 static Suite *sched_suite(void)
 {
     Suite *s = suite_create("sched");
@@ -616,6 +655,7 @@ static Suite *sched_suite(void)
     tcase_add_test(t, test_sigint);
     tcase_add_test(t, test_visible_devices);
     tcase_add_test(t, test_cli_errors);
+    tcase_add_test(t, test_variants_subset);
     suite_add_tcase(s, t);
     return s;
 }

@@ -519,6 +519,9 @@ static int cmd_bench(int argc, char **argv)
     // process CPU time: with one thread, a figure that other processes
     // sharing the cores do not inflate (threads > 1 add their spin-waits)
     printf("  process CPU time %.1f ms/step\n", 1e3 * cpu_secs / c.steps);
+    const char *note = backend_speed_note(be->name, cfg.train.precision);
+    if (note)
+        printf("  note: %s\n", note);
     if (strncmp(be->name, "cpu", 3) == 0) {
         // against the machine: a large matrix product in the same library
         double peak = onednn_sgemm_gflops(4096);

@@ -358,6 +358,21 @@ START_TEST(test_bf16_tracks_fp32)
     ck_assert_double_le(worst_ratio, 0.15);
     ck_assert_double_le(fabs(m[1] - m[0]), allowed);
 
+    /* the speed note: in a bf16 run's log exactly when oneDNN runs no AMX
+     * kernels (the ISA its numerics line names), never in an fp32 one */
+    for (int p = 0; p < 2; p++) {
+        char d[600], name[64];
+        snprintf(name, sizeof name, "prec%d-seed0", p);
+        run_dir(d, sizeof d, name);
+        char *log = slurp(d, "train.log");
+        int amx = strstr(log, ", ISA avx512_core_amx") != NULL;
+        int note = strstr(log, "note: train.precision bf16 without AMX") != NULL;
+        printf("%s: ISA %s AMX, speed note %s\n", p ? "bf16" : "fp32", amx ? "with" : "without",
+               note ? "present" : "absent");
+        ck_assert_int_eq(note, p == 1 && !amx);
+        free(log);
+    }
+
     /* determinism: seed 11 in bf16 again, the same checkpoint bit for bit */
     resecg_config c;
     tiny_config(&c);

@@ -45,6 +45,15 @@ void backend_destroy(backend *be)
         be->destroy(be);
 }
 
+const char *backend_speed_note(const char *device, precision_kind prec)
+{
+    if (prec != PRECISION_BF16 || strcmp(device, "cpu") != 0 || onednn_has_amx())
+        return NULL;
+    return "train.precision bf16 without AMX (oneDNN's AVX512-BF16 kernels): measured no faster "
+           "than fp32, or slower, on such CPUs; `resecg bench --set train.precision=fp32` "
+           "compares the two here";
+}
+
 void backend_numerics(const char *device, char *buf, size_t n)
 {
     size_t o = 0;

@@ -32,4 +32,10 @@ void backend_destroy(backend *be);
  * RESECG_CUDA_DETERMINISTIC, RESECG_CUDA_WORKSPACE_MB, any ONEDNN_ or DNNL_). */
 void backend_numerics(const char *device, char *buf, size_t n);
 
+/* A warning for train.log and bench when the configuration runs but is
+ * likely slower than the alternative (bf16 on a CPU without AMX, where it
+ * measured 0.57x fp32 on one Intel CPU and 1.12x on an AMD one: README "bf16
+ * on the CPU"); NULL when there is none. */
+const char *backend_speed_note(const char *device, precision_kind prec);
+
 #endif

@@ -482,6 +482,9 @@ static int net_run_start(net_run *r, rerr *e)
                r->ntr, r->ndv, r->m.nparams, r->be->name, config_loss_name(cfg->loss.kind),
                cfg->train.batch_size, cfg->train.max_epochs);
     rundir_log(r->log, o->quiet, "%s\n", r->numerics);
+    const char *note = backend_speed_note(o->device, cfg->train.precision);
+    if (note)
+        rundir_log(r->log, o->quiet, "note: %s\n", note);
     if (r->shapes_known)
         rundir_log(r->log, o->quiet,
                    "prepared %d of %d batch shapes (epoch 1 and dev) before the first step%s\n",

@@ -716,6 +716,12 @@ int onednn_bf16_check(rerr *e)
     return -1;
 }
 
+int onednn_has_amx(void)
+{
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)dnnl_cpu_isa_avx512_core_amx) == (unsigned)dnnl_cpu_isa_avx512_core_amx;
+}
+
 void *onednn_ctx_create(precision_kind prec, int nwc, rerr *e)
 {
     if (prec == PRECISION_BF16 && onednn_bf16_check(e) != 0)

@@ -26,6 +26,8 @@ void *onednn_ctx_create(precision_kind prec, int nwc, rerr *e);
  * permission included) runs bf16 convolutions natively; else -1 with e
  * naming the missing CPU feature. */
 int onednn_bf16_check(rerr *e);
+/* Whether oneDNN runs AMX kernels here (its effective ISA, as above). */
+int onednn_has_amx(void);
 void onednn_ctx_destroy(void *ctx);
 /* Convolution shapes a oneDNN ctx keeps built: enough for the full and the
  * ragged batch of a training run (about 33 convs each) and a few evaluation

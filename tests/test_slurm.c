@@ -10,7 +10,8 @@
  * submits only the unfinished jobs and finishes them; kill -9 of the
  * monitor, then a re-run follows the still-queued tasks instead of
  * submitting them twice; --detach and `sweep status` on a Slurm sweep; a
- * squeue failing for a while (waited out, nothing resubmitted); and
+ * squeue failing for a while (waited out, nothing resubmitted); --variants
+ * submitting the selected variants' jobs only; and
  * the errors for a missing sbatch, an unknown partition and a submission
  * Slurm rejects. */
 #include <check.h>
@@ -152,6 +153,29 @@ START_TEST(test_failure_reported)
     ck_assert_int_eq(count_matching(p, "failed", "[exit status 3, Slurm "), 1);
     ck_assert_int_eq(count_matching(p, ids[1], "exit status 3 after 2 attempts"), 1);
     ck_assert_int_eq(count_matching(p, "| boom", ids[1]), 2);       /* the log tail, 2 attempts */
+    testutil_rmtree(f.dir);
+}
+END_TEST
+
+/* ---- --variants: the selected variants' jobs only, as locally ---- */
+
+START_TEST(test_variants_subset)
+{
+    fixture f;
+    slurm_fixture(&f, "slvar", 2, 1);
+    char ids[2][13], p[1100];
+    ck_assert_int_eq(fixture_ids(&f, ids, 2), 2);
+    set_sleep(&f, "0.1");
+    const char *args[] = {"run", f.sweep, "--out", f.out, "--job-program", f.fake, "--backend", "slurm",
+                          "--poll", "0.3", "--variants", "v1", NULL};
+    int rc = run_sync(&f, "run.log", NULL, args, 120);
+    show_log(&f, "run.log");
+    ck_assert_int_eq(rc, 0);
+    fixture_path(&f, "ends", p, sizeof p);
+    ck_assert_int_eq(count_lines(p), 1);
+    ck_assert_int_eq(count_matching(p, ids[1], NULL), 1);
+    fixture_path(&f, "run.log", p, sizeof p);
+    ck_assert_int_eq(count_matching(p, "1 to run on Slurm, 1 not selected (--variants v1)", NULL), 1);
     testutil_rmtree(f.dir);
 }
 END_TEST
@@ -461,6 +485,7 @@ static Suite *slurm_suite(void)
     tcase_set_timeout(tc, 1800);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_failure_reported);
+    tcase_add_test(tc, test_variants_subset);
     tcase_add_test(tc, test_cancel_then_resume);
     tcase_add_test(tc, test_monitor_killed_then_followed);
     tcase_add_test(tc, test_squeue_outage);

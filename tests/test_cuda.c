@@ -383,6 +383,24 @@ START_TEST(test_out_of_memory_is_a_failure)
     free(sentinel);
     be->free(be, x), be->free(be, w), be->free(be, b), be->free(be, out);
     backend_destroy(be);
+
+    /* preparing a shape on a full GPU: an error, before any step */
+    be = make_backend("cuda", NULL, 0);
+    ck_assert(be->conv1d_prepare != NULL);
+    nhog = 0;
+    while (nhog < 1024 && (hog[nhog] = be->alloc(be, (size_t)1 << 30)) != NULL)
+        nhog++;
+    for (size_t mb = 512; mb >= 1; mb /= 2)
+        while (nhog < 1024 && (hog[nhog] = be->alloc(be, mb << 20)) != NULL)
+            nhog++;
+    memset(&e, 0, sizeof e);
+    int rc = be->conv1d_prepare(be, &d, &e);
+    for (int i = 0; i < nhog; i++)
+        be->free(be, hog[i]);
+    printf("prepare on a full GPU: %d, %s\n", rc, e.msg);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(strstr(e.msg, "out of device memory") != NULL, "%s", e.msg);
+    backend_destroy(be);
 }
 END_TEST
 
@@ -1166,8 +1184,11 @@ END_TEST
 
 START_TEST(test_arena_full_size)
 {
-    // The benchmark shape (default network, 32 x 8960): after the first step
-    // nothing more is allocated; a smaller last batch plans its shapes once.
+    // The benchmark shape (default network, 32 x 8960): model_reserve
+    // prepares every convolution (plans, searches, workspace), so the first
+    // step searches nothing and grows no workspace, and after it nothing more
+    // is allocated; a smaller last batch prepared with model_prepare searches
+    // nothing when it comes.
     resecg_config cfg;
     config_defaults(&cfg);
     setenv("RESECG_CUDA_VERBOSE", "1", 1); // log the algorithms chosen at the real shapes
@@ -1177,7 +1198,16 @@ START_TEST(test_arena_full_size)
     adam opt;
     rerr e = {{0}};
     ck_assert(model_init(&m, &cfg.model, be, &e) == 0);
+    cuda_backend_stats st0, st20;
+    g_cuda->get_stats(be, &st0);
     ck_assert(model_reserve(&m, 32, 8960, &e) == 0);
+    cuda_backend_stats st_res;
+    g_cuda->get_stats(be, &st_res);
+    printf("model_reserve: %ld plans, %ld searches, workspace %.1f MiB\n", st_res.conv_plans,
+           st_res.algo_searches, st_res.workspace_bytes / 1048576.0);
+    ck_assert_int_gt(st_res.conv_plans, st0.conv_plans);
+    ck_assert_int_eq(st_res.algo_searches - st0.algo_searches,
+                     3 * (st_res.conv_plans - st0.conv_plans));
     ck_assert(adam_init(&opt, be, m.nparams, &e) == 0);
     ck_assert_msg(model_init_weights(&m, 1, &e) == 0, "%s", e.msg);
     const int T = 8960 / m.frame;
@@ -1194,6 +1224,10 @@ START_TEST(test_arena_full_size)
     cuda_backend_stats st[6];
     const int batches[] = {32, 32, 32, 20, 20, 32};
     for (int s = 0; s < 6; s++) {
+        if (s == 3) { // the last batch's shapes, as train_run prepares them
+            ck_assert_msg(model_prepare(&m, 20, 8960, &e) == 0, "%s", e.msg);
+            g_cuda->get_stats(be, &st20);
+        }
         double t0 = util_now();
         model_forward(&m, x, batches[s], 8960, 1, (uint64_t)s);
         float l =
@@ -1207,9 +1241,14 @@ START_TEST(test_arena_full_size)
                st[s].conv_plans, st[s].algo_searches, st[s].workspace_bytes / 1048576.0);
         ck_assert(isfinite(l));
     }
+    ck_assert_int_eq(st[0].algo_searches, st_res.algo_searches); // all prepared
+    ck_assert_int_eq(st[0].workspace_grows, st_res.workspace_grows);
+    ck_assert_int_eq(st[0].conv_plans, st_res.conv_plans);
     ck_assert_int_eq(st[2].device_allocs, st[0].device_allocs);
     ck_assert_int_eq(st[2].algo_searches, st[0].algo_searches);
-    ck_assert_int_eq(st[4].algo_searches, st[3].algo_searches); // batch 20 planned once
+    ck_assert_int_eq(st[3].algo_searches, st20.algo_searches); // batch 20 prepared
+    ck_assert_int_eq(st[3].workspace_grows, st20.workspace_grows);
+    ck_assert_int_eq(st[4].algo_searches, st[3].algo_searches);
     ck_assert_int_eq(st[4].device_allocs, st[3].device_allocs);
     ck_assert_int_eq(st[5].algo_searches, st[4].algo_searches); // back to 32: cached
     ck_assert_int_eq(st[5].device_allocs, st[4].device_allocs);

@@ -11,9 +11,11 @@
  * probabilities), never per step. Everything the backend needs internally (the
  * cuDNN workspace, the scratch of asymmetric-pad convolutions, reduction
  * partials, the labels' device copy) lives in grow-once buffers sized when a
- * shape is first seen, i.e. during the first training step (and the first
- * step of a smaller last batch): later steps allocate nothing (test_cuda
- * checks the counters).
+ * shape is first seen: for the convolutions, in conv1d_prepare, which
+ * model_reserve calls for a full batch and train_run for the epoch's and the
+ * dev batches' shapes; otherwise (a shape nobody prepared, the reductions)
+ * during the first step of the shape. Later steps allocate nothing
+ * (test_cuda checks the counters).
  *
  * Overlap: upload copies the host data into one of two pinned staging
  * buffers and enqueues the host-to-device copy asynchronously, so it returns
@@ -431,6 +433,49 @@ static int conv_find_bwd_filter(cuda_ctx *c, conv_plan *p, const float *x, const
     return conv_shape_error("backward-filter", c, &p->d);
 }
 
+/* conv1d_prepare (backend.h): the plan of shape d and its three algorithm
+ * searches before its first call, so that the workspace, the conv scratch
+ * and the searches happen in model_reserve (and train_run's preparation of
+ * the epoch's and the dev batches' shapes), where running out of memory is
+ * an error message before training starts. The searches write their
+ * outputs: they get zeroed scratch tensors of the shape, freed afterwards. */
+static int cuda_conv_prepare(backend *be, const conv_dims *d, rerr *e)
+{
+    cuda_ctx *c = ctx_of(be);
+    conv_plan *p = be->failure[0] ? NULL : conv_plan_get(c, d);
+    if (p && !(p->have_fwd && p->have_bwd_data && p->have_bwd_filter)) {
+        const size_t nx = (size_t)d->B * d->Cin * d->L, ny = (size_t)d->B * d->Cout * p->Lc,
+                     nw = (size_t)d->Cout * d->Cin * d->K;
+        const size_t n[6] = {nx, nx, ny, ny, nw, nw}; // x, dx, y, dy, w, dw
+        size_t off[6], bytes = 0;
+        for (int i = 0; i < 6; i++) { // each on its own 256-byte boundary, as cudaMalloc's
+            off[i] = bytes;
+            bytes += (n[i] * sizeof(float) + 255) & ~(size_t)255;
+        }
+        char *t = NULL;
+        if (cudaMalloc((void **)&t, bytes) != cudaSuccess) {
+            (void)cudaGetLastError(); // not sticky
+            cuda_fail_soft(c, "CUDA: out of device memory preparing the convolution of B %d, %d -> "
+                              "%d channels, L %d (%zu MiB of scratch tensors)",
+                           d->B, d->Cin, d->Cout, d->L, (bytes + (1 << 20) - 1) >> 20);
+        } else {
+            c->stats.device_allocs++;
+            CUDA_CHECK(cudaMemsetAsync(t, 0, bytes, c->stream));
+            float *x = (float *)(t + off[0]), *dx = (float *)(t + off[1]);
+            float *y = (float *)(t + off[2]), *dy = (float *)(t + off[3]);
+            float *w = (float *)(t + off[4]), *dw = (float *)(t + off[5]);
+            (void)((!p->have_fwd && conv_find_fwd(c, p, x, w, y) != 0) ||
+                   (!p->have_bwd_data && conv_find_bwd_data(c, p, w, dy, dx) != 0) ||
+                   (!p->have_bwd_filter && conv_find_bwd_filter(c, p, x, dy, dw) != 0));
+            CUDA_CHECK(cudaStreamSynchronize(c->stream));
+            CUDA_CHECK(cudaFree(t));
+        }
+    }
+    if (be->failure[0])
+        return rerr_set(e, "%s", be->failure);
+    return 0;
+}
+
 static void cuda_conv_fwd(backend *be, float *out, const float *inp, const float *w, const float *b,
                           const conv_dims *d)
 {
@@ -767,6 +812,7 @@ backend *cuda_backend_create(int threads, rerr *e)
     be->upload = cuda_upload;
     be->download = cuda_download;
     be->zero = cuda_zero;
+    be->conv1d_prepare = cuda_conv_prepare;
     be->conv1d_forward = cuda_conv_fwd;
     be->conv1d_backward = cuda_conv_bwd;
     be->bnrelu_forward = cuda_bnrelu_fwd;

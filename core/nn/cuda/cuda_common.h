@@ -68,7 +68,7 @@ typedef struct conv_plan {
     cudnnTensorDescriptor_t x_desc, y_desc;
     cudnnFilterDescriptor_t w_desc;
     cudnnConvolutionDescriptor_t conv_desc;
-    /* algorithms, found on first use of each direction (cudnnFind*Ex) */
+    /* algorithms, found by conv1d_prepare or on first use of each direction (cudnnFind*Ex) */
     int have_fwd, have_bwd_data, have_bwd_filter;
     cudnnConvolutionFwdAlgo_t fwd_algo;
     cudnnConvolutionBwdDataAlgo_t bwd_data_algo;

@@ -211,6 +211,18 @@ START_TEST(test_numerics_logged)
     snprintf(path, sizeof path, "%s/config.yaml", dir);
     ck_assert_msg(config_load_file(&back, path, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(back.model.num_blocks, c.model.num_blocks);
+
+    /* the loss's per-class factors are in the log: explicit weights as given */
+    c.loss.kind = LOSS_WEIGHTED;
+    c.loss.balanced = 0;
+    const float w[4] = {0.265f, 0.257f, 0.298f, 0.38f};
+    memcpy(c.loss.class_weights, w, sizeof w);
+    run_dir(dir, sizeof dir, "numerics-weights");
+    run_ok(&c, dir, 0, &res);
+    log = slurp(dir, "train.log");
+    at = strstr(log, "loss weighted (class weights N 0.265 A 0.257 O 0.298 ~ 0.38), batch 16");
+    ck_assert_msg(at != NULL, "no class weights in the log:\n%s", log);
+    free(log);
 }
 END_TEST
 

@@ -476,11 +476,26 @@ static int net_run_start(net_run *r, rerr *e)
                config_batching_name(dc->batching),
                cfg->train.drop_last ? " (last partial dropped)" : "", r->mean, r->sd,
                r->info.seconds);
+    /* the per-class factors the loss applies (balanced weights are computed
+     * from this split, so the config alone does not say them) */
+    char factors[40 * RESECG_MAX_CLASSES] = "";
+    if (cfg->loss.kind != LOSS_CE) {
+        size_t fo = (size_t)snprintf(factors, sizeof factors, " (%s",
+                                     cfg->loss.kind == LOSS_FOCAL ? "alpha" : "class weights");
+        for (int k = 0; k < r->lp.K && fo < sizeof factors; k++)
+            fo += (size_t)snprintf(factors + fo, sizeof factors - fo, " %s %.4g",
+                                   metrics_class_name(k), (double)r->lp.weight[k]);
+        if (cfg->loss.kind == LOSS_FOCAL && fo < sizeof factors)
+            fo += (size_t)snprintf(factors + fo, sizeof factors - fo, ", gamma %g",
+                                   (double)r->lp.gamma);
+        if (fo < sizeof factors)
+            snprintf(factors + fo, sizeof factors - fo, ")");
+    }
     rundir_log(r->log, o->quiet,
-               "resecg train: %d train / %d dev records, %ld parameters, device %s, loss %s, "
+               "resecg train: %d train / %d dev records, %ld parameters, device %s, loss %s%s, "
                "batch %d, up to %d epochs\n",
                r->ntr, r->ndv, r->m.nparams, r->be->name, config_loss_name(cfg->loss.kind),
-               cfg->train.batch_size, cfg->train.max_epochs);
+               factors, cfg->train.batch_size, cfg->train.max_epochs);
     rundir_log(r->log, o->quiet, "%s\n", r->numerics);
     const char *note = backend_speed_note(o->device, cfg->train.precision);
     if (note)

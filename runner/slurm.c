@@ -91,13 +91,9 @@ static void job_path(const sl_ctx *c, const sl_job *j, const char *file, char *o
     snprintf(out, n, "%s/%s%s%s", c->ss->root, j->id, file ? "/" : "", file ? file : "");
 }
 
-/* SWEEP_DONE etc. (sweep_dir.h); an error counts as not done. */
 static int job_state(sl_ctx *c, const sl_job *j, rerr *why)
 {
-    char dir[4300];
-    job_path(c, j, NULL, dir, sizeof dir);
-    int st = sweep_job_done(&c->ss->plan, j->sj, dir, &c->ss->done_cache, why, why);
-    return st < 0 ? SWEEP_NOT_DONE : st;
+    return sweep_session_job_state(c->ss, j->sj, j->id, why);
 }
 
 static void job_label(const sl_ctx *c, const sl_job *j, char *buf, size_t n)

@@ -143,6 +143,17 @@ int sweep_session_results(sweep_session *s, sweep_outcome *out, rerr *e)
     return 0;
 }
 
+int sweep_session_job_state(sweep_session *s, const sweep_job *sj, const char *id, rerr *why)
+{
+    char dir[4200];
+    if (snprintf(dir, sizeof dir, "%s/%s", s->root, id) >= (int)sizeof dir) {
+        rerr_set(why, "%s: path too long", s->root);
+        return SWEEP_NOT_DONE;
+    }
+    int st = sweep_job_done(&s->plan, sj, dir, &s->done_cache, why, why);
+    return st < 0 ? SWEEP_NOT_DONE : st;
+}
+
 void sweep_session_job_label(const sweep_session *s, const sweep_job *sj, const char *id,
                              char *buf, size_t n)
 {

@@ -55,6 +55,11 @@ int sweep_session_open(sweep_session *s, const char *path, const sweep_run_opts 
  * opened, jobs.tsv written. -1 with e filled (out->end RESULTS). */
 int sweep_session_results(sweep_session *s, sweep_outcome *out, rerr *e);
 
+/* SWEEP_DONE etc. (sweep_dir.h) of job sj's directory <root>/<id>, the
+ * backends' check after a job ends; an error (the data cannot be
+ * fingerprinted) counts as SWEEP_NOT_DONE, with why saying so. */
+int sweep_session_job_state(sweep_session *s, const sweep_job *sj, const char *id, rerr *why);
+
 /* "id variant seed S overrides" of job sj (id its hex), for log lines. */
 void sweep_session_job_label(const sweep_session *s, const sweep_job *sj, const char *id,
                              char *buf, size_t n);

@@ -102,14 +102,9 @@ static void job_dir(const run_ctx *c, const run_job *r, char *out, size_t n)
     path_join3(out, n, c->ss->root, r->id, NULL);
 }
 
-/* SWEEP_DONE etc. of a job's directory (sweep_dir.h); an error (the data
- * cannot be fingerprinted) counts as not done, with why saying so. */
 static int job_state(run_ctx *c, const run_job *r, rerr *why)
 {
-    char dir[4200];
-    job_dir(c, r, dir, sizeof dir);
-    int st = sweep_job_done(&c->ss->plan, r->sj, dir, &c->ss->done_cache, why, why);
-    return st < 0 ? SWEEP_NOT_DONE : st;
+    return sweep_session_job_state(c->ss, r->sj, r->id, why);
 }
 
 static int job_file_exists(const run_ctx *c, const run_job *r, const char *file)
